@@ -1,0 +1,211 @@
+//! [`ModuleApi`]: what a module may ask of the host.
+
+use std::future::Future;
+use std::time::Duration;
+
+use abi_stable::std_types::{RDuration, RResult, RVec};
+use async_ffi::FutureExt as _;
+
+use crate::callbacks::*;
+use crate::codec::{Decode, Encode};
+use crate::ffi::{ErrorKind, FfiError, FfiValue, HostApi_TO, RArc};
+use crate::web::{self, Request, Response};
+use crate::ModuleError;
+
+/// The module's handle on the host (Synapse's `ModuleApi`). Cheap to clone; clones may be
+/// moved into callbacks and tasks.
+#[derive(Clone)]
+pub struct ModuleApi {
+    host: HostApi_TO<RArc<()>>,
+    module_name: &'static str,
+}
+
+impl ModuleApi {
+    pub(crate) fn new(host: HostApi_TO<RArc<()>>, module_name: &'static str) -> Self {
+        ModuleApi { host, module_name }
+    }
+
+    /// The homeserver's `server_name`, e.g. `example.org`.
+    pub fn server_name(&self) -> String {
+        self.host.server_name().into_string()
+    }
+
+    /// This module's crate name.
+    pub fn module_name(&self) -> &'static str {
+        self.module_name
+    }
+
+    /// The plugin-sdk version the host was built against (the host may be newer or older
+    /// than this module; see [`crate::ffi`] for what that means).
+    pub fn host_sdk_version(&self) -> String {
+        self.host.host_sdk_version().into_string()
+    }
+
+    /// `@localpart:server_name`, or `localpart` unchanged if it is already a user ID.
+    pub fn get_qualified_user_id(&self, localpart: &str) -> String {
+        if localpart.starts_with('@') {
+            localpart.to_string()
+        } else {
+            format!("@{}:{}", localpart, self.server_name())
+        }
+    }
+
+    /// Serve `handler` at `path` and every path below it, e.g.
+    /// `/_synapse/client/my_module/hello`. Call this from [`Module::new`](crate::Module::new):
+    /// registration closes once the server starts. If another module, earlier in
+    /// `modules:`, registered the same path first, it keeps it and this registration is
+    /// ignored with a warning. Paths under `/_matrix/` and the server's own routes are refused.
+    pub fn register_web_resource<F, Fut>(&self, path: &str, handler: F) -> Result<(), ModuleError>
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        into_module_result(self.host.register_web_resource(path.into(), web::handler(handler)))
+    }
+
+    fn register(&self, category: &'static str, entries: Vec<Entry>) -> Result<(), ModuleError> {
+        for e in entries {
+            into_module_result(self.host.register_callback(
+                category.into(),
+                e.name.into(),
+                e.meta.as_str().into(),
+                e.callback,
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn register_with_followups(
+        &self,
+        category: &'static str,
+        entries: Vec<Entry>,
+    ) -> Result<(), ModuleError> {
+        if let Some(runner) = deferred::runner_once() {
+            self.register("sdk", vec![runner])?;
+        }
+        self.register(category, entries)
+    }
+
+    /// Register spam checker callbacks. May be called several times; each call appends.
+    pub fn register_spam_checker_callbacks(&self, cbs: SpamCheckerCallbacks) -> Result<(), ModuleError> {
+        self.register(SpamCheckerCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register third-party rules callbacks.
+    pub fn register_third_party_rules_callbacks(&self, cbs: ThirdPartyRulesCallbacks) -> Result<(), ModuleError> {
+        self.register(ThirdPartyRulesCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register presence router callbacks (both or neither).
+    pub fn register_presence_router_callbacks(&self, cbs: PresenceRouterCallbacks) -> Result<(), ModuleError> {
+        let n = cbs.entries.len();
+        if n == 1 {
+            return Err(ModuleError::new(
+                "PresenceRouter modules must register neither or both of the paired callbacks: \
+                 [get_users_for_states, get_interested_users]",
+            ));
+        }
+        self.register(PresenceRouterCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register account validity callbacks.
+    pub fn register_account_validity_callbacks(&self, cbs: AccountValidityCallbacks) -> Result<(), ModuleError> {
+        self.register(AccountValidityCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register password auth provider callbacks.
+    pub fn register_password_auth_provider_callbacks(
+        &self,
+        cbs: PasswordAuthProviderCallbacks,
+    ) -> Result<(), ModuleError> {
+        self.register_with_followups(PasswordAuthProviderCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register background update controller callbacks (`on_update` is required).
+    pub fn register_background_update_controller_callbacks(
+        &self,
+        cbs: BackgroundUpdateCallbacks,
+    ) -> Result<(), ModuleError> {
+        if !cbs.entries.iter().any(|e| e.name == "on_update") {
+            return Err(ModuleError::new(
+                "register_background_update_controller_callbacks needs on_update",
+            ));
+        }
+        self.register_with_followups(BackgroundUpdateCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register account data callbacks.
+    pub fn register_account_data_callbacks(&self, cbs: AccountDataCallbacks) -> Result<(), ModuleError> {
+        self.register(AccountDataCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register media repository callbacks.
+    pub fn register_media_repository_callbacks(&self, cbs: MediaRepositoryCallbacks) -> Result<(), ModuleError> {
+        self.register(MediaRepositoryCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register ratelimit callbacks.
+    pub fn register_ratelimit_callbacks(&self, cbs: RatelimitCallbacks) -> Result<(), ModuleError> {
+        self.register(RatelimitCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Register callbacks adding fields to events' `unsigned` section.
+    pub fn register_add_extra_fields_to_unsigned_client_event_callbacks(
+        &self,
+        cbs: UnsignedFieldsCallbacks,
+    ) -> Result<(), ModuleError> {
+        self.register(UnsignedFieldsCallbacks::CATEGORY, cbs.entries)
+    }
+
+    /// Wait `duration` on the host's clock. Use this instead of `tokio::time::sleep`: a
+    /// module's own copy of tokio has no runtime and panics.
+    pub async fn sleep(&self, duration: Duration) {
+        self.host.sleep(RDuration::from(duration)).await
+    }
+
+    /// Run `task` in the background on the host's runtime (instead of `tokio::spawn`). A
+    /// panic inside it is logged under this module's name and ends only that task.
+    pub fn spawn<F>(&self, name: &str, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let name_owned = name.to_string();
+        let wrapped = async move {
+            if let Err(err) = guard(async move {
+                task.await;
+                Ok(())
+            })
+            .await
+            {
+                tracing::error!(task = %name_owned, "background task failed: {}", err.message);
+            }
+        };
+        self.host.spawn(name.into(), wrapped.into_ffi());
+    }
+
+    /// Call a host service by name. This is how newer host services reach modules without
+    /// changing the ABI; an older host answers `unsupported`, reported as an error naming
+    /// the method and the host's SDK version.
+    pub async fn call_host<T: Decode>(&self, method: &str, args: Vec<FfiValue>) -> Result<T, ModuleError> {
+        match self.host.call(method.into(), RVec::from(args)).await {
+            RResult::ROk(value) => T::decode(value).map_err(ModuleError::new),
+            RResult::RErr(err) if err.kind == ErrorKind::UNSUPPORTED => Err(ModuleError::new(format!(
+                "the host (plugin-sdk {}) does not support {method}",
+                self.host_sdk_version()
+            ))),
+            RResult::RErr(err) => Err(ModuleError::new(err.message.into_string())),
+        }
+    }
+
+    /// Encode a value for [`call_host`](Self::call_host).
+    pub fn arg<T: Encode>(value: T) -> FfiValue {
+        value.encode()
+    }
+}
+
+fn into_module_result(r: RResult<(), FfiError>) -> Result<(), ModuleError> {
+    match r {
+        RResult::ROk(()) => Ok(()),
+        RResult::RErr(e) => Err(ModuleError::new(e.message.into_string())),
+    }
+}

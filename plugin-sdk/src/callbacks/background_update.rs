@@ -1,0 +1,63 @@
+use std::future::Future;
+
+use serde_json::json;
+
+use super::deferred::{self, Deferred};
+use super::{callback_methods, category};
+use crate::codec::{to_json, Encode};
+use crate::ffi::FfiValue;
+
+category! {
+    /// Background update controller callbacks
+    /// (`register_background_update_controller_callbacks`). Only the first module (in
+    /// `modules:` order) that registers is used; later registrations are ignored with a
+    /// warning.
+    BackgroundUpdateCallbacks, "background_update_controller"
+}
+
+/// What `on_update` returns: how long the next batch should take, and an optional step to
+/// run when the batch is done (Synapse's async context manager, entered before and exited
+/// after each iteration).
+pub struct UpdateGuard {
+    target_duration_ms: u64,
+    on_exit: Option<Deferred>,
+}
+
+impl UpdateGuard {
+    /// Aim for batches of `target_duration_ms` (ignored for one-shot updates).
+    pub fn new(target_duration_ms: u64) -> Self {
+        UpdateGuard {
+            target_duration_ms,
+            on_exit: None,
+        }
+    }
+
+    /// Run `f` after the batch.
+    pub fn on_exit<F, Fut>(mut self, f: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_exit = Some(deferred::boxed(move |_| f()));
+        self
+    }
+}
+
+impl Encode for UpdateGuard {
+    fn encode(self) -> FfiValue {
+        let token = self.on_exit.map(deferred::store);
+        to_json(&json!({ "target_duration_ms": self.target_duration_ms, "on_exit": token }))
+    }
+}
+
+impl BackgroundUpdateCallbacks {
+    callback_methods! {
+        /// Fires before each batch of a background update; may sleep to throttle. Required
+        /// when registering this category.
+        fn on_update(update_name: String, database_name: String, one_shot: bool) -> UpdateGuard;
+        /// Fires before the first batch: the initial batch size (default 100).
+        fn default_batch_size(update_name: String, database_name: String) -> u64;
+        /// Fires before each batch: the minimum batch size (default 1).
+        fn min_batch_size(update_name: String, database_name: String) -> u64;
+    }
+}

@@ -1,0 +1,60 @@
+//! Follow-ups a module hands back inside a result (an auth checker's `on_login`, a
+//! background update's exit step). Closures cannot cross the ABI, so the module keeps them in
+//! this table and returns a token; the host later calls the module's hidden `sdk.run_deferred`
+//! callback with that token.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::{entry, Entry};
+use crate::json::Json;
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type Deferred = Box<dyn FnOnce(Json) -> BoxFuture + Send>;
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+static PENDING: Mutex<Vec<(u64, Deferred)>> = Mutex::new(Vec::new());
+static RUNNER_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// Box an async closure taking the host's payload.
+pub(crate) fn boxed<F, Fut>(f: F) -> Deferred
+where
+    F: FnOnce(Json) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::new(move |payload| Box::pin(f(payload)))
+}
+
+/// Keep `deferred` until the host runs it; returns its token.
+pub(crate) fn store(deferred: Deferred) -> u64 {
+    let token = NEXT.fetch_add(1, Ordering::Relaxed);
+    PENDING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((token, deferred));
+    token
+}
+
+fn take(token: u64) -> Option<Deferred> {
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    let at = pending.iter().position(|(t, _)| *t == token)?;
+    Some(pending.swap_remove(at).1)
+}
+
+/// The hidden runner callback, the first time a module needs it.
+pub(crate) fn runner_once() -> Option<Entry> {
+    if RUNNER_REGISTERED.swap(true, Ordering::SeqCst) {
+        return None;
+    }
+    Some(entry::<(u64, Json), _, _, (), ()>(
+        "run_deferred",
+        String::new(),
+        |(token, payload)| async move {
+            if let Some(deferred) = take(token) {
+                deferred(payload).await;
+            }
+        },
+    ))
+}

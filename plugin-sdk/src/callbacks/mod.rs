@@ -1,0 +1,217 @@
+//! Callback registration, one builder per Synapse category.
+//!
+//! Each builder method takes an `async` closure with plain Rust arguments. The closure may
+//! return the callback's result type directly or a `Result<_, E>` with `E: Into<ModuleError>`;
+//! an `Err` (or a panic) is a module failure, handled by the host with that callback's
+//! failure policy (documented on each method).
+
+mod account_data;
+mod account_validity;
+mod background_update;
+pub(crate) mod deferred;
+mod media_repository;
+mod password_auth;
+mod presence_router;
+mod ratelimit;
+mod spam_checker;
+mod third_party_rules;
+mod unsigned;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RBox, RResult, RVec};
+use async_ffi::{FfiFuture, FutureExt as _};
+use futures_util::FutureExt as _;
+
+pub use account_data::AccountDataCallbacks;
+pub use account_validity::AccountValidityCallbacks;
+pub use background_update::{BackgroundUpdateCallbacks, UpdateGuard};
+pub use media_repository::MediaRepositoryCallbacks;
+pub use password_auth::{AuthResult, PasswordAuthProviderCallbacks};
+pub use presence_router::PresenceRouterCallbacks;
+pub use ratelimit::RatelimitCallbacks;
+pub use spam_checker::SpamCheckerCallbacks;
+pub use third_party_rules::ThirdPartyRulesCallbacks;
+pub use unsigned::UnsignedFieldsCallbacks;
+
+use crate::codec::{DecodeArgs, Encode};
+use crate::ffi::{CallbackFn, CallbackFn_TO, ErrorKind, FfiError, FfiValue};
+use crate::runtime;
+use crate::ModuleError;
+
+/// What a callback closure may return for result type `T`: `T` itself or
+/// `Result<T, E>` where `E: Into<ModuleError>`.
+pub trait IntoOutcome<T> {
+    /// Normalise to a `Result`.
+    fn into_outcome(self) -> Result<T, ModuleError>;
+}
+
+macro_rules! outcome_for {
+    ($($ty:ty),* $(,)?) => {$(
+        impl IntoOutcome<$ty> for $ty {
+            fn into_outcome(self) -> Result<$ty, ModuleError> { Ok(self) }
+        }
+        impl<E: Into<ModuleError>> IntoOutcome<$ty> for Result<$ty, E> {
+            fn into_outcome(self) -> Result<$ty, ModuleError> { self.map_err(Into::into) }
+        }
+    )*};
+}
+
+use crate::types::*;
+outcome_for!(
+    (),
+    bool,
+    i64,
+    u64,
+    String,
+    Option<bool>,
+    Option<String>,
+    Option<serde_json::Value>,
+    Option<Vec<MediaUploadLimit>>,
+    Option<RatelimitOverride>,
+    Option<AuthResult>,
+    serde_json::Value,
+    SpamCheck,
+    RegistrationBehaviour,
+    EventAllowed,
+    InterestedUsers,
+    UpdateGuard,
+    std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+impl Encode for serde_json::Map<String, serde_json::Value> {
+    fn encode(self) -> FfiValue {
+        crate::codec::to_json(&self)
+    }
+}
+
+/// A callback ready to hand to the host.
+pub(crate) struct Entry {
+    pub(crate) name: &'static str,
+    pub(crate) meta: String,
+    pub(crate) callback: CallbackFn_TO<RBox<()>>,
+}
+
+/// Wrap an async closure over decoded arguments into the ABI's callback object.
+pub(crate) fn entry<A, F, Fut, R, T>(name: &'static str, meta: String, f: F) -> Entry
+where
+    A: DecodeArgs + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoOutcome<T> + 'static,
+    T: Encode + 'static,
+{
+    let adapter = Adapter::<A, F, T> {
+        f: Arc::new(f),
+        _types: PhantomData,
+    };
+    Entry {
+        name,
+        meta,
+        callback: CallbackFn_TO::from_value(adapter, TD_Opaque),
+    }
+}
+
+struct Adapter<A, F, T> {
+    f: Arc<F>,
+    _types: PhantomData<fn(A) -> T>,
+}
+
+impl<A, F, Fut, R, T> CallbackFn for Adapter<A, F, T>
+where
+    A: DecodeArgs + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoOutcome<T> + 'static,
+    T: Encode + 'static,
+{
+    fn call(&self, args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>> {
+        // Nothing here may panic outside the future: a panic in this synchronous part would
+        // unwind through an `extern "C"` shim and end the host process.
+        let f = Arc::clone(&self.f);
+        async move { guard(async move { run(&*f, args).await }).await.into() }.into_ffi()
+    }
+}
+
+async fn run<A, F, Fut, R, T>(f: &F, args: RVec<FfiValue>) -> Result<FfiValue, FfiError>
+where
+    A: DecodeArgs,
+    F: Fn(A) -> Fut,
+    Fut: Future<Output = R>,
+    R: IntoOutcome<T>,
+    T: Encode,
+{
+    let args = A::decode_args(args).map_err(|e| FfiError::new(ErrorKind::BAD_VALUE, e))?;
+    match f(args).await.into_outcome() {
+        Ok(value) => Ok(value.encode()),
+        Err(err) => Err(err.into_ffi()),
+    }
+}
+
+/// Run `fut`, turning a panic into a `PANICKED` error that carries the panic text.
+pub(crate) async fn guard<T>(
+    fut: impl Future<Output = Result<T, FfiError>>,
+) -> Result<T, FfiError> {
+    runtime::install_panic_hook();
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => Err(FfiError::new(
+            ErrorKind::PANICKED,
+            format!("panicked: {}", runtime::panic_text(payload.as_ref())),
+        )),
+    }
+}
+
+/// Generates one builder method per callback.
+macro_rules! callback_methods {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty;
+    )*) => {$(
+        $(#[$doc])*
+        pub fn $name<F, Fut, R>(mut self, callback: F) -> Self
+        where
+            F: Fn($($ty),*) -> Fut + Send + Sync + 'static,
+            Fut: std::future::Future<Output = R> + Send + 'static,
+            R: $crate::callbacks::IntoOutcome<$ret> + 'static,
+        {
+            self.entries.push($crate::callbacks::entry::<($($ty,)*), _, _, R, $ret>(
+                stringify!($name),
+                String::new(),
+                move |($($arg,)*)| callback($($arg),*),
+            ));
+            self
+        }
+    )*};
+}
+pub(crate) use callback_methods;
+
+/// Generates a category's builder struct.
+macro_rules! category {
+    ($(#[$doc:meta])* $ty:ident, $category:literal) => {
+        $(#[$doc])*
+        #[derive(Default)]
+        #[must_use = "pass the callbacks to the matching ModuleApi::register_*_callbacks"]
+        pub struct $ty {
+            pub(crate) entries: Vec<$crate::callbacks::Entry>,
+        }
+
+        impl $ty {
+            /// The category name used on the wire.
+            pub const CATEGORY: &'static str = $category;
+
+            /// No callbacks yet.
+            pub fn new() -> Self {
+                Self::default()
+            }
+        }
+
+    };
+}
+pub(crate) use category;
+

@@ -1,0 +1,110 @@
+use std::future::Future;
+
+use serde_json::json;
+
+use super::deferred::{self, Deferred};
+use super::{callback_methods, category, entry};
+use crate::codec::{to_json, Encode};
+use crate::ffi::FfiValue;
+use crate::json::Json;
+
+category! {
+    /// Password auth provider callbacks (`register_password_auth_provider_callbacks`).
+    PasswordAuthProviderCallbacks, "password_auth_provider"
+}
+
+/// A successful authentication: the user's full MXID, and optionally a follow-up that runs
+/// with the final login response (`user_id`, `access_token`, `device_id`, `home_server`).
+pub struct AuthResult {
+    user_id: String,
+    on_login: Option<Deferred>,
+}
+
+impl AuthResult {
+    /// Authenticated as `user_id` (a full MXID).
+    pub fn new(user_id: impl Into<String>) -> Self {
+        AuthResult {
+            user_id: user_id.into(),
+            on_login: None,
+        }
+    }
+
+    /// Run `f` with the login response once the login completed.
+    pub fn on_login<F, Fut>(mut self, f: F) -> Self
+    where
+        F: FnOnce(Json) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_login = Some(deferred::boxed(f));
+        self
+    }
+
+    /// The authenticated user.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl std::fmt::Debug for AuthResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthResult")
+            .field("user_id", &self.user_id)
+            .field("on_login", &self.on_login.is_some())
+            .finish()
+    }
+}
+
+impl Encode for AuthResult {
+    fn encode(self) -> FfiValue {
+        let token = self.on_login.map(deferred::store);
+        to_json(&json!({ "user_id": self.user_id, "on_login": token }))
+    }
+}
+
+impl PasswordAuthProviderCallbacks {
+    /// Handle logins of `login_type` that carry all of `fields` (Synapse's `auth_checkers`
+    /// entry `(login_type, fields) -> check_auth`). Fires on `POST /login` and interactive
+    /// auth stages of that type; the host first checks every field is present (else 400
+    /// "Missing parameters for login type …", callback not called) and passes only those
+    /// fields in `login_dict`. `user` is the identifier as submitted (may be a localpart).
+    ///
+    /// `Some(AuthResult)` logs the user in (they must exist); `None` means not
+    /// authenticated by this module. The first `Some` among the checkers of that type wins;
+    /// if all return `None`, `m.login.password` falls back to the local password database and
+    /// anything else answers 403 "Invalid username or password". A failure is logged and
+    /// counts as `None`. Two modules registering the same login type with different fields
+    /// refuse to start (Synapse documents this; its code forgets to check).
+    pub fn auth_checker<F, Fut, R>(mut self, login_type: &str, fields: &[&str], callback: F) -> Self
+    where
+        F: Fn(String, String, Json) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: super::IntoOutcome<Option<AuthResult>> + 'static,
+    {
+        let meta = json!({ "login_type": login_type, "fields": fields }).to_string();
+        self.entries.push(entry::<(String, String, Json), _, _, R, Option<AuthResult>>(
+            "auth_checker",
+            meta,
+            move |(user, login_type, login_dict)| callback(user, login_type, login_dict),
+        ));
+        self
+    }
+
+    callback_methods! {
+        /// Fires on `m.login.password` logins with a third-party identifier, before the local
+        /// lookup. Same results as an auth checker; FIRST-NON-None; failures count as `None`.
+        fn check_3pid_auth(medium: String, address: String, password: String) -> Option<AuthResult>;
+        /// Fires on logout and device deletion, before pushers are removed. Every module is
+        /// called; failures are logged.
+        fn on_logged_out(user_id: String, device_id: Option<String>, access_token: String) -> ();
+        /// Fires on `/register` after interactive auth completed. `Some(localpart)` chooses the
+        /// username; FIRST-NON-None. A failure answers 500.
+        fn get_username_for_registration(uia_results: Json, params: Json) -> Option<String>;
+        /// Same moment: `Some(name)` chooses the display name (default: the localpart).
+        /// FIRST-NON-None. A failure answers 500.
+        fn get_displayname_for_registration(uia_results: Json, params: Json) -> Option<String>;
+        /// Fires when a third-party identifier is about to be used (`registration` tells
+        /// whether for registering). `false` answers 403 `M_THREEPID_DENIED`. FIRST `false`
+        /// wins; a failure answers 500.
+        fn is_3pid_allowed(medium: String, address: String, registration: bool) -> bool;
+    }
+}

@@ -1,0 +1,390 @@
+//! How Rust values travel as [`FfiValue`]s. Host and module both use these impls, so the
+//! encodings below are part of the ABI contract and may only be extended compatibly:
+//!
+//! | type | encoding |
+//! |---|---|
+//! | `()` / `None` | `Null` |
+//! | `bool`, `i64`/`u64`, `f64`, `String` | `Bool`, `Int`, `Float`, `Str` |
+//! | `Vec<u8>` | `Bytes` |
+//! | `Json`, `Event`, `StateMap`, `serde_json::Value`, lists and structs | `Json` |
+//! | `SpamCheck` | `Null` = not spam, `Json {errcode, message?, fields?}` = deny |
+//! | `RegistrationBehaviour` | `Str`: `allow` / `shadow_ban` / `deny` |
+//! | `EventAllowed` | `Null` = allow, `Bool(false)` = deny, `Json(event)` = replace |
+//! | `InterestedUsers` | `Str("ALL")` or `Json([user ids])` |
+//!
+//! Missing trailing arguments decode as `Null`, so an `Option` argument appended in a later
+//! SDK version reads as `None` when an older host calls.
+
+use abi_stable::std_types::{RString, RVec};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+use crate::ffi::FfiValue;
+use crate::json::{Event, Json, StateMap};
+use crate::types::*;
+
+/// Convert into an [`FfiValue`].
+pub trait Encode {
+    /// The encoded value.
+    fn encode(self) -> FfiValue;
+}
+
+/// Convert from an [`FfiValue`].
+pub trait Decode: Sized {
+    /// The decoded value, or why it does not fit.
+    fn decode(value: FfiValue) -> Result<Self, String>;
+}
+
+fn mismatch<T>(want: &str, got: &FfiValue) -> Result<T, String> {
+    let kind = match got {
+        FfiValue::Null => "null",
+        FfiValue::Bool(_) => "bool",
+        FfiValue::Int(_) => "int",
+        FfiValue::Float(_) => "float",
+        FfiValue::Str(_) => "string",
+        FfiValue::Json(_) => "json",
+        FfiValue::Bytes(_) => "bytes",
+    };
+    Err(format!("expected {want}, got {kind}"))
+}
+
+/// Encode any serde value as `Json`.
+pub fn to_json<T: Serialize>(value: &T) -> FfiValue {
+    FfiValue::Json(RString::from(
+        serde_json::to_string(value).unwrap_or_else(|_| "null".into()),
+    ))
+}
+
+/// Decode `Json` (or `Null`) into a serde value.
+pub fn from_json<T: DeserializeOwned>(value: FfiValue) -> Result<T, String> {
+    match value {
+        FfiValue::Json(text) => serde_json::from_str(text.as_str()).map_err(|e| e.to_string()),
+        FfiValue::Null => serde_json::from_value(Value::Null).map_err(|e| e.to_string()),
+        other => mismatch("json", &other),
+    }
+}
+
+impl Encode for () {
+    fn encode(self) -> FfiValue {
+        FfiValue::Null
+    }
+}
+impl Decode for () {
+    fn decode(_: FfiValue) -> Result<Self, String> {
+        Ok(())
+    }
+}
+
+impl Encode for bool {
+    fn encode(self) -> FfiValue {
+        FfiValue::Bool(self)
+    }
+}
+impl Decode for bool {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Bool(b) => Ok(b),
+            other => mismatch("bool", &other),
+        }
+    }
+}
+
+impl Encode for i64 {
+    fn encode(self) -> FfiValue {
+        FfiValue::Int(self)
+    }
+}
+impl Decode for i64 {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Int(i) => Ok(i),
+            other => mismatch("int", &other),
+        }
+    }
+}
+
+impl Encode for u64 {
+    fn encode(self) -> FfiValue {
+        FfiValue::Int(i64::try_from(self).unwrap_or(i64::MAX))
+    }
+}
+impl Decode for u64 {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Int(i) => u64::try_from(i).map_err(|_| format!("expected unsigned, got {i}")),
+            other => mismatch("int", &other),
+        }
+    }
+}
+
+impl Encode for f64 {
+    fn encode(self) -> FfiValue {
+        FfiValue::Float(self)
+    }
+}
+impl Decode for f64 {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Float(f) => Ok(f),
+            FfiValue::Int(i) => Ok(i as f64),
+            other => mismatch("float", &other),
+        }
+    }
+}
+
+impl Encode for String {
+    fn encode(self) -> FfiValue {
+        FfiValue::Str(RString::from(self))
+    }
+}
+impl Encode for &str {
+    fn encode(self) -> FfiValue {
+        FfiValue::Str(RString::from(self))
+    }
+}
+impl Decode for String {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Str(s) => Ok(s.into_string()),
+            other => mismatch("string", &other),
+        }
+    }
+}
+
+impl Encode for Vec<u8> {
+    fn encode(self) -> FfiValue {
+        FfiValue::Bytes(RVec::from(self))
+    }
+}
+impl Decode for Vec<u8> {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Bytes(b) => Ok(b.into_vec()),
+            other => mismatch("bytes", &other),
+        }
+    }
+}
+
+impl<T: Encode> Encode for Option<T> {
+    fn encode(self) -> FfiValue {
+        self.map_or(FfiValue::Null, Encode::encode)
+    }
+}
+impl<T: Decode> Decode for Option<T> {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Null => Ok(None),
+            other => T::decode(other).map(Some),
+        }
+    }
+}
+
+impl Encode for Json {
+    fn encode(self) -> FfiValue {
+        FfiValue::Json(RString::from(self.raw()))
+    }
+}
+impl Decode for Json {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Json(text) => Ok(Json::from_raw(text.into_string())),
+            FfiValue::Null => Ok(Json::from_raw("null")),
+            other => mismatch("json", &other),
+        }
+    }
+}
+
+impl Encode for Value {
+    fn encode(self) -> FfiValue {
+        to_json(&self)
+    }
+}
+impl Decode for Value {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        from_json(value)
+    }
+}
+
+impl Encode for Event {
+    fn encode(self) -> FfiValue {
+        self.0.encode()
+    }
+}
+impl Decode for Event {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        Json::decode(value).map(Event)
+    }
+}
+
+impl Encode for StateMap {
+    fn encode(self) -> FfiValue {
+        self.0.encode()
+    }
+}
+impl Decode for StateMap {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        Json::decode(value).map(StateMap)
+    }
+}
+
+/// Types carried as serde JSON.
+macro_rules! json_codec {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Encode for $ty {
+            fn encode(self) -> FfiValue { to_json(&self) }
+        }
+        impl Decode for $ty {
+            fn decode(value: FfiValue) -> Result<Self, String> { from_json(value) }
+        }
+    )*};
+}
+
+json_codec!(
+    Vec<String>,
+    Vec<(String, String)>,
+    Vec<Value>,
+    Vec<MediaUploadLimit>,
+    std::collections::BTreeMap<String, Vec<Value>>,
+    UserProfile,
+    ProfileInfo,
+    MediaUploadLimit,
+    RatelimitOverride,
+);
+
+impl Encode for SpamCheck {
+    fn encode(self) -> FfiValue {
+        match self {
+            SpamCheck::NotSpam => FfiValue::Null,
+            SpamCheck::Deny(denial) => to_json(&denial),
+        }
+    }
+}
+impl Decode for SpamCheck {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Null => Ok(SpamCheck::NotSpam),
+            FfiValue::Json(_) => from_json::<Denial>(value).map(SpamCheck::Deny),
+            other => mismatch("spam check result", &other),
+        }
+    }
+}
+
+impl Encode for RegistrationBehaviour {
+    fn encode(self) -> FfiValue {
+        let s = match self {
+            RegistrationBehaviour::Allow => "allow",
+            RegistrationBehaviour::ShadowBan => "shadow_ban",
+            RegistrationBehaviour::Deny => "deny",
+        };
+        FfiValue::Str(RString::from(s))
+    }
+}
+impl Decode for RegistrationBehaviour {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match &value {
+            FfiValue::Str(s) => match s.as_str() {
+                "allow" => Ok(RegistrationBehaviour::Allow),
+                "shadow_ban" => Ok(RegistrationBehaviour::ShadowBan),
+                "deny" => Ok(RegistrationBehaviour::Deny),
+                other => Err(format!("unknown registration behaviour {other:?}")),
+            },
+            other => mismatch("registration behaviour", other),
+        }
+    }
+}
+
+impl Encode for EventAllowed {
+    fn encode(self) -> FfiValue {
+        match self {
+            EventAllowed::Allow => FfiValue::Null,
+            EventAllowed::Deny => FfiValue::Bool(false),
+            EventAllowed::Replace(event) => to_json(&event),
+        }
+    }
+}
+impl Decode for EventAllowed {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Null | FfiValue::Bool(true) => Ok(EventAllowed::Allow),
+            FfiValue::Bool(false) => Ok(EventAllowed::Deny),
+            FfiValue::Json(_) => from_json(value).map(EventAllowed::Replace),
+            other => mismatch("event verdict", &other),
+        }
+    }
+}
+
+impl Encode for InterestedUsers {
+    fn encode(self) -> FfiValue {
+        match self {
+            InterestedUsers::All => FfiValue::Str(RString::from("ALL")),
+            InterestedUsers::Users(users) => to_json(&users),
+        }
+    }
+}
+impl Decode for InterestedUsers {
+    fn decode(value: FfiValue) -> Result<Self, String> {
+        match value {
+            FfiValue::Str(s) if s.as_str() == "ALL" => Ok(InterestedUsers::All),
+            FfiValue::Json(_) => from_json(value).map(InterestedUsers::Users),
+            other => mismatch("interested users", &other),
+        }
+    }
+}
+
+/// Positional callback arguments: a tuple of [`Decode`] types.
+pub trait DecodeArgs: Sized {
+    /// Decode, treating missing trailing arguments as `Null`.
+    fn decode_args(args: RVec<FfiValue>) -> Result<Self, String>;
+}
+
+macro_rules! tuple_args {
+    ($($name:ident),*) => {
+        impl<$($name: Decode),*> DecodeArgs for ($($name,)*) {
+            #[allow(unused_mut, unused_variables, unused_assignments, non_snake_case)]
+            fn decode_args(args: RVec<FfiValue>) -> Result<Self, String> {
+                let mut it = args.into_iter();
+                let mut index = 0usize;
+                $(
+                    let $name = $name::decode(it.next().unwrap_or(FfiValue::Null))
+                        .map_err(|e| format!("argument {index}: {e}"))?;
+                    index += 1;
+                )*
+                Ok(($($name,)*))
+            }
+        }
+    };
+}
+
+tuple_args!();
+tuple_args!(A);
+tuple_args!(A, B);
+tuple_args!(A, B, C);
+tuple_args!(A, B, C, D);
+tuple_args!(A, B, C, D, E);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_stable::rvec;
+
+    #[test]
+    fn spam_check_round_trips() {
+        let deny = SpamCheck::Deny(Denial::new(codes::LIMIT_EXCEEDED).with_field("a", 1));
+        assert_eq!(SpamCheck::decode(deny.clone().encode()), Ok(deny));
+        assert_eq!(SpamCheck::decode(SpamCheck::NotSpam.encode()), Ok(SpamCheck::NotSpam));
+        assert!(SpamCheck::decode(FfiValue::Int(3)).is_err());
+    }
+
+    #[test]
+    fn missing_trailing_arguments_read_as_none() {
+        let args: (String, Option<Json>) = DecodeArgs::decode_args(rvec![FfiValue::Str("@a:b".into())]).unwrap();
+        assert_eq!(args.0, "@a:b");
+        assert!(args.1.is_none());
+    }
+
+    #[test]
+    fn wrong_argument_type_is_named() {
+        let err = <(String,)>::decode_args(rvec![FfiValue::Int(1)]).unwrap_err();
+        assert_eq!(err, "argument 0: expected string, got int");
+    }
+}
