@@ -1,1 +1,73 @@
-fn main(){}
+//! The `modhost` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use modhost::{Config, Server};
+
+#[derive(Parser)]
+#[command(name = "modhost", version, about = "A Matrix homeserver whose policy lives in shared-library modules")]
+struct Cli {
+    /// The homeserver configuration file.
+    #[arg(long, short, default_value = "config/homeserver.yaml")]
+    config: PathBuf,
+    /// Listen here instead of the configured address.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate FILE and load its modules without serving.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    modhost::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("modhost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (file, serve) = match cli.command {
+        Some(Command::CheckConfig { file }) => (file, false),
+        None => (cli.config, true),
+    };
+    runtime.block_on(async move {
+        let server = match Config::load(&file).and_then(Server::build) {
+            Ok(s) => s,
+            Err(errors) => {
+                let n = errors.0.len();
+                eprintln!("modhost: {n} problem{} in {}:", if n == 1 { "" } else { "s" }, file.display());
+                for e in &errors.0 {
+                    eprintln!("  {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        };
+        if !serve {
+            println!("{}: OK, {} module(s) loaded", file.display(), server.modules.modules.len());
+            for m in &server.modules.modules {
+                println!("  {} {} (plugin-sdk {}): {}", m.name, m.version, m.sdk_version, m.registered.join(", "));
+            }
+            return ExitCode::SUCCESS;
+        }
+        match server.serve(cli.listen).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("modhost: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,25 @@
+//! modhost: a Matrix homeserver core whose policy lives in shared-library modules.
+//!
+//! The library is what the `modhost` binary runs, exposed so tests and tools can drive the
+//! module chains directly: [`config::Config`] reads `homeserver.yaml`,
+//! [`modules::load_modules`] loads and constructs the modules, and the resulting
+//! [`modules::Registry`] offers one async method per module callback, each applying
+//! Synapse's combination rule and failure policy.
+
+pub mod config;
+pub mod loader;
+pub mod modules;
+pub mod server;
+pub mod web;
+
+pub use config::Config;
+pub use modules::{CallbackError, LoadedModules, Registry};
+pub use server::Server;
+
+/// Install the `tracing` subscriber: `RUST_LOG` filter (default `info`), module records
+/// tagged `module=<name>`.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

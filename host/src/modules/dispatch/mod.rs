@@ -1,0 +1,170 @@
+//! Typed entry points for every callback, each applying its combination rule and failure
+//! policy (spec §1.7, §2). Call sites (the client-server API) and tests use these; nothing
+//! else touches the chains.
+//!
+//! Failure policies, as in Synapse:
+//! * **propagate** — the request fails: [`CallbackError::Failed`] (a 500 for clients);
+//! * **fail-open** — logged, the callback counts as allowing, the next module runs;
+//! * **skip** — logged, the module's answer is ignored, the next module runs.
+//!
+//! A module's deliberate Matrix error ([`plugin_sdk::ModuleError::matrix`]) surfaces as
+//! [`CallbackError::Matrix`] where Synapse lets `SynapseError` through, and counts as an
+//! ordinary failure elsewhere.
+
+mod other;
+mod password_auth;
+mod spam_checker;
+mod third_party_rules;
+
+use std::fmt;
+
+use abi_stable::std_types::{RString, RVec};
+use plugin_sdk::catalogue::Hook;
+use plugin_sdk::codec::Decode;
+use plugin_sdk::ffi::FfiValue;
+use plugin_sdk::MatrixError;
+
+use super::invoke::Failure;
+use super::registry::{Registered, Registry};
+
+pub use password_auth::{AuthError, AuthOutcome};
+
+/// Why a callback chain could not produce a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackError {
+    /// A module failed under a propagate policy; clients get a 500.
+    Failed {
+        /// The failing module.
+        module: String,
+        /// The callback.
+        callback: &'static str,
+        /// What happened (for the log; never shown to clients).
+        reason: String,
+    },
+    /// The client gets this Matrix error.
+    Matrix(MatrixError),
+}
+
+impl CallbackError {
+    fn from_failure(cb: &Registered, failure: Failure, matrix_passes: bool) -> Self {
+        match failure {
+            Failure::Matrix(m) if matrix_passes => CallbackError::Matrix(m),
+            other => CallbackError::Failed {
+                module: cb.module.to_string(),
+                callback: cb.hook.info().name,
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// A Matrix error with no extra fields.
+    pub fn matrix(status: u16, errcode: &str, error: &str) -> Self {
+        CallbackError::Matrix(MatrixError {
+            status,
+            errcode: errcode.into(),
+            error: error.into(),
+            fields: Default::default(),
+        })
+    }
+}
+
+impl fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallbackError::Failed { module, callback, reason } => {
+                write!(f, "module '{module}' failed in {callback}: {reason}")
+            }
+            CallbackError::Matrix(m) => write!(f, "{} {}: {}", m.status, m.errcode, m.error),
+        }
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+/// `Str` argument.
+pub(crate) fn s(value: &str) -> FfiValue {
+    FfiValue::Str(RString::from(value))
+}
+
+/// `Json` argument from JSON text.
+pub(crate) fn j(text: &str) -> FfiValue {
+    FfiValue::Json(RString::from(text))
+}
+
+/// `Str` or `Null`.
+pub(crate) fn opt(value: Option<&str>) -> FfiValue {
+    value.map_or(FfiValue::Null, s)
+}
+
+/// Serialise once; every module in the chain gets a copy of the text.
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+impl Registry {
+    /// ALL, failures logged and skipped.
+    pub(crate) async fn notify(&self, hook: Hook, args: impl Fn() -> RVec<FfiValue>) {
+        for cb in self.chain(hook) {
+            let _ = self.invoke::<()>(cb, args()).await;
+        }
+    }
+
+    /// ALL, the first failure fails the request.
+    pub(crate) async fn notify_strict(
+        &self,
+        hook: Hook,
+        args: impl Fn() -> RVec<FfiValue>,
+    ) -> Result<(), CallbackError> {
+        for cb in self.chain(hook) {
+            self.invoke::<()>(cb, args())
+                .await
+                .map_err(|f| CallbackError::from_failure(cb, f, false))?;
+        }
+        Ok(())
+    }
+
+    /// FIRST `false` wins; on failure either fail open or propagate.
+    pub(crate) async fn first_false(
+        &self,
+        hook: Hook,
+        fail_open: bool,
+        args: impl Fn() -> RVec<FfiValue>,
+    ) -> Result<bool, CallbackError> {
+        for cb in self.chain(hook) {
+            match self.invoke::<bool>(cb, args()).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(_) if fail_open => {}
+                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// FIRST-NON-None (with the module that answered); on failure either skip or propagate.
+    pub(crate) async fn first_some<T: Decode>(
+        &self,
+        hook: Hook,
+        skip_failures: bool,
+        args: impl Fn() -> RVec<FfiValue>,
+    ) -> Result<Option<(T, &Registered)>, CallbackError> {
+        for cb in self.chain(hook) {
+            match self.invoke::<Option<T>>(cb, args()).await {
+                Ok(Some(value)) => return Ok(Some((value, cb))),
+                Ok(None) => {}
+                Err(_) if skip_failures => {}
+                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Run a follow-up a module returned (an auth checker's `on_login`, a background
+    /// update's exit step). Failures are logged.
+    pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {
+        if let Some(runner) = self.runner(module_index) {
+            let args = RVec::from(vec![FfiValue::Int(token as i64), j(&payload.to_string())]);
+            let _ = self.invoke::<()>(runner, args).await;
+        }
+    }
+}

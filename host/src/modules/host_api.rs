@@ -1,0 +1,138 @@
+//! The host side of the ABI: what each module's `ModuleApi` talks to.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use abi_stable::std_types::{RBox, RDuration, RResult, RStr, RString, RVec};
+use async_ffi::{FfiFuture, FutureExt as _};
+use futures_util::FutureExt as _;
+use plugin_sdk::ffi::{
+    CallbackFn_TO, ErrorKind, FfiError, FfiValue, HostApi, WebHandler_TO, SDK_VERSION,
+};
+use tokio::runtime::Handle;
+
+use super::registry::{Accepted, RegistryBuilder};
+
+/// State shared by every module's host handle.
+pub(crate) struct Shared {
+    pub(crate) server_name: String,
+    pub(crate) runtime: Handle,
+    /// `Some` while modules are being constructed; `None` once the server is running.
+    pub(crate) builder: Mutex<Option<RegistryBuilder>>,
+}
+
+/// One module's view of the host.
+#[derive(Clone)]
+pub(crate) struct ModuleHost {
+    pub(crate) index: usize,
+    pub(crate) name: Arc<str>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn refused(message: String) -> RResult<(), FfiError> {
+    RResult::RErr(FfiError::new(ErrorKind::REFUSED, message))
+}
+
+impl ModuleHost {
+    fn with_builder(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut RegistryBuilder) -> Result<Accepted, String>,
+    ) -> RResult<(), FfiError> {
+        let mut guard = self.shared.builder.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(builder) = guard.as_mut() else {
+            return refused(format!("Tried to register {what} from a module after startup"));
+        };
+        match f(builder) {
+            Ok(Accepted::Yes) => RResult::ROk(()),
+            Ok(Accepted::Ignored(warning)) => {
+                tracing::warn!(module = %self.name, "{warning}");
+                RResult::ROk(())
+            }
+            Err(message) => refused(message),
+        }
+    }
+}
+
+impl HostApi for ModuleHost {
+    fn server_name(&self) -> RString {
+        self.shared.server_name.as_str().into()
+    }
+
+    fn host_sdk_version(&self) -> RString {
+        SDK_VERSION.into()
+    }
+
+    fn log_enabled(&self, level: u8) -> bool {
+        use tracing::Level;
+        match level {
+            1 => tracing::enabled!(target: "module", Level::ERROR),
+            2 => tracing::enabled!(target: "module", Level::WARN),
+            3 => tracing::enabled!(target: "module", Level::INFO),
+            4 => tracing::enabled!(target: "module", Level::DEBUG),
+            _ => tracing::enabled!(target: "module", Level::TRACE),
+        }
+    }
+
+    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
+        let (module, target, message) = (&*self.name, target.as_str(), message.as_str());
+        match level {
+            1 => tracing::error!(target: "module", module, module_target = target, "{message}"),
+            2 => tracing::warn!(target: "module", module, module_target = target, "{message}"),
+            3 => tracing::info!(target: "module", module, module_target = target, "{message}"),
+            4 => tracing::debug!(target: "module", module, module_target = target, "{message}"),
+            _ => tracing::trace!(target: "module", module, module_target = target, "{message}"),
+        }
+    }
+
+    fn register_callback(
+        &self,
+        category: RStr<'_>,
+        name: RStr<'_>,
+        meta: RStr<'_>,
+        callback: CallbackFn_TO<RBox<()>>,
+    ) -> RResult<(), FfiError> {
+        let what = format!("callback {category}.{name}");
+        self.with_builder(&what, |b| {
+            b.add_callback(&self.name, self.index, category.as_str(), name.as_str(), meta.as_str(), callback)
+        })
+    }
+
+    fn register_web_resource(
+        &self,
+        path: RStr<'_>,
+        handler: WebHandler_TO<RBox<()>>,
+    ) -> RResult<(), FfiError> {
+        self.with_builder("a web resource", |b| b.add_web_resource(&self.name, path.as_str(), handler))
+    }
+
+    fn sleep(&self, duration: RDuration) -> FfiFuture<()> {
+        let runtime = self.shared.runtime.clone();
+        let duration = Duration::from(duration);
+        async move {
+            // Built inside the runtime's context so any thread may poll it.
+            let sleep = {
+                let _entered = runtime.enter();
+                tokio::time::sleep(duration)
+            };
+            sleep.await
+        }
+        .into_ffi()
+    }
+
+    fn spawn(&self, name: RStr<'_>, task: FfiFuture<()>) {
+        let module = Arc::clone(&self.name);
+        let name = name.to_string();
+        self.shared.runtime.spawn(async move {
+            if AssertUnwindSafe(task).catch_unwind().await.is_err() {
+                tracing::error!(module = %module, task = %name, "module background task panicked");
+            }
+        });
+    }
+
+    fn call(&self, method: RStr<'_>, _args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>> {
+        let message = format!("host method {method} is not supported by this host (plugin-sdk {SDK_VERSION})");
+        async move { RResult::RErr(FfiError::new(ErrorKind::UNSUPPORTED, message)) }.into_ffi()
+    }
+}

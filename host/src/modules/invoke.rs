@@ -1,0 +1,81 @@
+//! Calling one module callback: time limit, panic containment, error decoding, logging.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+
+use abi_stable::std_types::{RResult, RVec};
+use futures_util::FutureExt as _;
+use plugin_sdk::codec::Decode;
+use plugin_sdk::ffi::{ErrorKind, FfiError, FfiValue};
+use plugin_sdk::MatrixError;
+
+use super::registry::{Registered, Registry};
+
+/// How a callback failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The module returned an error.
+    Error(String),
+    /// The module panicked.
+    Panicked(String),
+    /// The module did not answer within the callback time limit.
+    TimedOut,
+    /// The module's answer did not decode as the callback's result type.
+    Invalid(String),
+    /// The module chose a Matrix error for the client (not a failure in Synapse's sense;
+    /// honoured only where Synapse honours `SynapseError`).
+    Matrix(MatrixError),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Error(m) => write!(f, "returned an error: {m}"),
+            Failure::Panicked(m) => write!(f, "{m}"),
+            Failure::TimedOut => f.write_str("timed out"),
+            Failure::Invalid(m) => write!(f, "returned an invalid value: {m}"),
+            Failure::Matrix(m) => write!(f, "raised Matrix error {} {}: {}", m.status, m.errcode, m.error),
+        }
+    }
+}
+
+fn from_ffi(err: FfiError) -> Failure {
+    let message = err.message.to_string();
+    match err.kind {
+        ErrorKind::PANICKED => Failure::Panicked(message),
+        ErrorKind::BAD_VALUE => Failure::Invalid(message),
+        ErrorKind::MATRIX => {
+            let details: serde_json::Value = serde_json::from_str(err.details.as_str()).unwrap_or_default();
+            Failure::Matrix(MatrixError {
+                status: details["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+                errcode: details["errcode"].as_str().unwrap_or("M_UNKNOWN").to_string(),
+                error: details["error"].as_str().unwrap_or(&message).to_string(),
+                fields: details["fields"].as_object().cloned().unwrap_or_default(),
+            })
+        }
+        _ => Failure::Error(message),
+    }
+}
+
+impl Registry {
+    /// Call `cb` with `args` and decode its answer as `T`. Failures are logged here, once,
+    /// with the module and callback names; callers apply the callback's failure policy.
+    pub(crate) async fn invoke<T: Decode>(&self, cb: &Registered, args: RVec<FfiValue>) -> Result<T, Failure> {
+        let outcome = match tokio::time::timeout(self.timeout, AssertUnwindSafe(cb.callback.call(args)).catch_unwind()).await {
+            Err(_) => Err(Failure::TimedOut),
+            // async-ffi re-raises a module panic as a host panic without its text; the SDK
+            // normally catches first and reports the text, so this is the backstop.
+            Ok(Err(_)) => Err(Failure::Panicked("panicked".into())),
+            Ok(Ok(RResult::RErr(err))) => Err(from_ffi(err)),
+            Ok(Ok(RResult::ROk(value))) => T::decode(value).map_err(Failure::Invalid),
+        };
+        if let Err(failure) = &outcome {
+            let callback = cb.hook.info().name;
+            match failure {
+                Failure::Matrix(_) => tracing::debug!(module = %cb.module, callback, "module callback {failure}"),
+                _ => tracing::error!(module = %cb.module, callback, "module callback {failure}"),
+            }
+        }
+        outcome
+    }
+}
