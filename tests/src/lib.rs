@@ -1,0 +1,212 @@
+//! Shared support for the integration tests.
+//!
+//! Module libraries are built by running cargo for the module crates into a target directory
+//! of their own (`target/test-modules`), once per test binary: the outer `cargo test` holds
+//! the lock on the main target directory while tests run, and building there would wait
+//! forever. Tests then load those `.so` files through the real loader.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use modhost::{Config, Registry, Server};
+use tokio::task::JoinHandle;
+
+/// Every module crate the tests load, plus the `modhost` binary.
+const PACKAGES: &[&str] = &[
+    "modhost", "demo", "house_rules", "scripted", "panicky", "bad_config", "abi_mismatch", "future_sdk",
+    "not_a_module",
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The directory holding the freshly built module libraries and `modhost` binary.
+pub fn build_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let target = root.join("target").join("test-modules");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&root).arg("build").arg("--quiet").env("CARGO_TARGET_DIR", &target);
+        for p in PACKAGES {
+            cmd.arg("-p").arg(p);
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building the test modules failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug")
+    })
+}
+
+/// Path of `lib<name>.so` as built for the tests.
+pub fn module_lib(name: &str) -> PathBuf {
+    build_dir().join(format!("lib{name}.so"))
+}
+
+/// The `modhost` binary as built for the tests.
+pub fn modhost_bin() -> PathBuf {
+    build_dir().join("modhost")
+}
+
+/// A scratch directory holding a config file and copies of module libraries.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    /// A new empty directory.
+    pub fn new() -> Self {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Copy `lib<module>.so` to `<dir>/<as_name>.so` (a separate instance of the module: a
+    /// copy is a different file, so it gets its own statics).
+    pub fn copy_module(&self, module: &str, as_name: &str) -> PathBuf {
+        let to = self.path().join(format!("{as_name}.so"));
+        std::fs::copy(module_lib(module), &to).expect("copy module library");
+        to
+    }
+
+    /// Write `homeserver.yaml` with `plugins_dir` pointing at the built modules, followed
+    /// by `rest` (which usually holds `modules:`).
+    pub fn config(&self, rest: &str) -> PathBuf {
+        let text = format!(
+            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\nmodule_callback_timeout_ms: 2000\n{rest}",
+            build_dir().display()
+        );
+        let file = self.path().join("homeserver.yaml");
+        std::fs::write(&file, text).expect("write config");
+        file
+    }
+
+    /// Run `modhost check-config` on `config`: (exit code, stdout, stderr).
+    pub fn check_config(&self, config: &Path) -> (i32, String, String) {
+        let out = Command::new(modhost_bin())
+            .arg("check-config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run modhost");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+}
+
+/// Remove terminal colour codes from log output.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A server running in this process on a free port of 127.0.0.1.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The frozen chains, for driving callbacks directly.
+    pub registry: Arc<Registry>,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Load `config` and serve it. Panics with the load errors if it does not load.
+    pub async fn start(config: &Path) -> TestServer {
+        let server = Config::load(config)
+            .and_then(Server::build)
+            .unwrap_or_else(|e| panic!("server failed to load:\n{e}"));
+        let registry = Arc::clone(&server.modules.registry);
+        let app = server.app();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum_serve(listener, app).await;
+        });
+        TestServer {
+            base,
+            registry,
+            http: reqwest::Client::new(),
+            task,
+        }
+    }
+
+    /// GET `path`: (status, JSON body or `null`).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The calls a `scripted` module with `label` recorded.
+    pub async fn calls(&self, label: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self.get(&format!("/_synapse/client/scripted/{label}/calls")).await;
+        assert_eq!(status, 200, "calls of {label}: {body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Names of the callbacks a `scripted` module recorded, in order.
+    pub async fn call_names(&self, label: &str) -> Vec<String> {
+        self.calls(label)
+            .await
+            .iter()
+            .map(|c| c["callback"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: modhost_axum::Router) -> std::io::Result<()> {
+    modhost_axum::serve(listener, app).await
+}
+
+/// The axum version modhost uses.
+pub use modhost::web::axum as modhost_axum;
+
+/// `scripted` module entry for a copy named `name` with `answers`.
+pub fn scripted_entry(path: &Path, label: &str, answers: serde_json::Value) -> String {
+    format!(
+        "  - module: {}\n    config: {}\n",
+        path.display(),
+        serde_json::json!({ "label": label, "answers": answers })
+    )
+}

@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn unknown_top_level_key_names_file_line_and_key() {
         let err = parse("server_name: a\nlisten_addr: x\n").unwrap_err();
-        assert!(err.contains("conf/hs.yaml:2:1: unknown field `listen_addr`"), "{err}");
+        assert!(err.contains("conf/hs.yaml:2:1: listen_addr: unknown field `listen_addr`"), "{err}");
     }
 
     #[test]

@@ -34,3 +34,4 @@ pub fn router(registry: Arc<Registry>, body_limit: usize) -> Router {
 async fn versions() -> Json<serde_json::Value> {
     Json(json!({ "versions": ["v1.11", "v1.12"], "unstable_features": {} }))
 }
+pub use axum;
