@@ -21,7 +21,7 @@ use crate::loader::{self, LoadedLibrary};
 use host_api::{ModuleHost, Shared};
 use registry::RegistryBuilder;
 
-pub use dispatch::CallbackError;
+pub use dispatch::{AuthError, AuthOutcome, CallbackError, UpdateTarget};
 pub use invoke::Failure;
 pub use registry::{Registered, Registry, WebResource};
 

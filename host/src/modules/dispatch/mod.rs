@@ -27,6 +27,7 @@ use plugin_sdk::MatrixError;
 use super::invoke::Failure;
 use super::registry::{Registered, Registry};
 
+pub use other::UpdateTarget;
 pub use password_auth::{AuthError, AuthOutcome};
 
 /// Why a callback chain could not produce a result.
