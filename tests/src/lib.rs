@@ -89,8 +89,9 @@ impl Workdir {
     /// Write `homeserver.yaml` with `plugins_dir` pointing at the built modules, followed
     /// by `rest` (which usually holds `modules:`).
     pub fn config(&self, rest: &str) -> PathBuf {
+        let timeout = if rest.contains("module_callback_timeout_ms") { "" } else { "module_callback_timeout_ms: 2000\n" };
         let text = format!(
-            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\nmodule_callback_timeout_ms: 2000\n{rest}",
+            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}",
             build_dir().display()
         );
         let file = self.path().join("homeserver.yaml");
@@ -112,6 +113,67 @@ impl Workdir {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             strip_ansi(&String::from_utf8_lossy(&out.stderr)),
         )
+    }
+}
+
+/// A `modhost` process serving `config`, for tests that read its log.
+pub struct ServerProcess {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Start the binary and wait until it accepts connections.
+    pub fn start(w: &Workdir, config: &Path) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = w.path().join("server.log");
+        let child = Command::new(modhost_bin())
+            .arg("--config")
+            .arg(config)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start modhost");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "modhost did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        ServerProcess { base: format!("http://127.0.0.1:{port}"), child, log }
+    }
+
+    /// Everything logged so far, colour codes removed.
+    pub fn log(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Wait (up to 5 s) until the log contains `needle`; returns the log.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
