@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use abi_stable::std_types::{RDuration, RResult, RVec};
+use abi_stable::std_types::{RDuration, RResult, RSlice};
 use async_ffi::FutureExt as _;
 
 use crate::callbacks::*;
 use crate::codec::{Decode, Encode};
-use crate::ffi::{ErrorKind, FfiError, FfiValue, HostApi_TO, RArc};
+use crate::ffi::{ErrorKind, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
 use crate::web::{self, Request, Response};
 use crate::ModuleError;
 
@@ -187,8 +187,10 @@ impl ModuleApi {
     /// changing the ABI; an older host answers `unsupported`, reported as an error naming
     /// the method and the host's SDK version.
     pub async fn call_host<T: Decode>(&self, method: &str, args: Vec<FfiValue>) -> Result<T, ModuleError> {
-        match self.host.call(method.into(), RVec::from(args)).await {
-            RResult::ROk(value) => T::decode(value).map_err(ModuleError::new),
+        let borrowed: Vec<FfiArg<'_>> = args.iter().map(FfiValue::as_arg).collect();
+        let pending = self.host.call(method.into(), RSlice::from_slice(&borrowed));
+        match pending.await {
+            RResult::ROk(value) => T::decode_value(&value).map_err(ModuleError::new),
             RResult::RErr(err) if err.kind == ErrorKind::UNSUPPORTED => Err(ModuleError::new(format!(
                 "the host (plugin-sdk {}) does not support {method}",
                 self.host_sdk_version()

@@ -16,10 +16,12 @@
 //! SDK version reads as `None` when an older host calls.
 
 use abi_stable::std_types::{RString, RVec};
+#[cfg(test)]
+use abi_stable::std_types::RStr;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
-use crate::ffi::FfiValue;
+use crate::ffi::{FfiArg, FfiValue};
 use crate::json::{Event, Json, StateMap};
 use crate::types::*;
 
@@ -29,21 +31,27 @@ pub trait Encode {
     fn encode(self) -> FfiValue;
 }
 
-/// Convert from an [`FfiValue`].
+/// Convert from a borrowed [`FfiArg`] (an argument, or a result seen through
+/// [`FfiValue::as_arg`]).
 pub trait Decode: Sized {
     /// The decoded value, or why it does not fit.
-    fn decode(value: FfiValue) -> Result<Self, String>;
+    fn decode(value: FfiArg<'_>) -> Result<Self, String>;
+
+    /// Decode an owned result.
+    fn decode_value(value: &FfiValue) -> Result<Self, String> {
+        Self::decode(value.as_arg())
+    }
 }
 
-fn mismatch<T>(want: &str, got: &FfiValue) -> Result<T, String> {
+fn mismatch<T>(want: &str, got: &FfiArg<'_>) -> Result<T, String> {
     let kind = match got {
-        FfiValue::Null => "null",
-        FfiValue::Bool(_) => "bool",
-        FfiValue::Int(_) => "int",
-        FfiValue::Float(_) => "float",
-        FfiValue::Str(_) => "string",
-        FfiValue::Json(_) => "json",
-        FfiValue::Bytes(_) => "bytes",
+        FfiArg::Null => "null",
+        FfiArg::Bool(_) => "bool",
+        FfiArg::Int(_) => "int",
+        FfiArg::Float(_) => "float",
+        FfiArg::Str(_) => "string",
+        FfiArg::Json(_) => "json",
+        FfiArg::Bytes(_) => "bytes",
     };
     Err(format!("expected {want}, got {kind}"))
 }
@@ -56,10 +64,10 @@ pub fn to_json<T: Serialize>(value: &T) -> FfiValue {
 }
 
 /// Decode `Json` (or `Null`) into a serde value.
-pub fn from_json<T: DeserializeOwned>(value: FfiValue) -> Result<T, String> {
+pub fn from_json<T: DeserializeOwned>(value: FfiArg<'_>) -> Result<T, String> {
     match value {
-        FfiValue::Json(text) => serde_json::from_str(text.as_str()).map_err(|e| e.to_string()),
-        FfiValue::Null => serde_json::from_value(Value::Null).map_err(|e| e.to_string()),
+        FfiArg::Json(text) => serde_json::from_str(text.as_str()).map_err(|e| e.to_string()),
+        FfiArg::Null => serde_json::from_value(Value::Null).map_err(|e| e.to_string()),
         other => mismatch("json", &other),
     }
 }
@@ -70,7 +78,7 @@ impl Encode for () {
     }
 }
 impl Decode for () {
-    fn decode(_: FfiValue) -> Result<Self, String> {
+    fn decode(_: FfiArg<'_>) -> Result<Self, String> {
         Ok(())
     }
 }
@@ -81,9 +89,9 @@ impl Encode for bool {
     }
 }
 impl Decode for bool {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Bool(b) => Ok(b),
+            FfiArg::Bool(b) => Ok(b),
             other => mismatch("bool", &other),
         }
     }
@@ -95,9 +103,9 @@ impl Encode for i64 {
     }
 }
 impl Decode for i64 {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Int(i) => Ok(i),
+            FfiArg::Int(i) => Ok(i),
             other => mismatch("int", &other),
         }
     }
@@ -109,9 +117,9 @@ impl Encode for u64 {
     }
 }
 impl Decode for u64 {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Int(i) => u64::try_from(i).map_err(|_| format!("expected unsigned, got {i}")),
+            FfiArg::Int(i) => u64::try_from(i).map_err(|_| format!("expected unsigned, got {i}")),
             other => mismatch("int", &other),
         }
     }
@@ -123,10 +131,10 @@ impl Encode for f64 {
     }
 }
 impl Decode for f64 {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Float(f) => Ok(f),
-            FfiValue::Int(i) => Ok(i as f64),
+            FfiArg::Float(f) => Ok(f),
+            FfiArg::Int(i) => Ok(i as f64),
             other => mismatch("float", &other),
         }
     }
@@ -143,9 +151,9 @@ impl Encode for &str {
     }
 }
 impl Decode for String {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Str(s) => Ok(s.into_string()),
+            FfiArg::Str(s) => Ok(s.as_str().to_owned()),
             other => mismatch("string", &other),
         }
     }
@@ -157,9 +165,9 @@ impl Encode for Vec<u8> {
     }
 }
 impl Decode for Vec<u8> {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Bytes(b) => Ok(b.into_vec()),
+            FfiArg::Bytes(b) => Ok(b.as_slice().to_vec()),
             other => mismatch("bytes", &other),
         }
     }
@@ -171,9 +179,9 @@ impl<T: Encode> Encode for Option<T> {
     }
 }
 impl<T: Decode> Decode for Option<T> {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Null => Ok(None),
+            FfiArg::Null => Ok(None),
             other => T::decode(other).map(Some),
         }
     }
@@ -185,10 +193,10 @@ impl Encode for Json {
     }
 }
 impl Decode for Json {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Json(text) => Ok(Json::from_raw(text.into_string())),
-            FfiValue::Null => Ok(Json::from_raw("null")),
+            FfiArg::Json(text) => Ok(Json::from_raw(text.as_str())),
+            FfiArg::Null => Ok(Json::from_raw("null")),
             other => mismatch("json", &other),
         }
     }
@@ -200,7 +208,7 @@ impl Encode for Value {
     }
 }
 impl Decode for Value {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         from_json(value)
     }
 }
@@ -211,7 +219,7 @@ impl Encode for Event {
     }
 }
 impl Decode for Event {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         Json::decode(value).map(Event)
     }
 }
@@ -222,7 +230,7 @@ impl Encode for StateMap {
     }
 }
 impl Decode for StateMap {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         Json::decode(value).map(StateMap)
     }
 }
@@ -234,7 +242,7 @@ macro_rules! json_codec {
             fn encode(self) -> FfiValue { to_json(&self) }
         }
         impl Decode for $ty {
-            fn decode(value: FfiValue) -> Result<Self, String> { from_json(value) }
+            fn decode(value: FfiArg<'_>) -> Result<Self, String> { from_json(value) }
         }
     )*};
 }
@@ -260,10 +268,10 @@ impl Encode for SpamCheck {
     }
 }
 impl Decode for SpamCheck {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Null => Ok(SpamCheck::NotSpam),
-            FfiValue::Json(_) => from_json::<Denial>(value).map(SpamCheck::Deny),
+            FfiArg::Null => Ok(SpamCheck::NotSpam),
+            FfiArg::Json(_) => from_json::<Denial>(value).map(SpamCheck::Deny),
             other => mismatch("spam check result", &other),
         }
     }
@@ -280,9 +288,9 @@ impl Encode for RegistrationBehaviour {
     }
 }
 impl Decode for RegistrationBehaviour {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match &value {
-            FfiValue::Str(s) => match s.as_str() {
+            FfiArg::Str(s) => match s.as_str() {
                 "allow" => Ok(RegistrationBehaviour::Allow),
                 "shadow_ban" => Ok(RegistrationBehaviour::ShadowBan),
                 "deny" => Ok(RegistrationBehaviour::Deny),
@@ -303,11 +311,11 @@ impl Encode for EventAllowed {
     }
 }
 impl Decode for EventAllowed {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Null | FfiValue::Bool(true) => Ok(EventAllowed::Allow),
-            FfiValue::Bool(false) => Ok(EventAllowed::Deny),
-            FfiValue::Json(_) => from_json(value).map(EventAllowed::Replace),
+            FfiArg::Null | FfiArg::Bool(true) => Ok(EventAllowed::Allow),
+            FfiArg::Bool(false) => Ok(EventAllowed::Deny),
+            FfiArg::Json(_) => from_json(value).map(EventAllowed::Replace),
             other => mismatch("event verdict", &other),
         }
     }
@@ -322,10 +330,10 @@ impl Encode for InterestedUsers {
     }
 }
 impl Decode for InterestedUsers {
-    fn decode(value: FfiValue) -> Result<Self, String> {
+    fn decode(value: FfiArg<'_>) -> Result<Self, String> {
         match value {
-            FfiValue::Str(s) if s.as_str() == "ALL" => Ok(InterestedUsers::All),
-            FfiValue::Json(_) => from_json(value).map(InterestedUsers::Users),
+            FfiArg::Str(s) if s.as_str() == "ALL" => Ok(InterestedUsers::All),
+            FfiArg::Json(_) => from_json(value).map(InterestedUsers::Users),
             other => mismatch("interested users", &other),
         }
     }
@@ -334,18 +342,18 @@ impl Decode for InterestedUsers {
 /// Positional callback arguments: a tuple of [`Decode`] types.
 pub trait DecodeArgs: Sized {
     /// Decode, treating missing trailing arguments as `Null`.
-    fn decode_args(args: RVec<FfiValue>) -> Result<Self, String>;
+    fn decode_args(args: &[FfiArg<'_>]) -> Result<Self, String>;
 }
 
 macro_rules! tuple_args {
     ($($name:ident),*) => {
         impl<$($name: Decode),*> DecodeArgs for ($($name,)*) {
             #[allow(unused_mut, unused_variables, unused_assignments, non_snake_case)]
-            fn decode_args(args: RVec<FfiValue>) -> Result<Self, String> {
-                let mut it = args.into_iter();
+            fn decode_args(args: &[FfiArg<'_>]) -> Result<Self, String> {
+                let mut it = args.iter().copied();
                 let mut index = 0usize;
                 $(
-                    let $name = $name::decode(it.next().unwrap_or(FfiValue::Null))
+                    let $name = $name::decode(it.next().unwrap_or(FfiArg::Null))
                         .map_err(|e| format!("argument {index}: {e}"))?;
                     index += 1;
                 )*
@@ -365,26 +373,25 @@ tuple_args!(A, B, C, D, E);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_stable::rvec;
 
     #[test]
     fn spam_check_round_trips() {
         let deny = SpamCheck::Deny(Denial::new(codes::LIMIT_EXCEEDED).with_field("a", 1));
-        assert_eq!(SpamCheck::decode(deny.clone().encode()), Ok(deny));
-        assert_eq!(SpamCheck::decode(SpamCheck::NotSpam.encode()), Ok(SpamCheck::NotSpam));
-        assert!(SpamCheck::decode(FfiValue::Int(3)).is_err());
+        assert_eq!(SpamCheck::decode_value(&deny.clone().encode()), Ok(deny));
+        assert_eq!(SpamCheck::decode_value(&SpamCheck::NotSpam.encode()), Ok(SpamCheck::NotSpam));
+        assert!(SpamCheck::decode(FfiArg::Int(3)).is_err());
     }
 
     #[test]
     fn missing_trailing_arguments_read_as_none() {
-        let args: (String, Option<Json>) = DecodeArgs::decode_args(rvec![FfiValue::Str("@a:b".into())]).unwrap();
+        let args: (String, Option<Json>) = DecodeArgs::decode_args(&[FfiArg::Str(RStr::from("@a:b"))]).unwrap();
         assert_eq!(args.0, "@a:b");
         assert!(args.1.is_none());
     }
 
     #[test]
     fn wrong_argument_type_is_named() {
-        let err = <(String,)>::decode_args(rvec![FfiValue::Int(1)]).unwrap_err();
+        let err = <(String,)>::decode_args(&[FfiArg::Int(1)]).unwrap_err();
         assert_eq!(err, "argument 0: expected string, got int");
     }
 }

@@ -22,26 +22,33 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// The directory holding the freshly built module libraries and `modhost` binary.
+/// The directory holding the freshly built (debug) module libraries and `modhost` binary.
 pub fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace_root();
-        let target = root.join("target").join("test-modules");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&root).arg("build").arg("--quiet").env("CARGO_TARGET_DIR", &target);
-        for p in PACKAGES {
-            cmd.arg("-p").arg(p);
-        }
-        let out = cmd.output().expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building the test modules failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("debug")
-    })
+    DIR.get_or_init(|| build_dir_with_profile("debug"))
+}
+
+/// Build the module libraries and `modhost` with cargo profile `profile` (`debug` or
+/// `release`) into `target/test-modules`; returns the output directory.
+pub fn build_dir_with_profile(profile: &str) -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target").join("test-modules");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root).arg("build").arg("--quiet").env("CARGO_TARGET_DIR", &target);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    for p in PACKAGES {
+        cmd.arg("-p").arg(p);
+    }
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building the test modules failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target.join(profile)
 }
 
 /// Path of `lib<name>.so` as built for the tests.

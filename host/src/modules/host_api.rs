@@ -4,11 +4,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use abi_stable::std_types::{RBox, RDuration, RResult, RStr, RString, RVec};
+use abi_stable::std_types::{RBox, RDuration, RResult, RSlice, RStr, RString};
 use async_ffi::{FfiFuture, FutureExt as _};
 use futures_util::FutureExt as _;
 use plugin_sdk::ffi::{
-    CallbackFn_TO, ErrorKind, FfiError, FfiValue, HostApi, WebHandler_TO, SDK_VERSION,
+    CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, WebHandler_TO, SDK_VERSION,
 };
 use tokio::runtime::Handle;
 
@@ -131,7 +131,7 @@ impl HostApi for ModuleHost {
         });
     }
 
-    fn call(&self, method: RStr<'_>, _args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>> {
+    fn call(&self, method: RStr<'_>, _args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>> {
         let message = format!("host method {method} is not supported by this host (plugin-sdk {SDK_VERSION})");
         async move { RResult::RErr(FfiError::new(ErrorKind::UNSUPPORTED, message)) }.into_ffi()
     }

@@ -1,12 +1,15 @@
 //! Calling one module callback: time limit, panic containment, error decoding, logging.
 
 use std::fmt;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::task::Poll;
 
-use abi_stable::std_types::{RResult, RVec};
+use abi_stable::std_types::{RResult, RSlice};
 use futures_util::FutureExt as _;
 use plugin_sdk::codec::Decode;
-use plugin_sdk::ffi::{ErrorKind, FfiError, FfiValue};
+use plugin_sdk::ffi::{ErrorKind, FfiArg, FfiError};
 use plugin_sdk::MatrixError;
 
 use super::registry::{Registered, Registry};
@@ -60,14 +63,27 @@ fn from_ffi(err: FfiError) -> Failure {
 impl Registry {
     /// Call `cb` with `args` and decode its answer as `T`. Failures are logged here, once,
     /// with the module and callback names; callers apply the callback's failure policy.
-    pub(crate) async fn invoke<T: Decode>(&self, cb: &Registered, args: RVec<FfiValue>) -> Result<T, Failure> {
-        let outcome = match tokio::time::timeout(self.timeout, AssertUnwindSafe(cb.callback.call(args)).catch_unwind()).await {
+    pub(crate) async fn invoke<T: Decode>(&self, cb: &Registered, args: &[FfiArg<'_>]) -> Result<T, Failure> {
+        let mut call = pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(args))).catch_unwind());
+        // Most callbacks answer on their first poll; arming a timer for those would cost more
+        // than the whole FFI round trip, so the time limit starts only once a module is
+        // actually pending.
+        let first = poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await;
+        let answer = match first {
+            Some(r) => Ok(r),
+            None => tokio::time::timeout(self.timeout, call).await,
+        };
+        let outcome = match answer {
             Err(_) => Err(Failure::TimedOut),
             // async-ffi re-raises a module panic as a host panic without its text; the SDK
             // normally catches first and reports the text, so this is the backstop.
             Ok(Err(_)) => Err(Failure::Panicked("panicked".into())),
             Ok(Ok(RResult::RErr(err))) => Err(from_ffi(err)),
-            Ok(Ok(RResult::ROk(value))) => T::decode(value).map_err(Failure::Invalid),
+            Ok(Ok(RResult::ROk(value))) => T::decode_value(&value).map_err(Failure::Invalid),
         };
         if let Err(failure) = &outcome {
             let callback = cb.hook.info().name;

@@ -19,11 +19,10 @@ mod unsigned;
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RBox, RResult, RVec};
+use abi_stable::std_types::{RBox, RResult, RSlice};
 use async_ffi::{FfiFuture, FutureExt as _};
 use futures_util::FutureExt as _;
 
@@ -39,7 +38,7 @@ pub use third_party_rules::ThirdPartyRulesCallbacks;
 pub use unsigned::UnsignedFieldsCallbacks;
 
 use crate::codec::{DecodeArgs, Encode};
-use crate::ffi::{CallbackFn, CallbackFn_TO, ErrorKind, FfiError, FfiValue};
+use crate::ffi::{CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue};
 use crate::runtime;
 use crate::ModuleError;
 
@@ -106,8 +105,10 @@ where
     R: IntoOutcome<T> + 'static,
     T: Encode + 'static,
 {
+    // Callbacks live as long as the process (module libraries are never unloaded), so the
+    // closure is leaked once instead of reference-counted on every call.
     let adapter = Adapter::<A, F, T> {
-        f: Arc::new(f),
+        f: Box::leak(Box::new(f)),
         _types: PhantomData,
     };
     Entry {
@@ -117,8 +118,8 @@ where
     }
 }
 
-struct Adapter<A, F, T> {
-    f: Arc<F>,
+struct Adapter<A, F: 'static, T> {
+    f: &'static F,
     _types: PhantomData<fn(A) -> T>,
 }
 
@@ -130,34 +131,45 @@ where
     R: IntoOutcome<T> + 'static,
     T: Encode + 'static,
 {
-    fn call(&self, args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>> {
-        // Nothing here may panic outside the future: a panic in this synchronous part would
-        // unwind through an `extern "C"` shim and end the host process.
-        let f = Arc::clone(&self.f);
-        async move { guard(async move { run(&*f, args).await }).await.into() }.into_ffi()
+    fn call(&self, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>> {
+        // The arguments are borrowed for this call only, so they are decoded now, and the
+        // closure is called now to build its future. Both run under catch_unwind: a panic
+        // unwinding out of this `extern "C"` method would end the host process.
+        let f = self.f;
+        let started = catch_unwind(AssertUnwindSafe(|| A::decode_args(args.as_slice()).map(f)));
+        match started {
+            Ok(Ok(fut)) => async move { finish(fut).await.into() }.into_ffi(),
+            Ok(Err(e)) => async move { RResult::RErr(FfiError::new(ErrorKind::BAD_VALUE, e)) }.into_ffi(),
+            Err(payload) => {
+                let err = FfiError::new(
+                    ErrorKind::PANICKED,
+                    format!("panicked: {}", runtime::panic_text(payload.as_ref())),
+                );
+                async move { RResult::RErr(err) }.into_ffi()
+            }
+        }
     }
 }
 
-async fn run<A, F, Fut, R, T>(f: &F, args: RVec<FfiValue>) -> Result<FfiValue, FfiError>
+async fn finish<Fut, R, T>(fut: Fut) -> Result<FfiValue, FfiError>
 where
-    A: DecodeArgs,
-    F: Fn(A) -> Fut,
     Fut: Future<Output = R>,
     R: IntoOutcome<T>,
     T: Encode,
 {
-    let args = A::decode_args(args).map_err(|e| FfiError::new(ErrorKind::BAD_VALUE, e))?;
-    match f(args).await.into_outcome() {
-        Ok(value) => Ok(value.encode()),
-        Err(err) => Err(err.into_ffi()),
-    }
+    guard(async move {
+        match fut.await.into_outcome() {
+            Ok(value) => Ok(value.encode()),
+            Err(err) => Err(err.into_ffi()),
+        }
+    })
+    .await
 }
 
 /// Run `fut`, turning a panic into a `PANICKED` error that carries the panic text.
 pub(crate) async fn guard<T>(
     fut: impl Future<Output = Result<T, FfiError>>,
 ) -> Result<T, FfiError> {
-    runtime::install_panic_hook();
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(result) => result,
         Err(payload) => Err(FfiError::new(

@@ -35,7 +35,7 @@ use abi_stable::{
     package_version_strings,
     sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RBox, RDuration, RResult, RStr, RString, RVec, Tuple2},
+    std_types::{RBox, RDuration, RResult, RSlice, RStr, RString, RVec, Tuple2},
     StableAbi,
 };
 use async_ffi::FfiFuture;
@@ -58,6 +58,37 @@ pub enum FfiValue {
     /// JSON text (an object, array or any value).
     Json(RString),
     Bytes(RVec<u8>),
+}
+
+/// A borrowed callback argument: valid only for the duration of the `call` that receives
+/// it, so the host never allocates to pass arguments. The receiver decodes (copies) what it
+/// keeps before returning its future. Frozen: never add a variant (use `Json`).
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq)]
+pub enum FfiArg<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(RStr<'a>),
+    /// JSON text.
+    Json(RStr<'a>),
+    Bytes(RSlice<'a, u8>),
+}
+
+impl FfiValue {
+    /// Borrow this value as an argument.
+    pub fn as_arg(&self) -> FfiArg<'_> {
+        match self {
+            FfiValue::Null => FfiArg::Null,
+            FfiValue::Bool(b) => FfiArg::Bool(*b),
+            FfiValue::Int(i) => FfiArg::Int(*i),
+            FfiValue::Float(f) => FfiArg::Float(*f),
+            FfiValue::Str(s) => FfiArg::Str(s.as_rstr()),
+            FfiValue::Json(s) => FfiArg::Json(s.as_rstr()),
+            FfiValue::Bytes(b) => FfiArg::Bytes(b.as_rslice()),
+        }
+    }
 }
 
 /// What kind of failure an [`FfiError`] reports. An integer rather than an enum so that a
@@ -138,11 +169,12 @@ pub struct FfiResponse {
     pub body: RVec<u8>,
 }
 
-/// One registered callback. Arguments are positional, in the order the catalogue documents.
+/// One registered callback. Arguments are positional, in the order the catalogue documents,
+/// and borrowed: the callee decodes them before returning its future.
 #[sabi_trait]
 pub trait CallbackFn: Send + Sync + 'static {
     #[sabi(last_prefix_field)]
-    fn call(&self, args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>>;
+    fn call(&self, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>>;
 }
 
 /// A module web resource.
@@ -186,7 +218,7 @@ pub trait HostApi: Send + Sync + Clone + 'static {
     /// Call a host service by name (the module API). Unknown names fail with
     /// [`ErrorKind::UNSUPPORTED`]. This is the growth point for host services.
     #[sabi(last_prefix_field)]
-    fn call(&self, method: RStr<'_>, args: RVec<FfiValue>) -> FfiFuture<RResult<FfiValue, FfiError>>;
+    fn call(&self, method: RStr<'_>, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>>;
 }
 
 /// The root module every modhost module library exports (through
@@ -228,5 +260,5 @@ pub use abi_stable::library::ROOT_MODULE_LOADER_NAME_WITH_NUL;
 pub mod host_side {
     pub use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RootModuleError};
     pub use abi_stable::sabi_trait::TD_Opaque;
-    pub use abi_stable::std_types::{RBox, RDuration, RResult, RStr, RString, RVec, Tuple2};
+    pub use abi_stable::std_types::{RBox, RDuration, RResult, RSlice, RStr, RString, RVec, Tuple2};
 }

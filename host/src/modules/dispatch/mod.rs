@@ -18,10 +18,10 @@ mod third_party_rules;
 
 use std::fmt;
 
-use abi_stable::std_types::{RString, RVec};
+use abi_stable::std_types::RStr;
 use plugin_sdk::catalogue::Hook;
 use plugin_sdk::codec::Decode;
-use plugin_sdk::ffi::FfiValue;
+use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::MatrixError;
 
 use super::invoke::Failure;
@@ -82,19 +82,19 @@ impl fmt::Display for CallbackError {
 
 impl std::error::Error for CallbackError {}
 
-/// `Str` argument.
-pub(crate) fn s(value: &str) -> FfiValue {
-    FfiValue::Str(RString::from(value))
+/// `Str` argument (borrowed: passing arguments allocates nothing).
+pub(crate) fn s(value: &str) -> FfiArg<'_> {
+    FfiArg::Str(RStr::from(value))
 }
 
 /// `Json` argument from JSON text.
-pub(crate) fn j(text: &str) -> FfiValue {
-    FfiValue::Json(RString::from(text))
+pub(crate) fn j(text: &str) -> FfiArg<'_> {
+    FfiArg::Json(RStr::from(text))
 }
 
 /// `Str` or `Null`.
-pub(crate) fn opt(value: Option<&str>) -> FfiValue {
-    value.map_or(FfiValue::Null, s)
+pub(crate) fn opt(value: Option<&str>) -> FfiArg<'_> {
+    value.map_or(FfiArg::Null, s)
 }
 
 /// Serialise once; every module in the chain gets a copy of the text.
@@ -104,9 +104,9 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
 
 impl Registry {
     /// ALL, failures logged and skipped.
-    pub(crate) async fn notify(&self, hook: Hook, args: impl Fn() -> RVec<FfiValue>) {
+    pub(crate) async fn notify(&self, hook: Hook, args: &[FfiArg<'_>]) {
         for cb in self.chain(hook) {
-            let _ = self.invoke::<()>(cb, args()).await;
+            let _ = self.invoke::<()>(cb, args).await;
         }
     }
 
@@ -114,10 +114,10 @@ impl Registry {
     pub(crate) async fn notify_strict(
         &self,
         hook: Hook,
-        args: impl Fn() -> RVec<FfiValue>,
+        args: &[FfiArg<'_>],
     ) -> Result<(), CallbackError> {
         for cb in self.chain(hook) {
-            self.invoke::<()>(cb, args())
+            self.invoke::<()>(cb, args)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         }
@@ -129,10 +129,10 @@ impl Registry {
         &self,
         hook: Hook,
         fail_open: bool,
-        args: impl Fn() -> RVec<FfiValue>,
+        args: &[FfiArg<'_>],
     ) -> Result<bool, CallbackError> {
         for cb in self.chain(hook) {
-            match self.invoke::<bool>(cb, args()).await {
+            match self.invoke::<bool>(cb, args).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(false),
                 Err(_) if fail_open => {}
@@ -147,10 +147,10 @@ impl Registry {
         &self,
         hook: Hook,
         skip_failures: bool,
-        args: impl Fn() -> RVec<FfiValue>,
+        args: &[FfiArg<'_>],
     ) -> Result<Option<(T, &Registered)>, CallbackError> {
         for cb in self.chain(hook) {
-            match self.invoke::<Option<T>>(cb, args()).await {
+            match self.invoke::<Option<T>>(cb, args).await {
                 Ok(Some(value)) => return Ok(Some((value, cb))),
                 Ok(None) => {}
                 Err(_) if skip_failures => {}
@@ -164,8 +164,8 @@ impl Registry {
     /// update's exit step). Failures are logged.
     pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {
         if let Some(runner) = self.runner(module_index) {
-            let args = RVec::from(vec![FfiValue::Int(token as i64), j(&payload.to_string())]);
-            let _ = self.invoke::<()>(runner, args).await;
+            let payload = payload.to_string();
+            let _ = self.invoke::<()>(runner, &[FfiArg::Int(token as i64), j(&payload)]).await;
         }
     }
 }

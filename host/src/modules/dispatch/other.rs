@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use abi_stable::rvec;
 use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiValue;
+use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::{InterestedUsers, MediaUploadLimit, RatelimitOverride};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -30,7 +29,7 @@ impl Registry {
         let text = serde_json::to_string(updates).unwrap_or_default();
         let mut merged: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for cb in self.chain(Hook::GetUsersForStates) {
-            if let Ok(map) = self.invoke::<BTreeMap<String, Vec<Value>>>(cb, rvec![j(&text)]).await {
+            if let Ok(map) = self.invoke::<BTreeMap<String, Vec<Value>>>(cb, &[j(&text)]).await {
                 for (user, states) in map {
                     let slot = merged.entry(user).or_default();
                     for st in states {
@@ -48,7 +47,7 @@ impl Registry {
     pub async fn get_interested_users(&self, user_id: &str) -> InterestedUsers {
         let mut users = BTreeSet::new();
         for cb in self.chain(Hook::GetInterestedUsers) {
-            match self.invoke::<InterestedUsers>(cb, rvec![s(user_id)]).await {
+            match self.invoke::<InterestedUsers>(cb, &[s(user_id)]).await {
                 Ok(InterestedUsers::All) => return InterestedUsers::All,
                 Ok(InterestedUsers::Users(more)) => users.extend(more),
                 Err(_) => {}
@@ -62,19 +61,19 @@ impl Registry {
     /// `is_user_expired(user_id)`: FIRST-NON-None; `None` when no module has an opinion.
     pub async fn is_user_expired(&self, user_id: &str) -> Result<Option<bool>, CallbackError> {
         Ok(self
-            .first_some::<bool>(Hook::IsUserExpired, false, || rvec![s(user_id)])
+            .first_some::<bool>(Hook::IsUserExpired, false, &[s(user_id)])
             .await?
             .map(|(v, _)| v))
     }
 
     /// `on_user_registration(user_id)`.
     pub async fn on_user_registration(&self, user_id: &str) -> Result<(), CallbackError> {
-        self.notify_strict(Hook::OnUserRegistration, || rvec![s(user_id)]).await
+        self.notify_strict(Hook::OnUserRegistration, &[s(user_id)]).await
     }
 
     /// `on_user_login(user_id, auth_provider_type, auth_provider_id)`.
     pub async fn on_user_login(&self, user_id: &str, auth_provider_type: Option<&str>, auth_provider_id: Option<&str>) -> Result<(), CallbackError> {
-        self.notify_strict(Hook::OnUserLogin, || rvec![s(user_id), opt(auth_provider_type), opt(auth_provider_id)])
+        self.notify_strict(Hook::OnUserLogin, &[s(user_id), opt(auth_provider_type), opt(auth_provider_id)])
             .await
     }
 
@@ -86,7 +85,7 @@ impl Registry {
             return Ok(None);
         };
         let raw: Value = self
-            .invoke(cb, rvec![s(update_name), s(database_name), FfiValue::Bool(one_shot)])
+            .invoke(cb, &[s(update_name), s(database_name), FfiArg::Bool(one_shot)])
             .await
             .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         let target = serde_json::from_value(raw).map_err(|e| CallbackError::Failed {
@@ -111,7 +110,7 @@ impl Registry {
         match self.chain(hook).first() {
             None => Ok(default),
             Some(cb) => self
-                .invoke::<u64>(cb, rvec![s(update), s(db)])
+                .invoke::<u64>(cb, &[s(update), s(db)])
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false)),
         }
@@ -122,7 +121,7 @@ impl Registry {
     /// `on_account_data_updated(user_id, room_id, type, content)`.
     pub async fn on_account_data_updated(&self, user_id: &str, room_id: Option<&str>, data_type: &str, content: &Value) {
         let content = content.to_string();
-        self.notify(Hook::OnAccountDataUpdated, || rvec![s(user_id), opt(room_id), s(data_type), j(&content)])
+        self.notify(Hook::OnAccountDataUpdated, &[s(user_id), opt(room_id), s(data_type), j(&content)])
             .await
     }
 
@@ -132,7 +131,7 @@ impl Registry {
     pub async fn get_media_config_for_user(&self, user_id: &str) -> Result<Option<Value>, CallbackError> {
         for cb in self.chain(Hook::GetMediaConfigForUser) {
             let answer = self
-                .invoke::<Option<Value>>(cb, rvec![s(user_id)])
+                .invoke::<Option<Value>>(cb, &[s(user_id)])
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             match answer {
@@ -146,14 +145,14 @@ impl Registry {
 
     /// `is_user_allowed_to_upload_media_of_size(user_id, size)`: FIRST false.
     pub async fn is_user_allowed_to_upload_media_of_size(&self, user_id: &str, size: u64) -> Result<bool, CallbackError> {
-        self.first_false(Hook::IsUserAllowedToUploadMediaOfSize, false, || rvec![s(user_id), FfiValue::Int(size as i64)])
+        self.first_false(Hook::IsUserAllowedToUploadMediaOfSize, false, &[s(user_id), FfiArg::Int(size as i64)])
             .await
     }
 
     /// `get_media_upload_limits_for_user(user_id)`: FIRST-NON-None (`[]` counts).
     pub async fn get_media_upload_limits_for_user(&self, user_id: &str) -> Result<Option<Vec<MediaUploadLimit>>, CallbackError> {
         Ok(self
-            .first_some::<Vec<MediaUploadLimit>>(Hook::GetMediaUploadLimitsForUser, false, || rvec![s(user_id)])
+            .first_some::<Vec<MediaUploadLimit>>(Hook::GetMediaUploadLimitsForUser, false, &[s(user_id)])
             .await?
             .map(|(v, _)| v))
     }
@@ -161,16 +160,14 @@ impl Registry {
     /// `on_media_upload_limit_exceeded(user_id, limit, sent_bytes, attempted_bytes)`.
     pub async fn on_media_upload_limit_exceeded(&self, user_id: &str, limit: MediaUploadLimit, sent: u64, attempted: u64) -> Result<(), CallbackError> {
         let limit = serde_json::to_string(&limit).unwrap_or_default();
-        self.notify_strict(Hook::OnMediaUploadLimitExceeded, || {
-            rvec![s(user_id), j(&limit), FfiValue::Int(sent as i64), FfiValue::Int(attempted as i64)]
-        })
+        self.notify_strict(Hook::OnMediaUploadLimitExceeded, &[s(user_id), j(&limit), FfiArg::Int(sent as i64), FfiArg::Int(attempted as i64)])
         .await
     }
 
     /// `get_ratelimit_override_for_user(user_id, limiter_name)`: FIRST-NON-None.
     pub async fn get_ratelimit_override_for_user(&self, user_id: &str, limiter_name: &str) -> Result<Option<RatelimitOverride>, CallbackError> {
         Ok(self
-            .first_some::<RatelimitOverride>(Hook::GetRatelimitOverrideForUser, false, || rvec![s(user_id), s(limiter_name)])
+            .first_some::<RatelimitOverride>(Hook::GetRatelimitOverrideForUser, false, &[s(user_id), s(limiter_name)])
             .await?
             .map(|(v, _)| v))
     }
@@ -185,7 +182,7 @@ impl Registry {
         let mut added = Map::new();
         for cb in chain {
             let fields = self
-                .invoke::<Value>(cb, rvec![j(event_json)])
+                .invoke::<Value>(cb, &[j(event_json)])
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             if let Value::Object(fields) = fields {

@@ -1,8 +1,7 @@
 //! Password auth provider chains.
 
-use abi_stable::rvec;
 use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiValue;
+use plugin_sdk::ffi::FfiArg;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -65,7 +64,7 @@ impl Registry {
                 .collect();
             let dict = Value::Object(login_dict).to_string();
             if let Ok(Some(raw)) = self
-                .invoke::<Option<Value>>(cb, rvec![s(user), s(login_type), j(&dict)])
+                .invoke::<Option<Value>>(cb, &[s(user), s(login_type), j(&dict)])
                 .await
             {
                 match serde_json::from_value::<RawAuth>(raw) {
@@ -85,7 +84,7 @@ impl Registry {
     /// `check_3pid_auth(medium, address, password)`: FIRST-NON-None; failures count as None.
     pub async fn check_3pid_auth(&self, medium: &str, address: &str, password: &str) -> Option<AuthOutcome> {
         let (raw, cb) = self
-            .first_some::<Value>(Hook::Check3pidAuth, true, || rvec![s(medium), s(address), s(password)])
+            .first_some::<Value>(Hook::Check3pidAuth, true, &[s(medium), s(address), s(password)])
             .await
             .ok()??;
         let a: RawAuth = serde_json::from_value(raw).ok()?;
@@ -97,14 +96,14 @@ impl Registry {
 
     /// `on_logged_out(user_id, device_id, access_token)`: every module; failures logged.
     pub async fn on_logged_out(&self, user_id: &str, device_id: Option<&str>, access_token: &str) {
-        self.notify(Hook::OnLoggedOut, || rvec![s(user_id), opt(device_id), s(access_token)]).await
+        self.notify(Hook::OnLoggedOut, &[s(user_id), opt(device_id), s(access_token)]).await
     }
 
     /// `get_username_for_registration(uia_results, params)`: FIRST-NON-None; failures 500.
     pub async fn get_username_for_registration(&self, uia_results: &Value, params: &Value) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
         Ok(self
-            .first_some::<String>(Hook::GetUsernameForRegistration, false, || rvec![j(&u), j(&p)])
+            .first_some::<String>(Hook::GetUsernameForRegistration, false, &[j(&u), j(&p)])
             .await?
             .map(|(v, _)| v))
     }
@@ -113,14 +112,14 @@ impl Registry {
     pub async fn get_displayname_for_registration(&self, uia_results: &Value, params: &Value) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
         Ok(self
-            .first_some::<String>(Hook::GetDisplaynameForRegistration, false, || rvec![j(&u), j(&p)])
+            .first_some::<String>(Hook::GetDisplaynameForRegistration, false, &[j(&u), j(&p)])
             .await?
             .map(|(v, _)| v))
     }
 
     /// `is_3pid_allowed(medium, address, registration)`: FIRST false; failures 500.
     pub async fn is_3pid_allowed(&self, medium: &str, address: &str, registration: bool) -> Result<bool, CallbackError> {
-        self.first_false(Hook::Is3pidAllowed, false, || rvec![s(medium), s(address), FfiValue::Bool(registration)])
+        self.first_false(Hook::Is3pidAllowed, false, &[s(medium), s(address), FfiArg::Bool(registration)])
             .await
     }
 }
