@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use modhost::{Config, Server};
 
 #[derive(Parser)]
-#[command(name = "modhost", version, about = "A Matrix homeserver whose policy lives in shared-library modules")]
+#[command(
+    name = "modhost",
+    version,
+    about = "A Matrix homeserver whose policy lives in shared-library modules"
+)]
 struct Cli {
     /// The homeserver configuration file.
     #[arg(long, short, default_value = "config/homeserver.yaml")]
@@ -32,7 +36,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     modhost::init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("modhost: cannot start the async runtime: {e}");
@@ -48,7 +55,11 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(errors) => {
                 let n = errors.0.len();
-                eprintln!("modhost: {n} problem{} in {}:", if n == 1 { "" } else { "s" }, file.display());
+                eprintln!(
+                    "modhost: {n} problem{} in {}:",
+                    if n == 1 { "" } else { "s" },
+                    file.display()
+                );
                 for e in &errors.0 {
                     eprintln!("  {e}");
                 }
@@ -56,9 +67,19 @@ fn main() -> ExitCode {
             }
         };
         if !serve {
-            println!("{}: OK, {} module(s) loaded", file.display(), server.modules.modules.len());
+            println!(
+                "{}: OK, {} module(s) loaded",
+                file.display(),
+                server.modules.modules.len()
+            );
             for m in &server.modules.modules {
-                println!("  {} {} (plugin-sdk {}): {}", m.name, m.version, m.sdk_version, m.registered.join(", "));
+                println!(
+                    "  {} {} (plugin-sdk {}): {}",
+                    m.name,
+                    m.version,
+                    m.sdk_version,
+                    m.registered.join(", ")
+                );
             }
             return ExitCode::SUCCESS;
         }

@@ -33,7 +33,10 @@ impl Server {
 
     /// The HTTP application.
     pub fn app(&self) -> Router {
-        web::router(Arc::clone(&self.modules.registry), self.config.max_module_request_body)
+        web::router(
+            Arc::clone(&self.modules.registry),
+            self.config.max_module_request_body,
+        )
     }
 
     /// Bind the configured address (or `listen` if given) and serve until Ctrl-C.

@@ -60,7 +60,10 @@ impl ModuleApi {
         F: Fn(Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response> + Send + 'static,
     {
-        into_module_result(self.host.register_web_resource(path.into(), web::handler(handler)))
+        into_module_result(
+            self.host
+                .register_web_resource(path.into(), web::handler(handler)),
+        )
     }
 
     fn register(&self, category: &'static str, entries: Vec<Entry>) -> Result<(), ModuleError> {
@@ -87,17 +90,26 @@ impl ModuleApi {
     }
 
     /// Register spam checker callbacks. May be called several times; each call appends.
-    pub fn register_spam_checker_callbacks(&self, cbs: SpamCheckerCallbacks) -> Result<(), ModuleError> {
+    pub fn register_spam_checker_callbacks(
+        &self,
+        cbs: SpamCheckerCallbacks,
+    ) -> Result<(), ModuleError> {
         self.register(SpamCheckerCallbacks::CATEGORY, cbs.entries)
     }
 
     /// Register third-party rules callbacks.
-    pub fn register_third_party_rules_callbacks(&self, cbs: ThirdPartyRulesCallbacks) -> Result<(), ModuleError> {
+    pub fn register_third_party_rules_callbacks(
+        &self,
+        cbs: ThirdPartyRulesCallbacks,
+    ) -> Result<(), ModuleError> {
         self.register(ThirdPartyRulesCallbacks::CATEGORY, cbs.entries)
     }
 
     /// Register presence router callbacks (both or neither).
-    pub fn register_presence_router_callbacks(&self, cbs: PresenceRouterCallbacks) -> Result<(), ModuleError> {
+    pub fn register_presence_router_callbacks(
+        &self,
+        cbs: PresenceRouterCallbacks,
+    ) -> Result<(), ModuleError> {
         let n = cbs.entries.len();
         if n == 1 {
             return Err(ModuleError::new(
@@ -109,7 +121,10 @@ impl ModuleApi {
     }
 
     /// Register account validity callbacks.
-    pub fn register_account_validity_callbacks(&self, cbs: AccountValidityCallbacks) -> Result<(), ModuleError> {
+    pub fn register_account_validity_callbacks(
+        &self,
+        cbs: AccountValidityCallbacks,
+    ) -> Result<(), ModuleError> {
         self.register(AccountValidityCallbacks::CATEGORY, cbs.entries)
     }
 
@@ -135,12 +150,18 @@ impl ModuleApi {
     }
 
     /// Register account data callbacks.
-    pub fn register_account_data_callbacks(&self, cbs: AccountDataCallbacks) -> Result<(), ModuleError> {
+    pub fn register_account_data_callbacks(
+        &self,
+        cbs: AccountDataCallbacks,
+    ) -> Result<(), ModuleError> {
         self.register(AccountDataCallbacks::CATEGORY, cbs.entries)
     }
 
     /// Register media repository callbacks.
-    pub fn register_media_repository_callbacks(&self, cbs: MediaRepositoryCallbacks) -> Result<(), ModuleError> {
+    pub fn register_media_repository_callbacks(
+        &self,
+        cbs: MediaRepositoryCallbacks,
+    ) -> Result<(), ModuleError> {
         self.register(MediaRepositoryCallbacks::CATEGORY, cbs.entries)
     }
 
@@ -186,15 +207,21 @@ impl ModuleApi {
     /// Call a host service by name. This is how newer host services reach modules without
     /// changing the ABI; an older host answers `unsupported`, reported as an error naming
     /// the method and the host's SDK version.
-    pub async fn call_host<T: Decode>(&self, method: &str, args: Vec<FfiValue>) -> Result<T, ModuleError> {
+    pub async fn call_host<T: Decode>(
+        &self,
+        method: &str,
+        args: Vec<FfiValue>,
+    ) -> Result<T, ModuleError> {
         let borrowed: Vec<FfiArg<'_>> = args.iter().map(FfiValue::as_arg).collect();
         let pending = self.host.call(method.into(), RSlice::from_slice(&borrowed));
         match pending.await {
             RResult::ROk(value) => T::decode_value(&value).map_err(ModuleError::new),
-            RResult::RErr(err) if err.kind == ErrorKind::UNSUPPORTED => Err(ModuleError::new(format!(
-                "the host (plugin-sdk {}) does not support {method}",
-                self.host_sdk_version()
-            ))),
+            RResult::RErr(err) if err.kind == ErrorKind::UNSUPPORTED => {
+                Err(ModuleError::new(format!(
+                    "the host (plugin-sdk {}) does not support {method}",
+                    self.host_sdk_version()
+                )))
+            }
             RResult::RErr(err) => Err(ModuleError::new(err.message.into_string())),
         }
     }

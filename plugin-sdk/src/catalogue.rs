@@ -163,7 +163,10 @@ mod tests {
 
     #[test]
     fn ten_public_categories() {
-        let public: Vec<_> = Hook::categories().into_iter().filter(|c| *c != "sdk").collect();
+        let public: Vec<_> = Hook::categories()
+            .into_iter()
+            .filter(|c| *c != "sdk")
+            .collect();
         assert_eq!(public.len(), 10, "{public:?}");
     }
 }

@@ -15,9 +15,9 @@
 //! Missing trailing arguments decode as `Null`, so an `Option` argument appended in a later
 //! SDK version reads as `None` when an older host calls.
 
-use abi_stable::std_types::{RString, RVec};
 #[cfg(test)]
 use abi_stable::std_types::RStr;
+use abi_stable::std_types::{RString, RVec};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
@@ -378,13 +378,17 @@ mod tests {
     fn spam_check_round_trips() {
         let deny = SpamCheck::Deny(Denial::new(codes::LIMIT_EXCEEDED).with_field("a", 1));
         assert_eq!(SpamCheck::decode_value(&deny.clone().encode()), Ok(deny));
-        assert_eq!(SpamCheck::decode_value(&SpamCheck::NotSpam.encode()), Ok(SpamCheck::NotSpam));
+        assert_eq!(
+            SpamCheck::decode_value(&SpamCheck::NotSpam.encode()),
+            Ok(SpamCheck::NotSpam)
+        );
         assert!(SpamCheck::decode(FfiArg::Int(3)).is_err());
     }
 
     #[test]
     fn missing_trailing_arguments_read_as_none() {
-        let args: (String, Option<Json>) = DecodeArgs::decode_args(&[FfiArg::Str(RStr::from("@a:b"))]).unwrap();
+        let args: (String, Option<Json>) =
+            DecodeArgs::decode_args(&[FfiArg::Str(RStr::from("@a:b"))]).unwrap();
         assert_eq!(args.0, "@a:b");
         assert!(args.1.is_none());
     }

@@ -27,7 +27,12 @@ pub(crate) fn install_panic_hook() {
     HOOK.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             let text = match info.location() {
-                Some(loc) => format!("{} at {}:{}", payload_text(info.payload()), loc.file(), loc.line()),
+                Some(loc) => format!(
+                    "{} at {}:{}",
+                    payload_text(info.payload()),
+                    loc.file(),
+                    loc.line()
+                ),
                 None => payload_text(info.payload()),
             };
             LAST_PANIC.with(|slot| *slot.borrow_mut() = Some(text));
@@ -60,7 +65,7 @@ pub(crate) fn install_log_bridge(host: &HostApi_TO<RArc<()>>) {
         let max = (1..=5u8)
             .rev()
             .find(|lvl| host.log_enabled(*lvl))
-            .map_or(LevelFilter::OFF, |lvl| level_filter(lvl));
+            .map_or(LevelFilter::OFF, level_filter);
         let bridge = Bridge {
             host: host.clone(),
             max,

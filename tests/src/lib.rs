@@ -14,12 +14,22 @@ use tokio::task::JoinHandle;
 
 /// Every module crate the tests load, plus the `modhost` binary.
 const PACKAGES: &[&str] = &[
-    "modhost", "demo", "house_rules", "scripted", "panicky", "bad_config", "abi_mismatch", "future_sdk",
+    "modhost",
+    "demo",
+    "house_rules",
+    "scripted",
+    "panicky",
+    "bad_config",
+    "abi_mismatch",
+    "future_sdk",
     "not_a_module",
 ];
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The directory holding the freshly built (debug) module libraries and `modhost` binary.
@@ -35,7 +45,10 @@ pub fn build_dir_with_profile(profile: &str) -> PathBuf {
     let target = root.join("target").join("test-modules");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root).arg("build").arg("--quiet").env("CARGO_TARGET_DIR", &target);
+    cmd.current_dir(&root)
+        .arg("build")
+        .arg("--quiet")
+        .env("CARGO_TARGET_DIR", &target);
     if profile == "release" {
         cmd.arg("--release");
     }
@@ -96,7 +109,11 @@ impl Workdir {
     /// Write `homeserver.yaml` with `plugins_dir` pointing at the built modules, followed
     /// by `rest` (which usually holds `modules:`).
     pub fn config(&self, rest: &str) -> PathBuf {
-        let timeout = if rest.contains("module_callback_timeout_ms") { "" } else { "module_callback_timeout_ms: 2000\n" };
+        let timeout = if rest.contains("module_callback_timeout_ms") {
+            ""
+        } else {
+            "module_callback_timeout_ms: 2000\n"
+        };
         let text = format!(
             "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}",
             build_dir().display()
@@ -134,7 +151,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Start the binary and wait until it accepts connections.
     pub fn start(w: &Workdir, config: &Path) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let log = w.path().join("server.log");
         let child = Command::new(modhost_bin())
             .arg("--config")
@@ -148,10 +169,18 @@ impl ServerProcess {
             .expect("start modhost");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "modhost did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "modhost did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        ServerProcess { base: format!("http://127.0.0.1:{port}"), child, log }
+        ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        }
     }
 
     /// Everything logged so far, colour codes removed.
@@ -221,7 +250,9 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("server failed to load:\n{e}"));
         let registry = Arc::clone(&server.modules.registry);
         let app = server.app();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let task = tokio::spawn(async move {
             let _ = axum_serve(listener, app).await;
@@ -236,14 +267,21 @@ impl TestServer {
 
     /// GET `path`: (status, JSON body or `null`).
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// The calls a `scripted` module with `label` recorded.
     pub async fn calls(&self, label: &str) -> Vec<serde_json::Value> {
-        let (status, body) = self.get(&format!("/_synapse/client/scripted/{label}/calls")).await;
+        let (status, body) = self
+            .get(&format!("/_synapse/client/scripted/{label}/calls"))
+            .await;
         assert_eq!(status, 200, "calls of {label}: {body}");
         body.as_array().cloned().unwrap_or_default()
     }
@@ -264,7 +302,10 @@ impl Drop for TestServer {
     }
 }
 
-async fn axum_serve(listener: tokio::net::TcpListener, app: modhost_axum::Router) -> std::io::Result<()> {
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: modhost_axum::Router,
+) -> std::io::Result<()> {
     modhost_axum::serve(listener, app).await
 }
 

@@ -20,11 +20,17 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
     );
     let dir = build_dir().canonicalize().unwrap();
     assert!(err.contains("5 problems in"), "{err}");
-    assert!(err.contains(&format!(
+    assert!(
+        err.contains(&format!(
         "{file}: modules[0]: unknown module \"demx\": no libdemx.so in plugins_dir {} (available: ",
         build_dir().display()
-    )), "{err}");
-    assert!(err.contains("demo, future_sdk, house_rules"), "available modules listed: {err}");
+    )),
+        "{err}"
+    );
+    assert!(
+        err.contains("demo, future_sdk, house_rules"),
+        "available modules listed: {err}"
+    );
     assert!(err.contains(&format!(
         "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against plugin-sdk 1.0.0 with an ABI \
          that does not match this host's plugin-sdk 1.0.0 (mismatched package (expected plugin-sdk, found abi_mismatch)): \
@@ -41,7 +47,12 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
          no modhost root module (a module crate must call plugin_sdk::export_module!)",
         dir.display()
     )), "{err}");
-    assert!(err.contains(&format!("{file}: modules[4]: module file /nonexistent/libx.so does not exist")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: modules[4]: module file /nonexistent/libx.so does not exist"
+        )),
+        "{err}"
+    );
     // Never the raw multi-hundred-line abi_stable layout report.
     assert!(err.lines().count() < 12, "{err}");
 }
@@ -62,13 +73,22 @@ fn serde_errors_in_module_config_carry_their_path_too() {
     let (_w, file, err) = expect_problems(
         "modules:\n  - module: bad_config\n    config:\n      rules:\n        - pattern: x\n          actoin: drop\n",
     );
-    assert!(err.contains(&format!("{file}: modules[0].config.rules[0].actoin: module 'bad_config'")), "{err}");
-    assert!(err.contains("unknown field `actoin`, expected `pattern` or `action`"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: modules[0].config.rules[0].actoin: module 'bad_config'"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown field `actoin`, expected `pattern` or `action`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn constructor_error_is_reported_with_the_module() {
-    let (_w, file, err) = expect_problems("modules:\n  - module: bad_config\n    config: {rules: []}\n");
+    let (_w, file, err) =
+        expect_problems("modules:\n  - module: bad_config\n    config: {rules: []}\n");
     assert!(err.contains(&format!(
         "{file}: modules[0]: module 'bad_config' ({}): failed to start: bad_config refuses to start: no rule matched the server",
         module_lib("bad_config").canonicalize().unwrap().display()
@@ -77,15 +97,23 @@ fn constructor_error_is_reported_with_the_module() {
 
 #[test]
 fn panics_in_parse_config_and_new_are_contained_and_located() {
-    let (_w, file, err) = expect_problems("modules:\n  - module: panicky\n    config: {panic_in: parse_config}\n");
-    assert!(err.contains(&format!("{file}: modules[0]: module 'panicky' (")), "{err}");
+    let (_w, file, err) =
+        expect_problems("modules:\n  - module: panicky\n    config: {panic_in: parse_config}\n");
+    assert!(
+        err.contains(&format!("{file}: modules[0]: module 'panicky' (")),
+        "{err}"
+    );
     assert!(
         err.contains("panicked in parse_config: boom in parse_config at plugins/fixtures/panicky/src/lib.rs:"),
         "{err}"
     );
 
-    let (_w, _file, err) = expect_problems("modules:\n  - module: panicky\n    config: {panic_in: new}\n");
-    assert!(err.contains("panicked in new: boom in new at plugins/fixtures/panicky/src/lib.rs:"), "{err}");
+    let (_w, _file, err) =
+        expect_problems("modules:\n  - module: panicky\n    config: {panic_in: new}\n");
+    assert!(
+        err.contains("panicked in new: boom in new at plugins/fixtures/panicky/src/lib.rs:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -109,14 +137,21 @@ fn the_same_library_twice_is_refused_but_a_copy_loads() {
     let (code, out, err) = w.check_config(&config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("OK, 2 module(s) loaded"), "{out}");
-    assert!(out.contains("demo_copy 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room"), "{out}");
+    assert!(
+        out.contains("demo_copy 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room"),
+        "{out}"
+    );
 }
 
 #[test]
 fn yaml_syntax_errors_and_unknown_keys_have_line_and_column() {
     let w = Workdir::new();
     let config = w.path().join("broken.yaml");
-    std::fs::write(&config, "server_name: a\nmodules:\n  - module: demo\n    config: {evil_user: [}\n").unwrap();
+    std::fs::write(
+        &config,
+        "server_name: a\nmodules:\n  - module: demo\n    config: {evil_user: [}\n",
+    )
+    .unwrap();
     let (code, _, err) = w.check_config(&config);
     assert_eq!(code, 1);
     assert!(err.contains(&format!("{}:4:", config.display())), "{err}");
@@ -124,15 +159,37 @@ fn yaml_syntax_errors_and_unknown_keys_have_line_and_column() {
     std::fs::write(&config, "server_name: a\nlisten_adress: 1.2.3.4:5\n").unwrap();
     let (code, _, err) = w.check_config(&config);
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("{}:2:1: listen_adress: unknown field `listen_adress`, expected one of", config.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:2:1: listen_adress: unknown field `listen_adress`, expected one of",
+            config.display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
 fn malformed_module_entries_are_all_reported() {
-    let (_w, file, err) = expect_problems("modules:\n  - demo\n  - config: {}\n  - module: demo\n    confg: {}\n");
-    assert!(err.contains(&format!("{file}: modules[0]: expected a mapping with `module:` and optional `config:`")), "{err}");
-    assert!(err.contains(&format!("{file}: modules[1].module: missing: name the module to load")), "{err}");
-    assert!(err.contains(&format!("{file}: modules[2]: unknown key \"confg\": a module entry has `module:` and `config:`")), "{err}");
+    let (_w, file, err) =
+        expect_problems("modules:\n  - demo\n  - config: {}\n  - module: demo\n    confg: {}\n");
+    assert!(
+        err.contains(&format!(
+            "{file}: modules[0]: expected a mapping with `module:` and optional `config:`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}: modules[1].module: missing: name the module to load"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:` and `config:`"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -140,17 +197,25 @@ fn missing_config_file_is_a_clear_error() {
     let w = Workdir::new();
     let (code, _, err) = w.check_config(&w.path().join("nope.yaml"));
     assert_eq!(code, 1);
-    assert!(err.contains("nope.yaml: cannot read config file: No such file or directory"), "{err}");
+    assert!(
+        err.contains("nope.yaml: cannot read config file: No such file or directory"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_good_config_lists_modules_and_what_they_registered() {
     let w = Workdir::new();
-    let config = w.config("modules:\n  - module: demo\n  - module: house_rules\n    config: {unsigned_tag: t}\n");
+    let config = w.config(
+        "modules:\n  - module: demo\n  - module: house_rules\n    config: {unsigned_tag: t}\n",
+    );
     let (code, out, err) = w.check_config(&config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("demo 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello"), "{out}");
     assert!(out.contains("house_rules 0.1.0 (plugin-sdk 1.0.0): spam_checker.check_event_for_spam, third_party_rules.check_event_allowed"), "{out}");
     // The module's own tracing reaches the host log, tagged with the module's name.
-    assert!(err.contains("demo module ready evil_user=@evilguy:test.local module=\"demo\""), "{err}");
+    assert!(
+        err.contains("demo module ready evil_user=@evilguy:test.local module=\"demo\""),
+        "{err}"
+    );
 }

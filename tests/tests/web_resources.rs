@@ -15,14 +15,26 @@ fn scripted_with(w: &Workdir, label: &str, config: Value) -> String {
 async fn the_demo_resource_answers_like_the_synapse_example() {
     let w = Workdir::new();
     let s = TestServer::start(&w.config("modules:\n  - module: demo\n")).await;
-    assert_eq!(s.get("/_synapse/client/demo/hello?name=world").await, (200, json!({"hello": "world"})));
-    assert_eq!(s.get("/_synapse/client/demo/hello?name=J%C3%BCrgen").await, (200, json!({"hello": "Jürgen"})));
+    assert_eq!(
+        s.get("/_synapse/client/demo/hello?name=world").await,
+        (200, json!({"hello": "world"}))
+    );
+    assert_eq!(
+        s.get("/_synapse/client/demo/hello?name=J%C3%BCrgen").await,
+        (200, json!({"hello": "Jürgen"}))
+    );
     assert_eq!(
         s.get("/_synapse/client/demo/hello").await,
-        (400, json!({"errcode": "M_MISSING_PARAM", "error": "Missing parameter: name"}))
+        (
+            400,
+            json!({"errcode": "M_MISSING_PARAM", "error": "Missing parameter: name"})
+        )
     );
     // Sub-paths go to the same resource.
-    assert_eq!(s.get("/_synapse/client/demo/hello/deeper?name=x").await, (200, json!({"hello": "x"})));
+    assert_eq!(
+        s.get("/_synapse/client/demo/hello/deeper?name=x").await,
+        (200, json!({"hello": "x"}))
+    );
     // Neighbouring paths do not.
     assert_eq!(s.get("/_synapse/client/demo/hellox?name=x").await.0, 404);
 }
@@ -31,20 +43,39 @@ async fn the_demo_resource_answers_like_the_synapse_example() {
 async fn unknown_paths_get_m_unrecognized_and_host_routes_stay_the_hosts() {
     let w = Workdir::new();
     let s = TestServer::start(&w.config("modules:\n  - module: demo\n")).await;
-    assert_eq!(s.get("/_synapse/client/nothing").await, (404, json!({"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})));
+    assert_eq!(
+        s.get("/_synapse/client/nothing").await,
+        (
+            404,
+            json!({"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+        )
+    );
     let (status, body) = s.get("/_matrix/client/versions").await;
     assert_eq!(status, 200);
-    assert!(body["versions"].as_array().is_some_and(|v| !v.is_empty()), "{body}");
+    assert!(
+        body["versions"].as_array().is_some_and(|v| !v.is_empty()),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_request_reaches_the_module_intact() {
     let w = Workdir::new();
-    let yaml = format!("modules:\n{}", scripted_with(&w, "a", json!({"extra_web_paths": ["/_synapse/client/echo"]})));
+    let yaml = format!(
+        "modules:\n{}",
+        scripted_with(
+            &w,
+            "a",
+            json!({"extra_web_paths": ["/_synapse/client/echo"]})
+        )
+    );
     let s = TestServer::start(&w.config(&yaml)).await;
     assert_eq!(
         s.get("/_synapse/client/echo/sub/path?q=1").await,
-        (200, json!({"label": "a", "path": "/_synapse/client/echo/sub/path"}))
+        (
+            200,
+            json!({"label": "a", "path": "/_synapse/client/echo/sub/path"})
+        )
     );
 }
 
@@ -53,8 +84,16 @@ fn the_first_module_to_register_a_path_keeps_it_and_the_second_is_warned() {
     let w = Workdir::new();
     let yaml = format!(
         "modules:\n{}{}",
-        scripted_with(&w, "a", json!({"extra_web_paths": ["/_synapse/client/shared"]})),
-        scripted_with(&w, "b", json!({"extra_web_paths": ["/_synapse/client/shared"]}))
+        scripted_with(
+            &w,
+            "a",
+            json!({"extra_web_paths": ["/_synapse/client/shared"]})
+        ),
+        scripted_with(
+            &w,
+            "b",
+            json!({"extra_web_paths": ["/_synapse/client/shared"]})
+        )
     );
     let config = w.config(&yaml);
     let (code, out, err) = w.check_config(&config);
@@ -63,12 +102,21 @@ fn the_first_module_to_register_a_path_keeps_it_and_the_second_is_warned() {
         "module 'b' tried to register a web resource for path /_synapse/client/shared, but module 'a' has already \
          registered a resource for this path; the first one is kept"
     ), "{err}");
-    assert!(out.contains("web resource /_synapse/client/shared"), "{out}");
+    assert!(
+        out.contains("web resource /_synapse/client/shared"),
+        "{out}"
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let s = TestServer::start(&config).await;
-        assert_eq!(s.get("/_synapse/client/shared").await, (200, json!({"label": "a", "path": "/_synapse/client/shared"})));
+        assert_eq!(
+            s.get("/_synapse/client/shared").await,
+            (
+                200,
+                json!({"label": "a", "path": "/_synapse/client/shared"})
+            )
+        );
     });
 }
 
@@ -100,17 +148,28 @@ fn reserved_namespaces_and_malformed_paths_are_refused_at_start_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn registering_after_start_up_is_an_error_for_the_module() {
     let w = Workdir::new();
-    let yaml = format!("modules:\n{}", scripted_with(&w, "a", json!({"late_register": true})));
+    let yaml = format!(
+        "modules:\n{}",
+        scripted_with(&w, "a", json!({"late_register": true}))
+    );
     let s = TestServer::start(&w.config(&yaml)).await;
     let mut late = Value::Null;
     for _ in 0..100 {
-        if let Some(c) = s.calls("a").await.into_iter().find(|c| c["callback"] == "late_register") {
+        if let Some(c) = s
+            .calls("a")
+            .await
+            .into_iter()
+            .find(|c| c["callback"] == "late_register")
+        {
             late = c["args"].clone();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(late, json!("Tried to register a web resource from a module after startup"));
+    assert_eq!(
+        late,
+        json!("Tried to register a web resource from a module after startup")
+    );
     assert_eq!(s.get("/_synapse/client/scripted/late").await.0, 404);
 }
 
@@ -119,14 +178,33 @@ async fn oversized_bodies_are_refused_before_the_module_sees_them() {
     let w = Workdir::new();
     let yaml = format!(
         "max_module_request_body_bytes: 1024\nmodules:\n{}",
-        scripted_with(&w, "a", json!({"extra_web_paths": ["/_synapse/client/upload"]}))
+        scripted_with(
+            &w,
+            "a",
+            json!({"extra_web_paths": ["/_synapse/client/upload"]})
+        )
     );
     let s = TestServer::start(&w.config(&yaml)).await;
     let url = format!("{}/_synapse/client/upload", s.base);
-    let big = s.http.post(&url).body(vec![b'x'; 2048]).send().await.unwrap();
+    let big = s
+        .http
+        .post(&url)
+        .body(vec![b'x'; 2048])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(big.status().as_u16(), 413);
-    assert_eq!(big.json::<Value>().await.unwrap(), json!({"errcode": "M_TOO_LARGE", "error": "Request body is too large"}));
-    let small = s.http.post(&url).body(vec![b'x'; 512]).send().await.unwrap();
+    assert_eq!(
+        big.json::<Value>().await.unwrap(),
+        json!({"errcode": "M_TOO_LARGE", "error": "Request body is too large"})
+    );
+    let small = s
+        .http
+        .post(&url)
+        .body(vec![b'x'; 512])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(small.status().as_u16(), 200);
 }
 
@@ -134,5 +212,8 @@ async fn oversized_bodies_are_refused_before_the_module_sees_them() {
 fn scripted_entry_helper_uses_the_given_library() {
     // Guards the helper the other suites rely on.
     let entry = scripted_entry(&module_lib("scripted"), "z", json!({}));
-    assert!(entry.contains("libscripted.so") && entry.contains("\"label\":\"z\""), "{entry}");
+    assert!(
+        entry.contains("libscripted.so") && entry.contains("\"label\":\"z\""),
+        "{entry}"
+    );
 }

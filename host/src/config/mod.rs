@@ -108,7 +108,11 @@ impl Config {
     /// Read and validate `file`.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            ConfigErrors::one(ConfigError::new(file, "", format!("cannot read config file: {e}")))
+            ConfigErrors::one(ConfigError::new(
+                file,
+                "",
+                format!("cannot read config file: {e}"),
+            ))
         })?;
         Config::parse(file, &text)
     }
@@ -121,7 +125,9 @@ impl Config {
             let inner = err.into_inner();
             let location = inner.location().map(|l| (l.line(), l.column()));
             let path = if path == "." { String::new() } else { path };
-            ConfigErrors::one(ConfigError::new(file, &path, strip_location(&inner.to_string())).at(location))
+            ConfigErrors::one(
+                ConfigError::new(file, &path, strip_location(&inner.to_string())).at(location),
+            )
         })?;
 
         let base = file.parent().unwrap_or(Path::new("."));
@@ -135,7 +141,11 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 8008))
         });
         if raw.server_name.trim().is_empty() || raw.server_name.contains('/') {
-            errors.push(ConfigError::new(file, "server_name", "must be a host name such as example.org"));
+            errors.push(ConfigError::new(
+                file,
+                "server_name",
+                "must be a host name such as example.org",
+            ));
         }
         let modules = module_entries(file, raw.modules.unwrap_or_default(), &mut errors);
         if !errors.is_empty() {
@@ -173,7 +183,11 @@ fn module_entries(
     for (index, item) in raw.into_iter().enumerate() {
         let at = format!("modules[{index}]");
         let Y::Mapping(map) = item else {
-            errors.push(ConfigError::new(file, &at, "expected a mapping with `module:` and optional `config:`"));
+            errors.push(ConfigError::new(
+                file,
+                &at,
+                "expected a mapping with `module:` and optional `config:`",
+            ));
             continue;
         };
         let mut module = None;
@@ -182,7 +196,11 @@ fn module_entries(
             match key.as_str() {
                 Some("module") => match value {
                     Y::String(s) if !s.trim().is_empty() => module = Some(s),
-                    _ => errors.push(ConfigError::new(file, &format!("{at}.module"), "expected a string")),
+                    _ => errors.push(ConfigError::new(
+                        file,
+                        &format!("{at}.module"),
+                        "expected a string",
+                    )),
                 },
                 Some("config") => match yaml_to_json(value) {
                     Ok(Value::Null) => {}
@@ -200,8 +218,16 @@ fn module_entries(
             }
         }
         match module {
-            Some(module) => out.push(ModuleEntry { index, module, config }),
-            None => errors.push(ConfigError::new(file, &format!("{at}.module"), "missing: name the module to load")),
+            Some(module) => out.push(ModuleEntry {
+                index,
+                module,
+                config,
+            }),
+            None => errors.push(ConfigError::new(
+                file,
+                &format!("{at}.module"),
+                "missing: name the module to load",
+            )),
         }
     }
     out
@@ -229,7 +255,8 @@ mod tests {
 
     #[test]
     fn null_config_becomes_empty_object() {
-        let c = parse("server_name: a\nmodules:\n  - module: demo\n    config:\n  - module: x\n").unwrap();
+        let c = parse("server_name: a\nmodules:\n  - module: demo\n    config:\n  - module: x\n")
+            .unwrap();
         assert_eq!(c.modules[0].config, serde_json::json!({}));
         assert_eq!(c.modules[1].config, serde_json::json!({}));
     }
@@ -237,7 +264,10 @@ mod tests {
     #[test]
     fn unknown_top_level_key_names_file_line_and_key() {
         let err = parse("server_name: a\nlisten_addr: x\n").unwrap_err();
-        assert!(err.contains("conf/hs.yaml:2:1: listen_addr: unknown field `listen_addr`"), "{err}");
+        assert!(
+            err.contains("conf/hs.yaml:2:1: listen_addr: unknown field `listen_addr`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -248,7 +278,10 @@ mod tests {
 
     #[test]
     fn bad_entries_are_all_reported() {
-        let err = parse("server_name: a\nmodules:\n  - demo\n  - config: {}\n  - module: x\n    confg: 1\n").unwrap_err();
+        let err = parse(
+            "server_name: a\nmodules:\n  - demo\n  - config: {}\n  - module: x\n    confg: 1\n",
+        )
+        .unwrap_err();
         assert!(err.contains("modules[0]: expected a mapping"), "{err}");
         assert!(err.contains("modules[1].module: missing"), "{err}");
         assert!(err.contains("modules[2]: unknown key \"confg\""), "{err}");

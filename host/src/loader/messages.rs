@@ -35,9 +35,11 @@ impl LoadFailure {
     pub(super) fn from_library_error(err: LibraryError, module_sdk: Option<String>) -> Self {
         tracing::debug!(error = %err, "module library rejected by abi_stable");
         match err {
-            LibraryError::IncompatibleVersionNumber { actual_version, .. } => LoadFailure::SdkVersion {
-                module_sdk: actual_version.to_string(),
-            },
+            LibraryError::IncompatibleVersionNumber { actual_version, .. } => {
+                LoadFailure::SdkVersion {
+                    module_sdk: actual_version.to_string(),
+                }
+            }
             LibraryError::AbiInstability(report) => LoadFailure::Layout {
                 module_sdk,
                 summary: summarise(&report.to_string()),

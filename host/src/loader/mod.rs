@@ -41,14 +41,15 @@ pub fn load(path: &Path) -> Result<LoadedLibrary, LoadFailure> {
     // SAFETY: abi_stable exports the root header as a static named
     // ROOT_MODULE_LOADER_NAME; reading the symbol as `AbiHeaderRef` (a transparent pointer)
     // yields the static's address, which `upgrade` validates before anything else is read.
-    let header: AbiHeaderRef = match unsafe {
-        library.get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes())
-    } {
-        Ok(symbol) => *symbol,
-        Err(_) => return Err(LoadFailure::NotAModule),
-    };
+    let header: AbiHeaderRef =
+        match unsafe { library.get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes()) } {
+            Ok(symbol) => *symbol,
+            Err(_) => return Err(LoadFailure::NotAModule),
+        };
 
-    let lib_header = header.upgrade().map_err(|e| LoadFailure::from_library_error(e, None))?;
+    let lib_header = header
+        .upgrade()
+        .map_err(|e| LoadFailure::from_library_error(e, None))?;
     let module_sdk = lib_header.version_strings().version.to_string();
     let root = lib_header
         .init_root_module::<ModuleRoot_Ref>()

@@ -40,9 +40,15 @@ impl ModuleHost {
         what: &str,
         f: impl FnOnce(&mut RegistryBuilder) -> Result<Accepted, String>,
     ) -> RResult<(), FfiError> {
-        let mut guard = self.shared.builder.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .shared
+            .builder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let Some(builder) = guard.as_mut() else {
-            return refused(format!("Tried to register {what} from a module after startup"));
+            return refused(format!(
+                "Tried to register {what} from a module after startup"
+            ));
         };
         match f(builder) {
             Ok(Accepted::Yes) => RResult::ROk(()),
@@ -95,7 +101,14 @@ impl HostApi for ModuleHost {
     ) -> RResult<(), FfiError> {
         let what = format!("callback {category}.{name}");
         self.with_builder(&what, |b| {
-            b.add_callback(&self.name, self.index, category.as_str(), name.as_str(), meta.as_str(), callback)
+            b.add_callback(
+                &self.name,
+                self.index,
+                category.as_str(),
+                name.as_str(),
+                meta.as_str(),
+                callback,
+            )
         })
     }
 
@@ -104,7 +117,9 @@ impl HostApi for ModuleHost {
         path: RStr<'_>,
         handler: WebHandler_TO<RBox<()>>,
     ) -> RResult<(), FfiError> {
-        self.with_builder("a web resource", |b| b.add_web_resource(&self.name, path.as_str(), handler))
+        self.with_builder("a web resource", |b| {
+            b.add_web_resource(&self.name, path.as_str(), handler)
+        })
     }
 
     fn sleep(&self, duration: RDuration) -> FfiFuture<()> {
@@ -131,8 +146,14 @@ impl HostApi for ModuleHost {
         });
     }
 
-    fn call(&self, method: RStr<'_>, _args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>> {
-        let message = format!("host method {method} is not supported by this host (plugin-sdk {SDK_VERSION})");
+    fn call(
+        &self,
+        method: RStr<'_>,
+        _args: RSlice<'_, FfiArg<'_>>,
+    ) -> FfiFuture<RResult<FfiValue, FfiError>> {
+        let message = format!(
+            "host method {method} is not supported by this host (plugin-sdk {SDK_VERSION})"
+        );
         async move { RResult::RErr(FfiError::new(ErrorKind::UNSUPPORTED, message)) }.into_ffi()
     }
 }

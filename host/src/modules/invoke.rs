@@ -37,7 +37,11 @@ impl fmt::Display for Failure {
             Failure::Panicked(m) => write!(f, "{m}"),
             Failure::TimedOut => f.write_str("timed out"),
             Failure::Invalid(m) => write!(f, "returned an invalid value: {m}"),
-            Failure::Matrix(m) => write!(f, "raised Matrix error {} {}: {}", m.status, m.errcode, m.error),
+            Failure::Matrix(m) => write!(
+                f,
+                "raised Matrix error {} {}: {}",
+                m.status, m.errcode, m.error
+            ),
         }
     }
 }
@@ -48,10 +52,17 @@ fn from_ffi(err: FfiError) -> Failure {
         ErrorKind::PANICKED => Failure::Panicked(message),
         ErrorKind::BAD_VALUE => Failure::Invalid(message),
         ErrorKind::MATRIX => {
-            let details: serde_json::Value = serde_json::from_str(err.details.as_str()).unwrap_or_default();
+            let details: serde_json::Value =
+                serde_json::from_str(err.details.as_str()).unwrap_or_default();
             Failure::Matrix(MatrixError {
-                status: details["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
-                errcode: details["errcode"].as_str().unwrap_or("M_UNKNOWN").to_string(),
+                status: details["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(500),
+                errcode: details["errcode"]
+                    .as_str()
+                    .unwrap_or("M_UNKNOWN")
+                    .to_string(),
                 error: details["error"].as_str().unwrap_or(&message).to_string(),
                 fields: details["fields"].as_object().cloned().unwrap_or_default(),
             })
@@ -63,8 +74,13 @@ fn from_ffi(err: FfiError) -> Failure {
 impl Registry {
     /// Call `cb` with `args` and decode its answer as `T`. Failures are logged here, once,
     /// with the module and callback names; callers apply the callback's failure policy.
-    pub(crate) async fn invoke<T: Decode>(&self, cb: &Registered, args: &[FfiArg<'_>]) -> Result<T, Failure> {
-        let mut call = pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(args))).catch_unwind());
+    pub(crate) async fn invoke<T: Decode>(
+        &self,
+        cb: &Registered,
+        args: &[FfiArg<'_>],
+    ) -> Result<T, Failure> {
+        let mut call =
+            pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(args))).catch_unwind());
         // Most callbacks answer on their first poll; arming a timer for those would cost more
         // than the whole FFI round trip, so the time limit starts only once a module is
         // actually pending.
@@ -88,7 +104,9 @@ impl Registry {
         if let Err(failure) = &outcome {
             let callback = cb.hook.info().name;
             match failure {
-                Failure::Matrix(_) => tracing::debug!(module = %cb.module, callback, "module callback {failure}"),
+                Failure::Matrix(_) => {
+                    tracing::debug!(module = %cb.module, callback, "module callback {failure}")
+                }
                 _ => tracing::error!(module = %cb.module, callback, "module callback {failure}"),
             }
         }

@@ -57,7 +57,13 @@ struct Parsed<'a> {
     config_handle: u64,
 }
 
-fn module_error(config: &Config, entry: &ModuleEntry, name: &str, path: &std::path::Path, message: String) -> ConfigError {
+fn module_error(
+    config: &Config,
+    entry: &ModuleEntry,
+    name: &str,
+    path: &std::path::Path,
+    message: String,
+) -> ConfigError {
     ConfigError::new(
         &config.file,
         &entry.yaml_path(),
@@ -98,7 +104,13 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
         let library = match loader::load(&resolved.path) {
             Ok(l) => l,
             Err(failure) => {
-                errors.push(module_error(config, entry, &resolved.name, &resolved.path, failure.to_string()));
+                errors.push(module_error(
+                    config,
+                    entry,
+                    &resolved.name,
+                    &resolved.path,
+                    failure.to_string(),
+                ));
                 continue;
             }
         };
@@ -110,7 +122,13 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
                 library,
                 config_handle: handle,
             }),
-            RResult::RErr(err) => errors.push(config_error(config, entry, &resolved.name, &resolved.path, err)),
+            RResult::RErr(err) => errors.push(config_error(
+                config,
+                entry,
+                &resolved.name,
+                &resolved.path,
+                err,
+            )),
         }
     }
     if !errors.is_empty() {
@@ -121,7 +139,10 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
     let shared = Arc::new(Shared {
         server_name: config.server_name.clone(),
         runtime,
-        builder: Mutex::new(Some(RegistryBuilder::new(parsed.len(), config.module_callback_timeout))),
+        builder: Mutex::new(Some(RegistryBuilder::new(
+            parsed.len(),
+            config.module_callback_timeout,
+        ))),
     });
     for (index, p) in parsed.iter().enumerate() {
         let host = ModuleHost {
@@ -135,7 +156,13 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
                 ErrorKind::PANICKED => err.message.to_string(),
                 _ => format!("failed to start: {}", err.message),
             };
-            errors.push(module_error(config, p.entry, &p.name, &p.library.path, message));
+            errors.push(module_error(
+                config,
+                p.entry,
+                &p.name,
+                &p.library.path,
+                message,
+            ));
         } else {
             tracing::info!(module = %p.name, "Loaded module");
         }
@@ -151,7 +178,11 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
         Ok(r) => r,
         Err(problems) => {
             for (index, message) in problems {
-                errors.push(ConfigError::new(&config.file, &parsed[index].entry.yaml_path(), message));
+                errors.push(ConfigError::new(
+                    &config.file,
+                    &parsed[index].entry.yaml_path(),
+                    message,
+                ));
             }
             return Err(ConfigErrors(errors));
         }
@@ -177,14 +208,21 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
     })
 }
 
-fn config_error(config: &Config, entry: &ModuleEntry, name: &str, path: &std::path::Path, err: FfiError) -> ConfigError {
+fn config_error(
+    config: &Config,
+    entry: &ModuleEntry,
+    name: &str,
+    path: &std::path::Path,
+    err: FfiError,
+) -> ConfigError {
     let message = err.message.to_string();
     match err.kind {
         ErrorKind::CONFIG => {
-            let inner: Vec<String> = serde_json::from_str::<serde_json::Value>(err.details.as_str())
-                .ok()
-                .and_then(|d| serde_json::from_value(d.get("path")?.clone()).ok())
-                .unwrap_or_default();
+            let inner: Vec<String> =
+                serde_json::from_str::<serde_json::Value>(err.details.as_str())
+                    .ok()
+                    .and_then(|d| serde_json::from_value(d.get("path")?.clone()).ok())
+                    .unwrap_or_default();
             let mut yaml_path = format!("{}.config", entry.yaml_path());
             let rendered = render_path(&inner);
             if !rendered.is_empty() {
@@ -200,6 +238,12 @@ fn config_error(config: &Config, entry: &ModuleEntry, name: &str, path: &std::pa
             )
         }
         ErrorKind::PANICKED => module_error(config, entry, name, path, message),
-        _ => module_error(config, entry, name, path, format!("parse_config failed: {message}")),
+        _ => module_error(
+            config,
+            entry,
+            name,
+            path,
+            format!("parse_config failed: {message}"),
+        ),
     }
 }

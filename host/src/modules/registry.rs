@@ -146,10 +146,10 @@ impl RegistryBuilder {
                     _ => self.background_owner = Some(module_index),
                 }
             }
-            Hook::OnLegacySendMail | Hook::OnLegacyRenew | Hook::OnLegacyAdminRequest => {
-                if !self.chains[hook as usize].is_empty() {
-                    return Err(format!("Tried to register {name} twice"));
-                }
+            Hook::OnLegacySendMail | Hook::OnLegacyRenew | Hook::OnLegacyAdminRequest
+                if !self.chains[hook as usize].is_empty() =>
+            {
+                return Err(format!("Tried to register {name} twice"));
             }
             Hook::AuthChecker => check_login_type_conflict(&self.chains[hook as usize], &entry)?,
             _ => {}
@@ -181,10 +181,17 @@ impl RegistryBuilder {
     }
 
     /// Checks that need every module's registrations, then the frozen registry.
-    pub(crate) fn freeze(self, module_names: &[Arc<str>]) -> Result<Registry, Vec<(usize, String)>> {
+    pub(crate) fn freeze(
+        self,
+        module_names: &[Arc<str>],
+    ) -> Result<Registry, Vec<(usize, String)>> {
         let mut errors = Vec::new();
         for (index, name) in module_names.iter().enumerate() {
-            let has = |hook: Hook| self.chains[hook as usize].iter().any(|r| r.module_index == index);
+            let has = |hook: Hook| {
+                self.chains[hook as usize]
+                    .iter()
+                    .any(|r| r.module_index == index)
+            };
             if has(Hook::GetUsersForStates) != has(Hook::GetInterestedUsers) {
                 errors.push((
                     index,
@@ -212,7 +219,9 @@ impl RegistryBuilder {
 fn check_login_type_conflict(existing: &[Registered], new: &Registered) -> Result<(), String> {
     let login_type = new.meta.get("login_type");
     for other in existing {
-        if other.meta.get("login_type") == login_type && other.meta.get("fields") != new.meta.get("fields") {
+        if other.meta.get("login_type") == login_type
+            && other.meta.get("fields") != new.meta.get("fields")
+        {
             return Err(format!(
                 "module '{}' registers login type {} with fields {}, but module '{}' registered it \
                  with fields {}",

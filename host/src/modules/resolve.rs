@@ -43,7 +43,8 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
     let path = path
         .canonicalize()
         .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
-    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if !meta.is_file() {
         return Err(format!("{} is not a file", path.display()));
     }
@@ -59,7 +60,10 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
 
 /// `libdemo.so` → `demo`.
 fn display_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("module");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("module");
     let stem = stem.split('.').next().unwrap_or(stem);
     stem.strip_prefix("lib").unwrap_or(stem).to_string()
 }

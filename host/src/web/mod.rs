@@ -24,11 +24,20 @@ pub fn matrix_error(status: StatusCode, errcode: &str, error: &str) -> Response 
 pub fn router(registry: Arc<Registry>, body_limit: usize) -> Router {
     let mut app = Router::new()
         .route("/_matrix/client/versions", get(versions))
-        .route("/_modhost/health", get(|| async { Json(json!({ "status": "ok" })) }));
+        .route(
+            "/_modhost/health",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        );
     for index in 0..registry.web.len() {
         app = resource::mount(app, Arc::clone(&registry), index, body_limit);
     }
-    app.fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unrecognized request") })
+    app.fallback(|| async {
+        matrix_error(
+            StatusCode::NOT_FOUND,
+            "M_UNRECOGNIZED",
+            "Unrecognized request",
+        )
+    })
 }
 
 async fn versions() -> Json<serde_json::Value> {

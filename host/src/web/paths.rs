@@ -13,13 +13,25 @@ pub fn validate(path: &str) -> Result<(), String> {
         return Err(format!("web resource path {path:?} must be absolute (start with /), e.g. {RECOMMENDED_PREFIX}my_module"));
     }
     if path == "/" || path.ends_with('/') {
-        return Err(format!("web resource path {path:?} must name a resource and not end with /"));
+        return Err(format!(
+            "web resource path {path:?} must name a resource and not end with /"
+        ));
     }
-    if path.split('/').skip(1).any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-        return Err(format!("web resource path {path:?} has an empty, '.' or '..' segment"));
+    if path
+        .split('/')
+        .skip(1)
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(format!(
+            "web resource path {path:?} has an empty, '.' or '..' segment"
+        ));
     }
-    if path.chars().any(|c| matches!(c, '{' | '}' | '*' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()) {
-        return Err(format!("web resource path {path:?} contains a character that is not allowed in a path"));
+    if path.chars().any(|c| {
+        matches!(c, '{' | '}' | '*' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
+    }) {
+        return Err(format!(
+            "web resource path {path:?} contains a character that is not allowed in a path"
+        ));
     }
     for prefix in RESERVED_PREFIXES {
         if path == *prefix || path.starts_with(&format!("{prefix}/")) {
@@ -44,7 +56,12 @@ mod tests {
 
     #[test]
     fn matrix_and_admin_namespaces_are_refused() {
-        for p in ["/_matrix", "/_matrix/client/v3/foo", "/_synapse/admin/v1/x", "/_modhost/modules"] {
+        for p in [
+            "/_matrix",
+            "/_matrix/client/v3/foo",
+            "/_synapse/admin/v1/x",
+            "/_modhost/modules",
+        ] {
             let err = validate(p).unwrap_err();
             assert!(err.contains("which the server reserves"), "{p}: {err}");
         }

@@ -16,7 +16,12 @@ use plugin_sdk::ffi::{FfiRequest, FfiResponse};
 use super::matrix_error;
 use crate::modules::Registry;
 
-pub(super) fn mount(app: Router, registry: Arc<Registry>, index: usize, body_limit: usize) -> Router {
+pub(super) fn mount(
+    app: Router,
+    registry: Arc<Registry>,
+    index: usize,
+    body_limit: usize,
+) -> Router {
     let path = registry.web[index].path.clone();
     let handler = {
         let registry = Arc::clone(&registry);
@@ -35,7 +40,11 @@ async fn serve(registry: &Registry, index: usize, body_limit: usize, req: Reques
     let body = match axum::body::to_bytes(body, body_limit).await {
         Ok(b) => b,
         Err(_) => {
-            return matrix_error(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", "Request body is too large")
+            return matrix_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "M_TOO_LARGE",
+                "Request body is too large",
+            )
         }
     };
     let request = FfiRequest {
@@ -57,7 +66,11 @@ async fn serve(registry: &Registry, index: usize, body_limit: usize, req: Reques
         Err(_) => "timed out".to_string(),
     };
     tracing::error!(module = %resource.module, path = %parts.uri.path(), "module web resource failed: {failure}");
-    matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Internal server error")
+    matrix_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "M_UNKNOWN",
+        "Internal server error",
+    )
 }
 
 fn into_response(r: FfiResponse) -> Response {
@@ -65,7 +78,10 @@ fn into_response(r: FfiResponse) -> Response {
     let mut response = Response::new(Body::from(r.body.into_vec()));
     *response.status_mut() = status;
     for Tuple2(name, value) in r.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_bytes(&value)) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_bytes(&value),
+        ) {
             response.headers_mut().append(n, v);
         }
     }

@@ -139,7 +139,9 @@ where
         let started = catch_unwind(AssertUnwindSafe(|| A::decode_args(args.as_slice()).map(f)));
         match started {
             Ok(Ok(fut)) => async move { finish(fut).await.into() }.into_ffi(),
-            Ok(Err(e)) => async move { RResult::RErr(FfiError::new(ErrorKind::BAD_VALUE, e)) }.into_ffi(),
+            Ok(Err(e)) => {
+                async move { RResult::RErr(FfiError::new(ErrorKind::BAD_VALUE, e)) }.into_ffi()
+            }
             Err(payload) => {
                 let err = FfiError::new(
                     ErrorKind::PANICKED,
@@ -226,4 +228,3 @@ macro_rules! category {
     };
 }
 pub(crate) use category;
-

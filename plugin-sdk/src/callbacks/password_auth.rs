@@ -81,11 +81,13 @@ impl PasswordAuthProviderCallbacks {
         R: super::IntoOutcome<Option<AuthResult>> + 'static,
     {
         let meta = json!({ "login_type": login_type, "fields": fields }).to_string();
-        self.entries.push(entry::<(String, String, Json), _, _, R, Option<AuthResult>>(
-            "auth_checker",
-            meta,
-            move |(user, login_type, login_dict)| callback(user, login_type, login_dict),
-        ));
+        self.entries.push(
+            entry::<(String, String, Json), _, _, R, Option<AuthResult>>(
+                "auth_checker",
+                meta,
+                move |(user, login_type, login_dict)| callback(user, login_type, login_dict),
+            ),
+        );
         self
     }
 

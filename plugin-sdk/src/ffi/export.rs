@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use abi_stable::library::{
-    CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+    __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
 };
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RArc, RResult, RStr, RString};
@@ -30,9 +30,7 @@ pub trait Exported: Module {
 pub const fn lib_header<M: Exported>() -> LibHeader {
     // SAFETY: `root_loader::<M>` returns a `RootModuleResult` built from a `ModuleRoot_Ref`,
     // which is exactly the root module type named as the type parameter here.
-    unsafe {
-        LibHeader::from_constructor::<ModuleRoot_Ref>(root_loader::<M>, CheckTypeLayout::Yes)
-    }
+    unsafe { LibHeader::from_constructor::<ModuleRoot_Ref>(root_loader::<M>, CheckTypeLayout::Yes) }
 }
 
 extern "C" fn root_loader<M: Exported>() -> RootModuleResult {
@@ -79,10 +77,7 @@ extern "C" fn parse_config<M: Exported>(config_json: RStr<'_>) -> RResult<u64, F
     flatten(outcome, "parse_config").into()
 }
 
-extern "C" fn init<M: Exported>(
-    config: u64,
-    host: HostApi_TO<RArc<()>>,
-) -> RResult<(), FfiError> {
+extern "C" fn init<M: Exported>(config: u64, host: HostApi_TO<RArc<()>>) -> RResult<(), FfiError> {
     runtime::install_panic_hook();
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), FfiError> {
         runtime::install_log_bridge(&host);
@@ -105,12 +100,18 @@ extern "C" fn init<M: Exported>(
     flatten(outcome, "new").into()
 }
 
-fn flatten<T>(outcome: std::thread::Result<Result<T, FfiError>>, entry: &str) -> Result<T, FfiError> {
+fn flatten<T>(
+    outcome: std::thread::Result<Result<T, FfiError>>,
+    entry: &str,
+) -> Result<T, FfiError> {
     match outcome {
         Ok(result) => result,
         Err(payload) => Err(FfiError::new(
             ErrorKind::PANICKED,
-            format!("panicked in {entry}: {}", runtime::panic_text(payload.as_ref())),
+            format!(
+                "panicked in {entry}: {}",
+                runtime::panic_text(payload.as_ref())
+            ),
         )),
     }
 }

@@ -32,8 +32,7 @@ pub mod export;
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
-    sabi_trait,
+    package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
     std_types::{RBox, RDuration, RResult, RSlice, RStr, RString, RVec, Tuple2},
     StableAbi,
@@ -218,7 +217,11 @@ pub trait HostApi: Send + Sync + Clone + 'static {
     /// Call a host service by name (the module API). Unknown names fail with
     /// [`ErrorKind::UNSUPPORTED`]. This is the growth point for host services.
     #[sabi(last_prefix_field)]
-    fn call(&self, method: RStr<'_>, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>>;
+    fn call(
+        &self,
+        method: RStr<'_>,
+        args: RSlice<'_, FfiArg<'_>>,
+    ) -> FfiFuture<RResult<FfiValue, FfiError>>;
 }
 
 /// The root module every modhost module library exports (through
@@ -260,5 +263,7 @@ pub use abi_stable::library::ROOT_MODULE_LOADER_NAME_WITH_NUL;
 pub mod host_side {
     pub use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RootModuleError};
     pub use abi_stable::sabi_trait::TD_Opaque;
-    pub use abi_stable::std_types::{RBox, RDuration, RResult, RSlice, RStr, RString, RVec, Tuple2};
+    pub use abi_stable::std_types::{
+        RBox, RDuration, RResult, RSlice, RStr, RString, RVec, Tuple2,
+    };
 }

@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use plugin_sdk::{
-    export_module, tracing, AccountDataCallbacks, Denial, Event, EventAllowed, MediaRepositoryCallbacks,
-    Module, ModuleApi, ModuleError, Response, SpamCheck, SpamCheckerCallbacks, ThirdPartyRulesCallbacks,
-    UnsignedFieldsCallbacks,
+    export_module, tracing, AccountDataCallbacks, Denial, Event, EventAllowed,
+    MediaRepositoryCallbacks, Module, ModuleApi, ModuleError, Response, SpamCheck,
+    SpamCheckerCallbacks, ThirdPartyRulesCallbacks, UnsignedFieldsCallbacks,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -67,42 +67,56 @@ impl Module for HouseRules {
 
     fn new(config: Config, api: ModuleApi) -> Result<Self, ModuleError> {
         let stats = Arc::new(Stats::default());
-        let blocked: Arc<[String]> = config.blocked_words.iter().map(|w| w.to_lowercase()).collect();
+        let blocked: Arc<[String]> = config
+            .blocked_words
+            .iter()
+            .map(|w| w.to_lowercase())
+            .collect();
         let forbidden: Arc<[String]> = config.forbidden_event_types.into();
 
         let s = Arc::clone(&stats);
-        api.register_spam_checker_callbacks(SpamCheckerCallbacks::new().check_event_for_spam(move |event: Event| {
-            let verdict = match blocked_word(&event, &blocked) {
-                Some(word) => {
-                    s.spam_denied.fetch_add(1, Ordering::Relaxed);
-                    SpamCheck::Deny(Denial::forbidden().with_field("blocked_word", word))
-                }
-                None => SpamCheck::NotSpam,
-            };
-            async move { verdict }
-        }))?;
+        api.register_spam_checker_callbacks(SpamCheckerCallbacks::new().check_event_for_spam(
+            move |event: Event| {
+                let verdict = match blocked_word(&event, &blocked) {
+                    Some(word) => {
+                        s.spam_denied.fetch_add(1, Ordering::Relaxed);
+                        SpamCheck::Deny(Denial::forbidden().with_field("blocked_word", word))
+                    }
+                    None => SpamCheck::NotSpam,
+                };
+                async move { verdict }
+            },
+        ))?;
 
         let s = Arc::clone(&stats);
-        api.register_third_party_rules_callbacks(ThirdPartyRulesCallbacks::new().check_event_allowed(
-            move |event: Event, _state| {
+        api.register_third_party_rules_callbacks(
+            ThirdPartyRulesCallbacks::new().check_event_allowed(move |event: Event, _state| {
                 let refused = forbidden.iter().any(|t| t == event.event_type());
                 if refused {
                     s.events_refused.fetch_add(1, Ordering::Relaxed);
                 }
-                async move { if refused { EventAllowed::Deny } else { EventAllowed::Allow } }
-            },
-        ))?;
+                async move {
+                    if refused {
+                        EventAllowed::Deny
+                    } else {
+                        EventAllowed::Allow
+                    }
+                }
+            }),
+        )?;
 
         let (s, max) = (Arc::clone(&stats), config.max_upload_bytes);
-        api.register_media_repository_callbacks(MediaRepositoryCallbacks::new().is_user_allowed_to_upload_media_of_size(
-            move |_user: String, size: u64| {
-                let ok = size <= max;
-                if !ok {
-                    s.uploads_refused.fetch_add(1, Ordering::Relaxed);
-                }
-                async move { ok }
-            },
-        ))?;
+        api.register_media_repository_callbacks(
+            MediaRepositoryCallbacks::new().is_user_allowed_to_upload_media_of_size(
+                move |_user: String, size: u64| {
+                    let ok = size <= max;
+                    if !ok {
+                        s.uploads_refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    async move { ok }
+                },
+            ),
+        )?;
 
         if let Some(tag) = config.unsigned_tag {
             api.register_add_extra_fields_to_unsigned_client_event_callbacks(

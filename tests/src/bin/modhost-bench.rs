@@ -22,9 +22,11 @@ use serde_json::json;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type NativeCallback = Box<dyn Fn(String, String) -> BoxFuture<SpamCheck> + Send + Sync>;
 
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -40,20 +42,34 @@ fn main() {
     let config_path = work.path().join("bench.yaml");
     std::fs::write(
         &config_path,
-        format!("server_name: bench.local\nplugins_dir: {}\nmodules:\n  - module: demo\n", dir.display()),
+        format!(
+            "server_name: bench.local\nplugins_dir: {}\nmodules:\n  - module: demo\n",
+            dir.display()
+        ),
     )
     .unwrap();
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let server = rt.block_on(async { Server::build(Config::load(&config_path).unwrap()).unwrap() });
     let registry = Arc::clone(&server.modules.registry);
 
     // --- 1. dispatch -------------------------------------------------------------------
     let evil = "@evilguy:bench.local".to_string();
-    let native: Vec<NativeCallback> = vec![Box::new(move |user_id: String, _room_config: String| {
-        let denied = user_id == evil;
-        Box::pin(async move { if denied { SpamCheck::forbidden() } else { SpamCheck::NotSpam } })
-    })];
+    let native: Vec<NativeCallback> =
+        vec![Box::new(move |user_id: String, _room_config: String| {
+            let denied = user_id == evil;
+            Box::pin(async move {
+                if denied {
+                    SpamCheck::forbidden()
+                } else {
+                    SpamCheck::NotSpam
+                }
+            })
+        })];
     let user = "@alice:bench.local";
     let room_config = r#"{"preset":"private_chat","name":"bench"}"#;
 
@@ -62,7 +78,10 @@ fn main() {
         for _ in 0..rounds {
             let t = Instant::now();
             for _ in 0..iterations {
-                let v = registry.user_may_create_room(std::hint::black_box(user), room_config).await.unwrap();
+                let v = registry
+                    .user_may_create_room(std::hint::black_box(user), room_config)
+                    .await
+                    .unwrap();
                 std::hint::black_box(v);
             }
             plugin_ns.push(t.elapsed().as_nanos() as f64 / iterations as f64);
@@ -71,7 +90,11 @@ fn main() {
             for _ in 0..iterations {
                 let mut verdict = SpamCheck::NotSpam;
                 for cb in &native {
-                    verdict = cb(std::hint::black_box(user).to_string(), room_config.to_string()).await;
+                    verdict = cb(
+                        std::hint::black_box(user).to_string(),
+                        room_config.to_string(),
+                    )
+                    .await;
                     if verdict != SpamCheck::NotSpam {
                         break;
                     }
@@ -82,10 +105,21 @@ fn main() {
         }
     });
     let (p, n) = (median(plugin_ns.clone()), median(native_ns.clone()));
-    println!("dispatch user_may_create_room ({iterations} calls x {rounds} rounds, median ns/call)");
-    println!("  native boxed-future closure : {n:8.1} ns (min {:.1})", native_ns.iter().cloned().fold(f64::MAX, f64::min));
-    println!("  through the demo module     : {p:8.1} ns (min {:.1})", plugin_ns.iter().cloned().fold(f64::MAX, f64::min));
-    println!("  ratio plugin/native         : {:8.2}x (target <= 3x)", p / n);
+    println!(
+        "dispatch user_may_create_room ({iterations} calls x {rounds} rounds, median ns/call)"
+    );
+    println!(
+        "  native boxed-future closure : {n:8.1} ns (min {:.1})",
+        native_ns.iter().cloned().fold(f64::MAX, f64::min)
+    );
+    println!(
+        "  through the demo module     : {p:8.1} ns (min {:.1})",
+        plugin_ns.iter().cloned().fold(f64::MAX, f64::min)
+    );
+    println!(
+        "  ratio plugin/native         : {:8.2}x (target <= 3x)",
+        p / n
+    );
 
     if std::env::var("BENCH_ONLY").as_deref() == Ok("dispatch") {
         return;
@@ -110,16 +144,27 @@ fn main() {
         tokio::spawn(async move { modhost::web::axum::serve(listener, app).await.unwrap() });
         base
     });
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let secs: u64 = env_or("BENCH_HTTP_SECONDS", 3);
     let (mut native_rps, mut module_rps) = (Vec::new(), Vec::new());
     for round in 0..4 {
-        for (which, path) in [("native", "/_bench/native/hello?name=world"), ("module", "/_synapse/client/demo/hello?name=world")] {
+        for (which, path) in [
+            ("native", "/_bench/native/hello?name=world"),
+            ("module", "/_synapse/client/demo/hello?name=world"),
+        ] {
             let url = format!("{base}{path}");
             let rps = client_rt.block_on(load(url, 32, Duration::from_secs(secs)));
             if round > 0 {
                 // Round 0 warms both routes up.
-                if which == "native" { native_rps.push(rps) } else { module_rps.push(rps) }
+                if which == "native" {
+                    native_rps.push(rps)
+                } else {
+                    module_rps.push(rps)
+                }
             }
         }
     }
@@ -127,12 +172,18 @@ fn main() {
     println!("http GET hello?name=world (32 connections, {secs}s rounds, 3 measured rounds, median req/s)");
     println!("  native axum route           : {nr:10.0} req/s");
     println!("  demo module web resource    : {mr:10.0} req/s");
-    println!("  ratio module/native         : {:10.2}x (target >= 0.9x)", mr / nr);
+    println!(
+        "  ratio module/native         : {:10.2}x (target >= 0.9x)",
+        mr / nr
+    );
 }
 
 /// Keep `connections` requests in flight for `length`; returns requests/s (200s only).
 async fn load(url: String, connections: usize, length: Duration) -> f64 {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap();
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + length;
     let mut tasks = Vec::new();

@@ -72,7 +72,11 @@ impl CallbackError {
 impl fmt::Display for CallbackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CallbackError::Failed { module, callback, reason } => {
+            CallbackError::Failed {
+                module,
+                callback,
+                reason,
+            } => {
                 write!(f, "module '{module}' failed in {callback}: {reason}")
             }
             CallbackError::Matrix(m) => write!(f, "{} {}: {}", m.status, m.errcode, m.error),
@@ -165,7 +169,9 @@ impl Registry {
     pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {
         if let Some(runner) = self.runner(module_index) {
             let payload = payload.to_string();
-            let _ = self.invoke::<()>(runner, &[FfiArg::Int(token as i64), j(&payload)]).await;
+            let _ = self
+                .invoke::<()>(runner, &[FfiArg::Int(token as i64), j(&payload)])
+                .await;
         }
     }
 }

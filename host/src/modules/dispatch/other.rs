@@ -29,7 +29,10 @@ impl Registry {
         let text = serde_json::to_string(updates).unwrap_or_default();
         let mut merged: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for cb in self.chain(Hook::GetUsersForStates) {
-            if let Ok(map) = self.invoke::<BTreeMap<String, Vec<Value>>>(cb, &[j(&text)]).await {
+            if let Ok(map) = self
+                .invoke::<BTreeMap<String, Vec<Value>>>(cb, &[j(&text)])
+                .await
+            {
                 for (user, states) in map {
                     let slot = merged.entry(user).or_default();
                     for st in states {
@@ -68,24 +71,41 @@ impl Registry {
 
     /// `on_user_registration(user_id)`.
     pub async fn on_user_registration(&self, user_id: &str) -> Result<(), CallbackError> {
-        self.notify_strict(Hook::OnUserRegistration, &[s(user_id)]).await
+        self.notify_strict(Hook::OnUserRegistration, &[s(user_id)])
+            .await
     }
 
     /// `on_user_login(user_id, auth_provider_type, auth_provider_id)`.
-    pub async fn on_user_login(&self, user_id: &str, auth_provider_type: Option<&str>, auth_provider_id: Option<&str>) -> Result<(), CallbackError> {
-        self.notify_strict(Hook::OnUserLogin, &[s(user_id), opt(auth_provider_type), opt(auth_provider_id)])
-            .await
+    pub async fn on_user_login(
+        &self,
+        user_id: &str,
+        auth_provider_type: Option<&str>,
+        auth_provider_id: Option<&str>,
+    ) -> Result<(), CallbackError> {
+        self.notify_strict(
+            Hook::OnUserLogin,
+            &[s(user_id), opt(auth_provider_type), opt(auth_provider_id)],
+        )
+        .await
     }
 
     // --- background update controller: the first registering module only ---
 
     /// `on_update(update_name, database_name, one_shot)`; `None` without a controller.
-    pub async fn on_update(&self, update_name: &str, database_name: &str, one_shot: bool) -> Result<Option<(UpdateTarget, usize)>, CallbackError> {
+    pub async fn on_update(
+        &self,
+        update_name: &str,
+        database_name: &str,
+        one_shot: bool,
+    ) -> Result<Option<(UpdateTarget, usize)>, CallbackError> {
         let Some(cb) = self.chain(Hook::OnUpdate).first() else {
             return Ok(None);
         };
         let raw: Value = self
-            .invoke(cb, &[s(update_name), s(database_name), FfiArg::Bool(one_shot)])
+            .invoke(
+                cb,
+                &[s(update_name), s(database_name), FfiArg::Bool(one_shot)],
+            )
             .await
             .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         let target = serde_json::from_value(raw).map_err(|e| CallbackError::Failed {
@@ -97,16 +117,32 @@ impl Registry {
     }
 
     /// `default_batch_size(update_name, database_name)`, default 100.
-    pub async fn default_batch_size(&self, update_name: &str, database_name: &str) -> Result<u64, CallbackError> {
-        self.batch_size(Hook::DefaultBatchSize, update_name, database_name, 100).await
+    pub async fn default_batch_size(
+        &self,
+        update_name: &str,
+        database_name: &str,
+    ) -> Result<u64, CallbackError> {
+        self.batch_size(Hook::DefaultBatchSize, update_name, database_name, 100)
+            .await
     }
 
     /// `min_batch_size(update_name, database_name)`, default 1.
-    pub async fn min_batch_size(&self, update_name: &str, database_name: &str) -> Result<u64, CallbackError> {
-        self.batch_size(Hook::MinBatchSize, update_name, database_name, 1).await
+    pub async fn min_batch_size(
+        &self,
+        update_name: &str,
+        database_name: &str,
+    ) -> Result<u64, CallbackError> {
+        self.batch_size(Hook::MinBatchSize, update_name, database_name, 1)
+            .await
     }
 
-    async fn batch_size(&self, hook: Hook, update: &str, db: &str, default: u64) -> Result<u64, CallbackError> {
+    async fn batch_size(
+        &self,
+        hook: Hook,
+        update: &str,
+        db: &str,
+        default: u64,
+    ) -> Result<u64, CallbackError> {
         match self.chain(hook).first() {
             None => Ok(default),
             Some(cb) => self
@@ -119,16 +155,28 @@ impl Registry {
     // --- account data: ALL, failures logged ---
 
     /// `on_account_data_updated(user_id, room_id, type, content)`.
-    pub async fn on_account_data_updated(&self, user_id: &str, room_id: Option<&str>, data_type: &str, content: &Value) {
+    pub async fn on_account_data_updated(
+        &self,
+        user_id: &str,
+        room_id: Option<&str>,
+        data_type: &str,
+        content: &Value,
+    ) {
         let content = content.to_string();
-        self.notify(Hook::OnAccountDataUpdated, &[s(user_id), opt(room_id), s(data_type), j(&content)])
-            .await
+        self.notify(
+            Hook::OnAccountDataUpdated,
+            &[s(user_id), opt(room_id), s(data_type), j(&content)],
+        )
+        .await
     }
 
     // --- media repository, ratelimit, unsigned: failures propagate ---
 
     /// `get_media_config_for_user(user_id)`: FIRST-NON-None; an empty object counts as None.
-    pub async fn get_media_config_for_user(&self, user_id: &str) -> Result<Option<Value>, CallbackError> {
+    pub async fn get_media_config_for_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Value>, CallbackError> {
         for cb in self.chain(Hook::GetMediaConfigForUser) {
             let answer = self
                 .invoke::<Option<Value>>(cb, &[s(user_id)])
@@ -144,37 +192,78 @@ impl Registry {
     }
 
     /// `is_user_allowed_to_upload_media_of_size(user_id, size)`: FIRST false.
-    pub async fn is_user_allowed_to_upload_media_of_size(&self, user_id: &str, size: u64) -> Result<bool, CallbackError> {
-        self.first_false(Hook::IsUserAllowedToUploadMediaOfSize, false, &[s(user_id), FfiArg::Int(size as i64)])
-            .await
+    pub async fn is_user_allowed_to_upload_media_of_size(
+        &self,
+        user_id: &str,
+        size: u64,
+    ) -> Result<bool, CallbackError> {
+        self.first_false(
+            Hook::IsUserAllowedToUploadMediaOfSize,
+            false,
+            &[s(user_id), FfiArg::Int(size as i64)],
+        )
+        .await
     }
 
     /// `get_media_upload_limits_for_user(user_id)`: FIRST-NON-None (`[]` counts).
-    pub async fn get_media_upload_limits_for_user(&self, user_id: &str) -> Result<Option<Vec<MediaUploadLimit>>, CallbackError> {
+    pub async fn get_media_upload_limits_for_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Vec<MediaUploadLimit>>, CallbackError> {
         Ok(self
-            .first_some::<Vec<MediaUploadLimit>>(Hook::GetMediaUploadLimitsForUser, false, &[s(user_id)])
+            .first_some::<Vec<MediaUploadLimit>>(
+                Hook::GetMediaUploadLimitsForUser,
+                false,
+                &[s(user_id)],
+            )
             .await?
             .map(|(v, _)| v))
     }
 
     /// `on_media_upload_limit_exceeded(user_id, limit, sent_bytes, attempted_bytes)`.
-    pub async fn on_media_upload_limit_exceeded(&self, user_id: &str, limit: MediaUploadLimit, sent: u64, attempted: u64) -> Result<(), CallbackError> {
+    pub async fn on_media_upload_limit_exceeded(
+        &self,
+        user_id: &str,
+        limit: MediaUploadLimit,
+        sent: u64,
+        attempted: u64,
+    ) -> Result<(), CallbackError> {
         let limit = serde_json::to_string(&limit).unwrap_or_default();
-        self.notify_strict(Hook::OnMediaUploadLimitExceeded, &[s(user_id), j(&limit), FfiArg::Int(sent as i64), FfiArg::Int(attempted as i64)])
+        self.notify_strict(
+            Hook::OnMediaUploadLimitExceeded,
+            &[
+                s(user_id),
+                j(&limit),
+                FfiArg::Int(sent as i64),
+                FfiArg::Int(attempted as i64),
+            ],
+        )
         .await
     }
 
     /// `get_ratelimit_override_for_user(user_id, limiter_name)`: FIRST-NON-None.
-    pub async fn get_ratelimit_override_for_user(&self, user_id: &str, limiter_name: &str) -> Result<Option<RatelimitOverride>, CallbackError> {
+    pub async fn get_ratelimit_override_for_user(
+        &self,
+        user_id: &str,
+        limiter_name: &str,
+    ) -> Result<Option<RatelimitOverride>, CallbackError> {
         Ok(self
-            .first_some::<RatelimitOverride>(Hook::GetRatelimitOverrideForUser, false, &[s(user_id), s(limiter_name)])
+            .first_some::<RatelimitOverride>(
+                Hook::GetRatelimitOverrideForUser,
+                false,
+                &[s(user_id), s(limiter_name)],
+            )
             .await?
             .map(|(v, _)| v))
     }
 
     /// Merge every module's `add_field_to_unsigned(event)` into `unsigned`: later modules win
     /// for the same key; keys already in `unsigned` are never overwritten.
-    pub async fn add_fields_to_unsigned(&self, event_json: &str, unsigned: &mut Map<String, Value>) -> Result<(), CallbackError> {
+    pub async fn add_fields_to_unsigned(
+        &self,
+        event_json: &str,
+        unsigned: &mut Map<String, Value>,
+    ) -> Result<(), CallbackError> {
         let chain = self.chain(Hook::AddFieldToUnsigned);
         if chain.is_empty() {
             return Ok(());

@@ -35,7 +35,10 @@ impl Registry {
     pub fn supported_login_types(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for cb in self.chain(Hook::AuthChecker) {
-            let login_type = cb.meta["login_type"].as_str().unwrap_or_default().to_string();
+            let login_type = cb.meta["login_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let fields = serde_json::from_value(cb.meta["fields"].clone()).unwrap_or_default();
             if !out.iter().any(|(t, _)| *t == login_type) {
                 out.push((login_type, fields));
@@ -46,15 +49,25 @@ impl Registry {
 
     /// Authenticate `user` with the checkers for `login_type`. `Ok(None)`: no module
     /// authenticated (the caller falls back or answers 403). Failures count as `None`.
-    pub async fn check_auth(&self, user: &str, login_type: &str, submission: &Map<String, Value>) -> Result<Option<AuthOutcome>, AuthError> {
+    pub async fn check_auth(
+        &self,
+        user: &str,
+        login_type: &str,
+        submission: &Map<String, Value>,
+    ) -> Result<Option<AuthOutcome>, AuthError> {
         let checkers: Vec<_> = self
             .chain(Hook::AuthChecker)
             .iter()
             .filter(|cb| cb.meta["login_type"].as_str() == Some(login_type))
             .collect();
         for cb in checkers {
-            let fields: Vec<String> = serde_json::from_value(cb.meta["fields"].clone()).unwrap_or_default();
-            let missing: Vec<String> = fields.iter().filter(|f| !submission.contains_key(*f)).cloned().collect();
+            let fields: Vec<String> =
+                serde_json::from_value(cb.meta["fields"].clone()).unwrap_or_default();
+            let missing: Vec<String> = fields
+                .iter()
+                .filter(|f| !submission.contains_key(*f))
+                .cloned()
+                .collect();
             if !missing.is_empty() {
                 return Err(AuthError::MissingParams(missing));
             }
@@ -74,7 +87,9 @@ impl Registry {
                             on_login: a.on_login.map(|t| (cb.module_index, t)),
                         }))
                     }
-                    Err(e) => tracing::warn!(module = %cb.module, "auth checker returned a malformed result: {e}"),
+                    Err(e) => {
+                        tracing::warn!(module = %cb.module, "auth checker returned a malformed result: {e}")
+                    }
                 }
             }
         }
@@ -82,9 +97,18 @@ impl Registry {
     }
 
     /// `check_3pid_auth(medium, address, password)`: FIRST-NON-None; failures count as None.
-    pub async fn check_3pid_auth(&self, medium: &str, address: &str, password: &str) -> Option<AuthOutcome> {
+    pub async fn check_3pid_auth(
+        &self,
+        medium: &str,
+        address: &str,
+        password: &str,
+    ) -> Option<AuthOutcome> {
         let (raw, cb) = self
-            .first_some::<Value>(Hook::Check3pidAuth, true, &[s(medium), s(address), s(password)])
+            .first_some::<Value>(
+                Hook::Check3pidAuth,
+                true,
+                &[s(medium), s(address), s(password)],
+            )
             .await
             .ok()??;
         let a: RawAuth = serde_json::from_value(raw).ok()?;
@@ -96,11 +120,19 @@ impl Registry {
 
     /// `on_logged_out(user_id, device_id, access_token)`: every module; failures logged.
     pub async fn on_logged_out(&self, user_id: &str, device_id: Option<&str>, access_token: &str) {
-        self.notify(Hook::OnLoggedOut, &[s(user_id), opt(device_id), s(access_token)]).await
+        self.notify(
+            Hook::OnLoggedOut,
+            &[s(user_id), opt(device_id), s(access_token)],
+        )
+        .await
     }
 
     /// `get_username_for_registration(uia_results, params)`: FIRST-NON-None; failures 500.
-    pub async fn get_username_for_registration(&self, uia_results: &Value, params: &Value) -> Result<Option<String>, CallbackError> {
+    pub async fn get_username_for_registration(
+        &self,
+        uia_results: &Value,
+        params: &Value,
+    ) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
         Ok(self
             .first_some::<String>(Hook::GetUsernameForRegistration, false, &[j(&u), j(&p)])
@@ -109,7 +141,11 @@ impl Registry {
     }
 
     /// `get_displayname_for_registration(uia_results, params)`: FIRST-NON-None; failures 500.
-    pub async fn get_displayname_for_registration(&self, uia_results: &Value, params: &Value) -> Result<Option<String>, CallbackError> {
+    pub async fn get_displayname_for_registration(
+        &self,
+        uia_results: &Value,
+        params: &Value,
+    ) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
         Ok(self
             .first_some::<String>(Hook::GetDisplaynameForRegistration, false, &[j(&u), j(&p)])
@@ -118,8 +154,17 @@ impl Registry {
     }
 
     /// `is_3pid_allowed(medium, address, registration)`: FIRST false; failures 500.
-    pub async fn is_3pid_allowed(&self, medium: &str, address: &str, registration: bool) -> Result<bool, CallbackError> {
-        self.first_false(Hook::Is3pidAllowed, false, &[s(medium), s(address), FfiArg::Bool(registration)])
-            .await
+    pub async fn is_3pid_allowed(
+        &self,
+        medium: &str,
+        address: &str,
+        registration: bool,
+    ) -> Result<bool, CallbackError> {
+        self.first_false(
+            Hook::Is3pidAllowed,
+            false,
+            &[s(medium), s(address), FfiArg::Bool(registration)],
+        )
+        .await
     }
 }

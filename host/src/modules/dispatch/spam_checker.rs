@@ -12,7 +12,11 @@ use crate::modules::invoke::Failure;
 use crate::modules::registry::Registry;
 
 impl Registry {
-    async fn spam_chain(&self, hook: Hook, args: &[FfiArg<'_>]) -> Result<SpamCheck, CallbackError> {
+    async fn spam_chain(
+        &self,
+        hook: Hook,
+        args: &[FfiArg<'_>],
+    ) -> Result<SpamCheck, CallbackError> {
         for cb in self.chain(hook) {
             match self.invoke::<SpamCheck>(cb, args).await {
                 Ok(SpamCheck::NotSpam) => {}
@@ -29,44 +33,101 @@ impl Registry {
 
     /// `check_event_for_spam(event)`; `event_json` is the event in client format.
     pub async fn check_event_for_spam(&self, event_json: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::CheckEventForSpam, &[j(event_json)]).await
+        self.spam_chain(Hook::CheckEventForSpam, &[j(event_json)])
+            .await
     }
 
     /// `user_may_join_room(user_id, room_id, is_invited)`.
-    pub async fn user_may_join_room(&self, user_id: &str, room_id: &str, is_invited: bool) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayJoinRoom, &[s(user_id), s(room_id), FfiArg::Bool(is_invited)]).await
+    pub async fn user_may_join_room(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        is_invited: bool,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(
+            Hook::UserMayJoinRoom,
+            &[s(user_id), s(room_id), FfiArg::Bool(is_invited)],
+        )
+        .await
     }
 
     /// `user_may_invite(inviter, invitee, room_id)`.
-    pub async fn user_may_invite(&self, inviter: &str, invitee: &str, room_id: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayInvite, &[s(inviter), s(invitee), s(room_id)]).await
+    pub async fn user_may_invite(
+        &self,
+        inviter: &str,
+        invitee: &str,
+        room_id: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(Hook::UserMayInvite, &[s(inviter), s(invitee), s(room_id)])
+            .await
     }
 
     /// `user_may_send_3pid_invite(inviter, medium, address, room_id)`.
-    pub async fn user_may_send_3pid_invite(&self, inviter: &str, medium: &str, address: &str, room_id: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMaySend3pidInvite, &[s(inviter), s(medium), s(address), s(room_id)]).await
+    pub async fn user_may_send_3pid_invite(
+        &self,
+        inviter: &str,
+        medium: &str,
+        address: &str,
+        room_id: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(
+            Hook::UserMaySend3pidInvite,
+            &[s(inviter), s(medium), s(address), s(room_id)],
+        )
+        .await
     }
 
     /// `user_may_create_room(user_id, room_config)`; `room_config_json` is the request body.
-    pub async fn user_may_create_room(&self, user_id: &str, room_config_json: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayCreateRoom, &[s(user_id), j(room_config_json)]).await
+    pub async fn user_may_create_room(
+        &self,
+        user_id: &str,
+        room_config_json: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(Hook::UserMayCreateRoom, &[s(user_id), j(room_config_json)])
+            .await
     }
 
     /// `user_may_create_room_alias(user_id, room_alias)`.
-    pub async fn user_may_create_room_alias(&self, user_id: &str, room_alias: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayCreateRoomAlias, &[s(user_id), s(room_alias)]).await
+    pub async fn user_may_create_room_alias(
+        &self,
+        user_id: &str,
+        room_alias: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(Hook::UserMayCreateRoomAlias, &[s(user_id), s(room_alias)])
+            .await
     }
 
     /// `user_may_publish_room(user_id, room_id)`.
-    pub async fn user_may_publish_room(&self, user_id: &str, room_id: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayPublishRoom, &[s(user_id), s(room_id)]).await
+    pub async fn user_may_publish_room(
+        &self,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(Hook::UserMayPublishRoom, &[s(user_id), s(room_id)])
+            .await
     }
 
     /// `user_may_send_state_event(user_id, room_id, event_type, state_key, content)`.
     /// Extra denial fields are dropped, as in Synapse.
-    pub async fn user_may_send_state_event(&self, user_id: &str, room_id: &str, event_type: &str, state_key: &str, content_json: &str) -> Result<SpamCheck, CallbackError> {
+    pub async fn user_may_send_state_event(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        event_type: &str,
+        state_key: &str,
+        content_json: &str,
+    ) -> Result<SpamCheck, CallbackError> {
         let verdict = self
-            .spam_chain(Hook::UserMaySendStateEvent, &[s(user_id), s(room_id), s(event_type), s(state_key), j(content_json)])
+            .spam_chain(
+                Hook::UserMaySendStateEvent,
+                &[
+                    s(user_id),
+                    s(room_id),
+                    s(event_type),
+                    s(state_key),
+                    j(content_json),
+                ],
+            )
             .await?;
         Ok(match verdict {
             SpamCheck::Deny(mut d) => {
@@ -78,7 +139,11 @@ impl Registry {
     }
 
     /// `check_username_for_spam(profile, requester_id)`: `true` hides the user. FIRST `true`.
-    pub async fn check_username_for_spam(&self, profile: &UserProfile, requester_id: &str) -> Result<bool, CallbackError> {
+    pub async fn check_username_for_spam(
+        &self,
+        profile: &UserProfile,
+        requester_id: &str,
+    ) -> Result<bool, CallbackError> {
         let profile = serde_json::to_string(profile).unwrap_or_default();
         for cb in self.chain(Hook::CheckUsernameForSpam) {
             let hidden = self
@@ -93,10 +158,21 @@ impl Registry {
     }
 
     /// `check_registration_for_spam(...)`: FIRST-NON-ALLOW.
-    pub async fn check_registration_for_spam(&self, email_threepid_json: Option<&str>, username: Option<&str>, request_info: &[(String, String)], auth_provider_id: Option<&str>) -> Result<RegistrationBehaviour, CallbackError> {
+    pub async fn check_registration_for_spam(
+        &self,
+        email_threepid_json: Option<&str>,
+        username: Option<&str>,
+        request_info: &[(String, String)],
+        auth_provider_id: Option<&str>,
+    ) -> Result<RegistrationBehaviour, CallbackError> {
         let info = serde_json::to_string(request_info).unwrap_or_default();
         for cb in self.chain(Hook::CheckRegistrationForSpam) {
-            let args = &[email_threepid_json.map_or(FfiArg::Null, j), opt(username), j(&info), opt(auth_provider_id)];
+            let args = &[
+                email_threepid_json.map_or(FfiArg::Null, j),
+                opt(username),
+                j(&info),
+                opt(auth_provider_id),
+            ];
             match self.invoke::<RegistrationBehaviour>(cb, args).await {
                 Ok(RegistrationBehaviour::Allow) => {}
                 Ok(other) => return Ok(other),
@@ -107,14 +183,41 @@ impl Registry {
     }
 
     /// `check_media_file_for_spam(content, file_info)`. Extra denial fields are dropped.
-    pub async fn check_media_file_for_spam(&self, content: &[u8], file_info_json: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::CheckMediaFileForSpam, &[FfiArg::Bytes(RSlice::from_slice(content)), j(file_info_json)]).await
+    pub async fn check_media_file_for_spam(
+        &self,
+        content: &[u8],
+        file_info_json: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        self.spam_chain(
+            Hook::CheckMediaFileForSpam,
+            &[
+                FfiArg::Bytes(RSlice::from_slice(content)),
+                j(file_info_json),
+            ],
+        )
+        .await
     }
 
     /// `check_login_for_spam(...)`.
-    pub async fn check_login_for_spam(&self, user_id: &str, device_id: Option<&str>, initial_display_name: Option<&str>, request_info: &[(String, String)], auth_provider_id: Option<&str>) -> Result<SpamCheck, CallbackError> {
+    pub async fn check_login_for_spam(
+        &self,
+        user_id: &str,
+        device_id: Option<&str>,
+        initial_display_name: Option<&str>,
+        request_info: &[(String, String)],
+        auth_provider_id: Option<&str>,
+    ) -> Result<SpamCheck, CallbackError> {
         let info = serde_json::to_string(request_info).unwrap_or_default();
-        self.spam_chain(Hook::CheckLoginForSpam, &[s(user_id), opt(device_id), opt(initial_display_name), j(&info), opt(auth_provider_id)])
+        self.spam_chain(
+            Hook::CheckLoginForSpam,
+            &[
+                s(user_id),
+                opt(device_id),
+                opt(initial_display_name),
+                j(&info),
+                opt(auth_provider_id),
+            ],
+        )
         .await
     }
 }

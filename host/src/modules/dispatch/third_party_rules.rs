@@ -11,9 +11,16 @@ use crate::modules::registry::Registry;
 impl Registry {
     /// `check_event_allowed(event, state_events)`: the first deny or replacement wins. A
     /// module's Matrix error passes through; any other failure propagates (500).
-    pub async fn check_event_allowed(&self, event_json: &str, state_json: &str) -> Result<EventAllowed, CallbackError> {
+    pub async fn check_event_allowed(
+        &self,
+        event_json: &str,
+        state_json: &str,
+    ) -> Result<EventAllowed, CallbackError> {
         for cb in self.chain(Hook::CheckEventAllowed) {
-            match self.invoke::<EventAllowed>(cb, &[j(event_json), j(state_json)]).await {
+            match self
+                .invoke::<EventAllowed>(cb, &[j(event_json), j(state_json)])
+                .await
+            {
                 Ok(EventAllowed::Allow) => {}
                 Ok(other) => return Ok(other),
                 Err(f) => return Err(CallbackError::from_failure(cb, f, true)),
@@ -26,16 +33,28 @@ impl Registry {
     /// order, each seeing the content as changed by the previous ones. Returns the final
     /// content. A Matrix error passes through; other failures become 403 "Room creation
     /// forbidden with these parameters".
-    pub async fn on_create_room(&self, requester: &str, content: Value, is_admin: bool) -> Result<Value, CallbackError> {
+    pub async fn on_create_room(
+        &self,
+        requester: &str,
+        content: Value,
+        is_admin: bool,
+    ) -> Result<Value, CallbackError> {
         let mut content = content;
         for cb in self.chain(Hook::OnCreateRoom) {
             let text = json_text(&content);
-            match self.invoke::<Option<Value>>(cb, &[s(requester), j(&text), FfiArg::Bool(is_admin)]).await {
+            match self
+                .invoke::<Option<Value>>(cb, &[s(requester), j(&text), FfiArg::Bool(is_admin)])
+                .await
+            {
                 Ok(Some(replaced)) => content = replaced,
                 Ok(None) => {}
                 Err(crate::modules::Failure::Matrix(m)) => return Err(CallbackError::Matrix(m)),
                 Err(_) => {
-                    return Err(CallbackError::matrix(403, "M_FORBIDDEN", "Room creation forbidden with these parameters"))
+                    return Err(CallbackError::matrix(
+                        403,
+                        "M_FORBIDDEN",
+                        "Room creation forbidden with these parameters",
+                    ))
                 }
             }
         }
@@ -43,62 +62,128 @@ impl Registry {
     }
 
     /// `check_threepid_can_be_invited(medium, address, state)`: fail-open.
-    pub async fn check_threepid_can_be_invited(&self, medium: &str, address: &str, state_json: &str) -> bool {
-        self.first_false(Hook::CheckThreepidCanBeInvited, true, &[s(medium), s(address), j(state_json)])
-            .await
-            .unwrap_or(true)
+    pub async fn check_threepid_can_be_invited(
+        &self,
+        medium: &str,
+        address: &str,
+        state_json: &str,
+    ) -> bool {
+        self.first_false(
+            Hook::CheckThreepidCanBeInvited,
+            true,
+            &[s(medium), s(address), j(state_json)],
+        )
+        .await
+        .unwrap_or(true)
     }
 
     /// `check_visibility_can_be_modified(room_id, state, new_visibility)`: fail-open.
-    pub async fn check_visibility_can_be_modified(&self, room_id: &str, state_json: &str, new_visibility: &str) -> bool {
-        self.first_false(Hook::CheckVisibilityCanBeModified, true, &[s(room_id), j(state_json), s(new_visibility)])
-            .await
-            .unwrap_or(true)
+    pub async fn check_visibility_can_be_modified(
+        &self,
+        room_id: &str,
+        state_json: &str,
+        new_visibility: &str,
+    ) -> bool {
+        self.first_false(
+            Hook::CheckVisibilityCanBeModified,
+            true,
+            &[s(room_id), j(state_json), s(new_visibility)],
+        )
+        .await
+        .unwrap_or(true)
     }
 
     /// `on_new_event(event, state)`: every module; failures logged.
     pub async fn on_new_event(&self, event_json: &str, state_json: &str) {
-        self.notify(Hook::OnNewEvent, &[j(event_json), j(state_json)]).await
+        self.notify(Hook::OnNewEvent, &[j(event_json), j(state_json)])
+            .await
     }
 
     /// `check_can_shutdown_room(requester, room_id)`: fail-open.
     pub async fn check_can_shutdown_room(&self, requester: Option<&str>, room_id: &str) -> bool {
-        self.first_false(Hook::CheckCanShutdownRoom, true, &[opt(requester), s(room_id)])
-            .await
-            .unwrap_or(true)
+        self.first_false(
+            Hook::CheckCanShutdownRoom,
+            true,
+            &[opt(requester), s(room_id)],
+        )
+        .await
+        .unwrap_or(true)
     }
 
     /// `check_can_deactivate_user(user_id, by_admin)`: fail-open.
     pub async fn check_can_deactivate_user(&self, user_id: &str, by_admin: bool) -> bool {
-        self.first_false(Hook::CheckCanDeactivateUser, true, &[s(user_id), FfiArg::Bool(by_admin)])
-            .await
-            .unwrap_or(true)
+        self.first_false(
+            Hook::CheckCanDeactivateUser,
+            true,
+            &[s(user_id), FfiArg::Bool(by_admin)],
+        )
+        .await
+        .unwrap_or(true)
     }
 
     /// `on_profile_update(user_id, profile, by_admin, deactivation)`.
-    pub async fn on_profile_update(&self, user_id: &str, profile: &ProfileInfo, by_admin: bool, deactivation: bool) {
+    pub async fn on_profile_update(
+        &self,
+        user_id: &str,
+        profile: &ProfileInfo,
+        by_admin: bool,
+        deactivation: bool,
+    ) {
         let profile = serde_json::to_string(profile).unwrap_or_default();
-        self.notify(Hook::OnProfileUpdate, &[s(user_id), j(&profile), FfiArg::Bool(by_admin), FfiArg::Bool(deactivation)])
+        self.notify(
+            Hook::OnProfileUpdate,
+            &[
+                s(user_id),
+                j(&profile),
+                FfiArg::Bool(by_admin),
+                FfiArg::Bool(deactivation),
+            ],
+        )
         .await
     }
 
     /// `on_user_deactivation_status_changed(user_id, deactivated, by_admin)`.
-    pub async fn on_user_deactivation_status_changed(&self, user_id: &str, deactivated: bool, by_admin: bool) {
-        self.notify(Hook::OnUserDeactivationStatusChanged, &[s(user_id), FfiArg::Bool(deactivated), FfiArg::Bool(by_admin)])
+    pub async fn on_user_deactivation_status_changed(
+        &self,
+        user_id: &str,
+        deactivated: bool,
+        by_admin: bool,
+    ) {
+        self.notify(
+            Hook::OnUserDeactivationStatusChanged,
+            &[
+                s(user_id),
+                FfiArg::Bool(deactivated),
+                FfiArg::Bool(by_admin),
+            ],
+        )
         .await
     }
 
     /// A third-party identifier was added: `on_threepid_bind` and
     /// `on_add_user_third_party_identifier`, as Synapse fires both.
-    pub async fn on_add_user_third_party_identifier(&self, user_id: &str, medium: &str, address: &str) {
+    pub async fn on_add_user_third_party_identifier(
+        &self,
+        user_id: &str,
+        medium: &str,
+        address: &str,
+    ) {
         let args = &[s(user_id), s(medium), s(address)];
         self.notify(Hook::OnThreepidBind, args).await;
         self.notify(Hook::OnAddUserThirdPartyIdentifier, args).await;
     }
 
     /// `on_remove_user_third_party_identifier(user_id, medium, address)`.
-    pub async fn on_remove_user_third_party_identifier(&self, user_id: &str, medium: &str, address: &str) {
-        self.notify(Hook::OnRemoveUserThirdPartyIdentifier, &[s(user_id), s(medium), s(address)])
-            .await
+    pub async fn on_remove_user_third_party_identifier(
+        &self,
+        user_id: &str,
+        medium: &str,
+        address: &str,
+    ) {
+        self.notify(
+            Hook::OnRemoveUserThirdPartyIdentifier,
+            &[s(user_id), s(medium), s(address)],
+        )
+        .await
     }
 }
