@@ -478,3 +478,56 @@ fn two_modules_registering_one_login_type_with_different_fields_refuse_to_start(
         b.canonicalize().unwrap().display()
     )), "{err}");
 }
+
+fn check(modules: &[(&str, Value)]) -> (Workdir, std::path::PathBuf, i32, String) {
+    let w = Workdir::new();
+    let mut yaml = String::from("modules:\n");
+    for (label, answers) in modules {
+        let lib = w.copy_module("scripted", label);
+        yaml.push_str(&scripted_entry(&lib, label, answers.clone()));
+    }
+    let config = w.config(&yaml);
+    let (code, _, err) = w.check_config(&config);
+    (w, config, code, err)
+}
+
+#[test]
+fn a_second_background_controller_is_ignored_with_a_warning() {
+    let (_w, _config, code, err) = check(&[
+        ("a", json!({"on_update": 1})),
+        ("b", json!({"on_update": 2})),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(
+        "module 'b' tried to register background update controller callbacks, but another module already did; only the first is used"
+    ), "{err}");
+}
+
+#[test]
+fn presence_routers_must_register_both_callbacks() {
+    let (w, config, code, err) = check(&[("a", json!({"get_interested_users_only": true}))]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!(
+        "{}: modules[0]: module 'a' ({}): failed to start: PresenceRouter modules must register neither or both of the \
+         paired callbacks: [get_users_for_states, get_interested_users]",
+        config.display(),
+        w.path().join("a.so").canonicalize().unwrap().display()
+    )), "{err}");
+}
+
+#[test]
+fn legacy_account_validity_callbacks_register_once_across_modules() {
+    let (_w, config, code, err) = check(&[
+        ("a", json!({"on_legacy_send_mail": null})),
+        ("b", json!({"on_legacy_send_mail": null})),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{}: modules[1]: module 'b' (", config.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("failed to start: Tried to register on_legacy_send_mail twice"),
+        "{err}"
+    );
+}
