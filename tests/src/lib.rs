@@ -320,3 +320,23 @@ pub fn scripted_entry(path: &Path, label: &str, answers: serde_json::Value) -> S
         serde_json::json!({ "label": label, "answers": answers })
     )
 }
+
+/// A `modules:` list of `scripted` copies, one per `(label, answers)`, in that order.
+pub fn scripted_modules(w: &Workdir, modules: &[(&str, serde_json::Value)]) -> String {
+    let mut yaml = String::from("modules:\n");
+    for (label, answers) in modules {
+        let lib = w.copy_module("scripted", label);
+        yaml.push_str(&scripted_entry(&lib, label, answers.clone()));
+    }
+    yaml
+}
+
+/// A server with the config lines `extra` and one `scripted` copy per `(label, answers)`.
+pub async fn scripted_server(
+    w: &Workdir,
+    extra: &str,
+    modules: &[(&str, serde_json::Value)],
+) -> TestServer {
+    let yaml = format!("{extra}{}", scripted_modules(w, modules));
+    TestServer::start(&w.config(&yaml)).await
+}

@@ -3,21 +3,15 @@
 //! recording its calls (read back over HTTP).
 
 use modhost::modules::AuthError;
-use modhost_tests::{scripted_entry, TestServer, Workdir};
+use modhost_tests::{scripted_entry, scripted_modules, scripted_server, TestServer, Workdir};
 use plugin_sdk::{
     Denial, EventAllowed, InterestedUsers, RatelimitOverride, RegistrationBehaviour, SpamCheck,
     UserProfile,
 };
 use serde_json::{json, Map, Value};
 
-/// A server with one `scripted` copy per `(label, answers)`, in that order.
 async fn chain(w: &Workdir, modules: &[(&str, Value)]) -> TestServer {
-    let mut yaml = String::from("modules:\n");
-    for (label, answers) in modules {
-        let lib = w.copy_module("scripted", label);
-        yaml.push_str(&scripted_entry(&lib, label, answers.clone()));
-    }
-    TestServer::start(&w.config(&yaml)).await
+    scripted_server(w, "", modules).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -481,12 +475,7 @@ fn two_modules_registering_one_login_type_with_different_fields_refuse_to_start(
 
 fn check(modules: &[(&str, Value)]) -> (Workdir, std::path::PathBuf, i32, String) {
     let w = Workdir::new();
-    let mut yaml = String::from("modules:\n");
-    for (label, answers) in modules {
-        let lib = w.copy_module("scripted", label);
-        yaml.push_str(&scripted_entry(&lib, label, answers.clone()));
-    }
-    let config = w.config(&yaml);
+    let config = w.config(&scripted_modules(&w, modules));
     let (code, _, err) = w.check_config(&config);
     (w, config, code, err)
 }

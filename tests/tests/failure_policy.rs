@@ -5,17 +5,12 @@
 use std::time::{Duration, Instant};
 
 use modhost::CallbackError;
-use modhost_tests::{scripted_entry, ServerProcess, TestServer, Workdir};
+use modhost_tests::{scripted_server, ServerProcess, TestServer, Workdir};
 use plugin_sdk::{InterestedUsers, SpamCheck};
 use serde_json::{json, Map, Value};
 
 async fn chain(w: &Workdir, extra: &str, modules: &[(&str, Value)]) -> TestServer {
-    let mut yaml = format!("{extra}modules:\n");
-    for (label, answers) in modules {
-        let lib = w.copy_module("scripted", label);
-        yaml.push_str(&scripted_entry(&lib, label, answers.clone()));
-    }
-    TestServer::start(&w.config(&yaml)).await
+    scripted_server(w, extra, modules).await
 }
 
 fn failed(err: CallbackError) -> (String, &'static str, String) {

@@ -133,11 +133,8 @@ impl Registry {
         uia_results: &Value,
         params: &Value,
     ) -> Result<Option<String>, CallbackError> {
-        let (u, p) = (uia_results.to_string(), params.to_string());
-        Ok(self
-            .first_some::<String>(Hook::GetUsernameForRegistration, false, &[j(&u), j(&p)])
-            .await?
-            .map(|(v, _)| v))
+        self.registration_choice(Hook::GetUsernameForRegistration, uia_results, params)
+            .await
     }
 
     /// `get_displayname_for_registration(uia_results, params)`: FIRST-NON-None; failures 500.
@@ -146,9 +143,19 @@ impl Registry {
         uia_results: &Value,
         params: &Value,
     ) -> Result<Option<String>, CallbackError> {
+        self.registration_choice(Hook::GetDisplaynameForRegistration, uia_results, params)
+            .await
+    }
+
+    async fn registration_choice(
+        &self,
+        hook: Hook,
+        uia_results: &Value,
+        params: &Value,
+    ) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
         Ok(self
-            .first_some::<String>(Hook::GetDisplaynameForRegistration, false, &[j(&u), j(&p)])
+            .first_some::<String>(hook, false, &[j(&u), j(&p)])
             .await?
             .map(|(v, _)| v))
     }
