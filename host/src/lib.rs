@@ -6,6 +6,7 @@
 //! [`modules::Registry`] offers one async method per module callback, each applying
 //! Synapse's combination rule and failure policy.
 
+pub mod api;
 pub mod config;
 pub mod loader;
 pub mod modules;
@@ -26,3 +27,4 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+pub mod storage;

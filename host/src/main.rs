@@ -51,7 +51,12 @@ fn main() -> ExitCode {
         None => (cli.config, true),
     };
     runtime.block_on(async move {
-        let server = match Config::load(&file).and_then(Server::build) {
+        let loaded = match Config::load(&file) {
+            Ok(config) if serve => Server::open(config).await,
+            Ok(config) => Server::load(config),
+            Err(e) => Err(e),
+        };
+        let server = match loaded {
             Ok(s) => s,
             Err(errors) => {
                 let n = errors.0.len();

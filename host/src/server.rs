@@ -1,4 +1,4 @@
-//! Start-up: configuration, modules, router, listener.
+//! Start-up: configuration, modules, database, router, listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,8 +6,10 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ConfigErrors};
+use crate::api::{self, AppState};
+use crate::config::{Config, ConfigError, ConfigErrors};
 use crate::modules::{load_modules, LoadedModules};
+use crate::storage::Store;
 use crate::web;
 
 /// A configured server, modules constructed, not yet listening.
@@ -16,11 +18,14 @@ pub struct Server {
     pub config: Config,
     /// The loaded modules.
     pub modules: LoadedModules,
+    /// The database, once opened.
+    pub store: Option<Store>,
 }
 
 impl Server {
-    /// Load the configuration's modules (on the current tokio runtime) and build the server.
-    pub fn build(config: Config) -> Result<Server, ConfigErrors> {
+    /// Load the configuration's modules (on the current tokio runtime) without touching the
+    /// database: what `modhost check-config` does.
+    pub fn load(config: Config) -> Result<Server, ConfigErrors> {
         let modules = load_modules(&config, tokio::runtime::Handle::current())?;
         for m in &modules.modules {
             tracing::info!(
@@ -28,15 +33,41 @@ impl Server {
                 registered = ?m.registered, "module ready"
             );
         }
-        Ok(Server { config, modules })
+        Ok(Server {
+            config,
+            modules,
+            store: None,
+        })
     }
 
-    /// The HTTP application.
+    /// Load the modules and open (creating or migrating) the database.
+    pub async fn open(config: Config) -> Result<Server, ConfigErrors> {
+        let mut server = Server::load(config)?;
+        let store = Store::open(&server.config.database_path)
+            .await
+            .map_err(|e| {
+                ConfigErrors::one(ConfigError::new(&server.config.file, "database.path", e))
+            })?;
+        server.store = Some(store);
+        Ok(server)
+    }
+
+    /// The HTTP application: the client API (when the database is open), the server's own
+    /// routes, module web resources, and Matrix errors for everything else.
     pub fn app(&self) -> Router {
-        web::router(
-            Arc::clone(&self.modules.registry),
-            self.config.max_module_request_body,
-        )
+        let registry = Arc::clone(&self.modules.registry);
+        let mut app = web::router(Arc::clone(&registry), self.config.max_module_request_body);
+        if let Some(store) = &self.store {
+            let state = AppState::new(self.config.clone(), store.clone(), registry);
+            app = app.merge(api::client_routes(state));
+        }
+        app.method_not_allowed_fallback(|| async {
+            web::matrix_error(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "M_UNRECOGNIZED",
+                "Unrecognized request",
+            )
+        })
     }
 
     /// Bind the configured address (or `listen` if given) and serve until Ctrl-C.

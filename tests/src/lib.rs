@@ -245,8 +245,9 @@ pub struct TestServer {
 impl TestServer {
     /// Load `config` and serve it. Panics with the load errors if it does not load.
     pub async fn start(config: &Path) -> TestServer {
-        let server = Config::load(config)
-            .and_then(Server::build)
+        let config = Config::load(config).unwrap_or_else(|e| panic!("config failed to load:\n{e}"));
+        let server = Server::open(config)
+            .await
             .unwrap_or_else(|e| panic!("server failed to load:\n{e}"));
         let registry = Arc::clone(&server.modules.registry);
         let app = server.app();

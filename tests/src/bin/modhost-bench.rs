@@ -54,7 +54,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let server = rt.block_on(async { Server::build(Config::load(&config_path).unwrap()).unwrap() });
+    let server = rt.block_on(async {
+        Server::open(Config::load(&config_path).unwrap())
+            .await
+            .unwrap()
+    });
     let registry = Arc::clone(&server.modules.registry);
 
     // --- 1. dispatch -------------------------------------------------------------------

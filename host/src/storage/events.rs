@@ -1,0 +1,219 @@
+//! Events, room state and stream positions.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// An event as stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Position in the event stream.
+    pub stream_ordering: i64,
+    /// The event in client format (no `unsigned`).
+    pub json: Value,
+}
+
+fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
+    let text: String = row.get(1);
+    StoredEvent {
+        stream_ordering: row.get(0),
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+impl Store {
+    /// Store `event` and, for state events, make it current. Returns its stream position.
+    pub async fn persist_event(&self, event: &Value) -> Result<i64, StoreError> {
+        let field = |k: &str| {
+            event
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let state_key = event.get("state_key").and_then(Value::as_str);
+        let mut tx = self.pool.begin().await?;
+        let ordering: i64 = sqlx::query_scalar(
+            "INSERT INTO events (event_id, room_id, sender, type, state_key, json, origin_server_ts) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING stream_ordering",
+        )
+        .bind(field("event_id"))
+        .bind(field("room_id"))
+        .bind(field("sender"))
+        .bind(field("type"))
+        .bind(state_key)
+        .bind(event.to_string())
+        .bind(event.get("origin_server_ts").and_then(Value::as_i64).unwrap_or_default())
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(state_key) = state_key {
+            let membership = (field("type") == "m.room.member").then(|| {
+                event["content"]["membership"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            sqlx::query(
+                "INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
+            )
+            .bind(field("room_id"))
+            .bind(field("type"))
+            .bind(state_key)
+            .bind(field("event_id"))
+            .bind(membership)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ordering)
+    }
+
+    /// One event by ID.
+    pub async fn get_event(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query("SELECT stream_ordering, json FROM events WHERE event_id = ?")
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(parse))
+    }
+
+    /// The room's current state events.
+    pub async fn current_state(&self, room_id: &str) -> Result<Vec<Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.stream_ordering, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id \
+             WHERE s.room_id = ? ORDER BY e.stream_ordering",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| parse(r).json).collect())
+    }
+
+    /// The current state event `(type, state_key)`, if any.
+    pub async fn state_event(
+        &self,
+        room_id: &str,
+        event_type: &str,
+        state_key: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        let row = sqlx::query(
+            "SELECT e.stream_ordering, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id \
+             WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?",
+        )
+        .bind(room_id)
+        .bind(event_type)
+        .bind(state_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| parse(r).json))
+    }
+
+    /// `user_id`'s current membership in `room_id`.
+    pub async fn membership(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?")
+            .bind(room_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map(Option::flatten)
+    }
+
+    /// `(room_id, membership)` for every room `user_id` has a membership in.
+    pub async fn rooms_of(&self, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT room_id, membership FROM current_state WHERE type = 'm.room.member' AND state_key = ?")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Events of `room_id` with `from < stream_ordering <= to`, newest last, at most `limit`
+    /// (the newest ones). Returns whether older events were left out.
+    pub async fn room_events_between(
+        &self,
+        room_id: &str,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ? \
+             ORDER BY stream_ordering DESC LIMIT ?",
+        )
+        .bind(room_id)
+        .bind(from)
+        .bind(to)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let limited = rows.len() as i64 > limit;
+        let mut events: Vec<StoredEvent> =
+            rows.into_iter().take(limit as usize).map(parse).collect();
+        events.reverse();
+        Ok((events, limited))
+    }
+
+    /// Events of `room_id` before (`backwards`) or after position `from`, at most `limit`.
+    pub async fn room_messages(
+        &self,
+        room_id: &str,
+        from: i64,
+        backwards: bool,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = if backwards {
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering < ? ORDER BY stream_ordering DESC LIMIT ?"
+        } else {
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? ORDER BY stream_ordering ASC LIMIT ?"
+        };
+        let rows = sqlx::query(sql)
+            .bind(room_id)
+            .bind(from)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(parse).collect())
+    }
+
+    /// The newest event stream position (0 when empty).
+    pub async fn max_stream_ordering(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(stream_ordering), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Remember which event a client transaction produced.
+    pub async fn record_txn(
+        &self,
+        token_hash: &str,
+        txn_id: &str,
+        event_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO txn_ids (token_hash, txn_id, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(token_hash)
+            .bind(txn_id)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The event a client transaction already produced.
+    pub async fn txn_event(
+        &self,
+        token_hash: &str,
+        txn_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT event_id FROM txn_ids WHERE token_hash = ? AND txn_id = ?")
+            .bind(token_hash)
+            .bind(txn_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+}

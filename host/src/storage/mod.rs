@@ -1,0 +1,68 @@
+//! Persistent storage on SQLite through sqlx.
+//!
+//! Handlers and services only see [`Store`]'s methods, which speak in Matrix terms (users,
+//! tokens, events, state); the SQL lives in this module's files. Queries stick to SQL that
+//! PostgreSQL accepts too, so a PostgreSQL backend means a second pool type here, not changes
+//! to handlers. Writes use WAL with `synchronous=FULL`: once a request is answered, its write
+//! survives `kill -9`.
+
+mod account_data;
+mod events;
+mod rooms;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use events::StoredEvent;
+pub use users::{ProfileField, TokenInfo, UserRow};
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A storage failure (always a 500 for clients).
+pub type StoreError = sqlx::Error;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| e.to_string())?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| format!("cannot migrate database {}: {e}", path.display()))?;
+        Ok(Store { pool })
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

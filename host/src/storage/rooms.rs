@@ -1,0 +1,95 @@
+//! Rooms, aliases and the public room directory.
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+impl Store {
+    /// Record a new room.
+    pub async fn create_room(
+        &self,
+        room_id: &str,
+        creator: &str,
+        room_version: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rooms (room_id, creator, room_version, created_ts) VALUES (?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(creator)
+        .bind(room_version)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the room exists.
+    pub async fn room_exists(&self, room_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE room_id = ?")
+            .bind(room_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Publish or unpublish in the room directory.
+    pub async fn set_room_public(&self, room_id: &str, public: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE rooms SET is_public = ? WHERE room_id = ?")
+            .bind(public)
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the room is published.
+    pub async fn is_room_public(&self, room_id: &str) -> Result<bool, StoreError> {
+        let v: Option<bool> = sqlx::query_scalar("SELECT is_public FROM rooms WHERE room_id = ?")
+            .bind(room_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(false))
+    }
+
+    /// Published room IDs, oldest first.
+    pub async fn public_rooms(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT room_id FROM rooms WHERE is_public = 1 ORDER BY created_ts")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Create an alias; `false` if it is taken.
+    pub async fn create_alias(
+        &self,
+        alias: &str,
+        room_id: &str,
+        creator: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO room_aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(alias)
+            .bind(room_id)
+            .bind(creator)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The room an alias points to, and who created the alias.
+    pub async fn resolve_alias(&self, alias: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT room_id, creator FROM room_aliases WHERE alias = ?")
+            .bind(alias)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Delete an alias.
+    pub async fn delete_alias(&self, alias: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM room_aliases WHERE alias = ?")
+            .bind(alias)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Users, devices, access tokens and profiles.
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+/// A user account.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Full MXID.
+    pub user_id: String,
+    /// Argon2 hash, if the user has a password.
+    pub password_hash: Option<String>,
+    /// Server admin.
+    pub is_admin: bool,
+    /// Shadow-banned (registration spam check).
+    pub shadow_banned: bool,
+    /// Deactivated.
+    pub deactivated: bool,
+}
+
+/// Who an access token belongs to.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    /// The user.
+    pub user_id: String,
+    /// The device.
+    pub device_id: String,
+    /// Server admin.
+    pub is_admin: bool,
+    /// Shadow-banned.
+    pub shadow_banned: bool,
+}
+
+impl Store {
+    /// Create a user; `false` if the ID is taken.
+    pub async fn create_user(
+        &self,
+        user_id: &str,
+        password_hash: Option<&str>,
+        shadow_banned: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO users (user_id, password_hash, shadow_banned, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(shadow_banned)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Look a user up.
+    pub async fn get_user(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query("SELECT user_id, password_hash, is_admin, shadow_banned, deactivated FROM users WHERE user_id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| UserRow {
+            user_id: r.get(0),
+            password_hash: r.get(1),
+            is_admin: r.get(2),
+            shadow_banned: r.get(3),
+            deactivated: r.get(4),
+        }))
+    }
+
+    /// Make a user a server admin (or not).
+    pub async fn set_admin(&self, user_id: &str, admin: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET is_admin = ? WHERE user_id = ?")
+            .bind(admin)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Mark a user deactivated and drop every token.
+    pub async fn deactivate_user(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Register a device (if new) and an access token for it.
+    pub async fn create_token(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(device_id)
+            .bind(display_name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(device_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Resolve a token hash.
+    pub async fn token_info(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.user_id, t.device_id, u.is_admin, u.shadow_banned FROM access_tokens t \
+             JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.deactivated = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| TokenInfo {
+            user_id: r.get(0),
+            device_id: r.get(1),
+            is_admin: r.get(2),
+            shadow_banned: r.get(3),
+        }))
+    }
+
+    /// Delete one token (and its device's registration).
+    pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every `(device_id)` with a live token for `user_id`; then delete them all.
+    pub async fn delete_all_tokens(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let devices: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT device_id FROM access_tokens WHERE user_id = ?")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(devices)
+    }
+
+    /// `(displayname, avatar_url)`.
+    pub async fn get_profile(
+        &self,
+        user_id: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let row = sqlx::query("SELECT displayname, avatar_url FROM profiles WHERE user_id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or((None, None), |r| (r.get(0), r.get(1))))
+    }
+
+    /// Set one profile field (`displayname` or `avatar_url`).
+    pub async fn set_profile_field(
+        &self,
+        user_id: &str,
+        field: ProfileField,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let sql = match field {
+            ProfileField::Displayname => {
+                "INSERT INTO profiles (user_id, displayname) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname"
+            }
+            ProfileField::AvatarUrl => {
+                "INSERT INTO profiles (user_id, avatar_url) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET avatar_url = excluded.avatar_url"
+            }
+        };
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A profile field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileField {
+    /// `displayname`.
+    Displayname,
+    /// `avatar_url`.
+    AvatarUrl,
+}
