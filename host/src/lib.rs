@@ -11,6 +11,7 @@ pub mod config;
 pub mod loader;
 pub mod modules;
 pub mod server;
+pub mod service;
 pub mod web;
 
 pub use config::Config;

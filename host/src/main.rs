@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use modhost::{Config, Server};
+use modhost::Server;
 
 #[derive(Parser)]
 #[command(
@@ -51,10 +51,9 @@ fn main() -> ExitCode {
         None => (cli.config, true),
     };
     runtime.block_on(async move {
-        let loaded = match Config::load(&file) {
-            Ok(config) if serve => Server::open(config).await,
-            Ok(config) => Server::load(config),
-            Err(e) => Err(e),
+        let loaded = match Server::load_file(&file) {
+            Ok(mut server) if serve => server.open_store().await.map(|()| server),
+            other => other,
         };
         let server = match loaded {
             Ok(s) => s,
@@ -72,6 +71,8 @@ fn main() -> ExitCode {
             }
         };
         if !serve {
+            // Building the router is part of the check: it is what serving would do first.
+            let _ = server.app();
             println!(
                 "{}: OK, {} module(s) loaded",
                 file.display(),

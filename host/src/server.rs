@@ -1,6 +1,7 @@
 //! Start-up: configuration, modules, database, router, listener.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -40,16 +41,37 @@ impl Server {
         })
     }
 
+    /// Read `file` and load its modules, reporting configuration problems and module
+    /// problems together (a broken setting does not hide a broken module).
+    pub fn load_file(file: &Path) -> Result<Server, ConfigErrors> {
+        let (config, mut errors) = Config::load_partial(file)?;
+        let Some(config) = config else {
+            return Err(ConfigErrors(errors));
+        };
+        match Server::load(config) {
+            Ok(server) if errors.is_empty() => Ok(server),
+            Ok(_) => Err(ConfigErrors(errors)),
+            Err(more) => {
+                errors.extend(more.0);
+                Err(ConfigErrors(errors))
+            }
+        }
+    }
+
     /// Load the modules and open (creating or migrating) the database.
     pub async fn open(config: Config) -> Result<Server, ConfigErrors> {
         let mut server = Server::load(config)?;
-        let store = Store::open(&server.config.database_path)
-            .await
-            .map_err(|e| {
-                ConfigErrors::one(ConfigError::new(&server.config.file, "database.path", e))
-            })?;
-        server.store = Some(store);
+        server.open_store().await?;
         Ok(server)
+    }
+
+    /// Open (creating or migrating) the database.
+    pub async fn open_store(&mut self) -> Result<(), ConfigErrors> {
+        let store = Store::open(&self.config.database_path).await.map_err(|e| {
+            ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
+        })?;
+        self.store = Some(store);
+        Ok(())
     }
 
     /// The HTTP application: the client API (when the database is open), the server's own

@@ -8,7 +8,7 @@ use async_ffi::FutureExt as _;
 
 use crate::callbacks::*;
 use crate::codec::{Decode, Encode};
-use crate::ffi::{ErrorKind, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
+use crate::ffi::{DropGuarded, ErrorKind, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
 use crate::web::{self, Request, Response};
 use crate::ModuleError;
 
@@ -201,7 +201,8 @@ impl ModuleApi {
                 tracing::error!(task = %name_owned, "background task failed: {}", err.message);
             }
         };
-        self.host.spawn(name.into(), wrapped.into_ffi());
+        self.host
+            .spawn(name.into(), DropGuarded::new(wrapped).into_ffi());
     }
 
     /// Call a host service by name. This is how newer host services reach modules without

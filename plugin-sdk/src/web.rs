@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::callbacks::guard;
-use crate::ffi::{FfiError, FfiRequest, FfiResponse, WebHandler, WebHandler_TO};
+use crate::ffi::{DropGuarded, FfiError, FfiRequest, FfiResponse, WebHandler, WebHandler_TO};
 
 /// An HTTP request to a module web resource. The host has already read the body (up to its
 /// configured limit; larger bodies get 413 before the module sees them).
@@ -167,11 +167,11 @@ where
 {
     fn handle(&self, request: FfiRequest) -> FfiFuture<RResult<FfiResponse, FfiError>> {
         let f = Arc::clone(&self.0);
-        async move {
+        DropGuarded::new(async move {
             guard(async move { Ok(FfiResponse::from(f(Request::from(request)).await)) })
                 .await
                 .into()
-        }
+        })
         .into_ffi()
     }
 }

@@ -488,7 +488,7 @@ fn a_second_background_controller_is_ignored_with_a_warning() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(
-        "module 'b' tried to register background update controller callbacks, but another module already did; only the first is used"
+        "module 'b' tried to register background update controller callbacks, but module 'a' already did; only the first is used"
     ), "{err}");
 }
 

@@ -226,6 +226,18 @@ async fn skip_policies_ignore_the_failing_module() {
         s.registry.get_interested_users("@me:test.local").await,
         InterestedUsers::Users(vec!["@y:test.local".into()])
     );
+    let merged = s
+        .registry
+        .get_users_for_states(&[json!({"user_id": "@p:test.local"})])
+        .await;
+    assert!(
+        merged.is_empty(),
+        "a's failure is skipped, b routes nothing: {merged:?}"
+    );
+    assert_eq!(
+        s.call_names("b").await,
+        ["get_interested_users", "get_users_for_states"]
+    );
     let sub: Map<String, Value> = json!({"t": "1"}).as_object().unwrap().clone();
     let outcome = s
         .registry

@@ -32,9 +32,9 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
         "available modules listed: {err}"
     );
     assert!(err.contains(&format!(
-        "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against plugin-sdk 1.0.0 with an ABI \
-         that does not match this host's plugin-sdk 1.0.0 (mismatched package (expected plugin-sdk, found abi_mismatch)): \
-         rebuild the module against plugin-sdk 1.x",
+        "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against a different build of \
+         plugin-sdk 1.0.0 whose ABI does not match this host's (mismatched package (expected plugin-sdk, found \
+         abi_mismatch)); the module is probably stale: rebuild it against this host's plugin-sdk",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
@@ -161,7 +161,7 @@ fn yaml_syntax_errors_and_unknown_keys_have_line_and_column() {
     assert_eq!(code, 1);
     assert!(
         err.contains(&format!(
-            "{}:2:1: listen_adress: unknown field `listen_adress`, expected one of",
+            "{}:2:1: listen_adress: unknown setting `listen_adress`; known settings: server_name, listen,",
             config.display()
         )),
         "{err}"
@@ -218,4 +218,56 @@ fn a_good_config_lists_modules_and_what_they_registered() {
         err.contains("demo module ready evil_user=@evilguy:test.local module=\"demo\""),
         "{err}"
     );
+}
+
+#[test]
+fn a_broken_setting_does_not_hide_a_broken_module() {
+    let w = Workdir::new();
+    let config = w.path().join("hs.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server_name: test.local\nlisten: nowhere\nlisten_addr: x\nplugins_dir: {}\nmodules:\n  - module: demx\n",
+            build_dir().display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = w.check_config(&config);
+    assert_eq!(code, 1);
+    let file = config.display().to_string();
+    assert!(err.contains("3 problems in"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:2:1: listen: \"nowhere\" is not an address such as 127.0.0.1:8008"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:3:1: listen_addr: unknown setting `listen_addr`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{file}: modules[0]: unknown module \"demx\"")),
+        "{err}"
+    );
+}
+
+#[test]
+fn modules_whose_files_share_a_name_are_told_apart() {
+    let w = Workdir::new();
+    for dir in ["x", "y"] {
+        std::fs::create_dir(w.path().join(dir)).unwrap();
+        std::fs::copy(module_lib("demo"), w.path().join(dir).join("libdemo.so")).unwrap();
+    }
+    let config = w.config("modules:\n  - module: ./x/libdemo.so\n  - module: ./y/libdemo.so\n    config: {evil_user: \"@y:test.local\"}\n");
+    let (code, out, err) = w.check_config(&config);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\n  demo 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello\n"), "{out}");
+    assert!(
+        out.contains("\n  demo#1 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room\n"),
+        "{out}"
+    );
+    assert!(err.contains("module 'demo#1' tried to register a web resource for path /_synapse/client/demo/hello, but module 'demo'"), "{err}");
 }

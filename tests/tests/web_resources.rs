@@ -1,7 +1,7 @@
 //! Module web resources over real HTTP: the demo endpoint, sub-paths, first-wins,
 //! reserved namespaces, registration after start-up, body limits and the fallback.
 
-use modhost_tests::{module_lib, scripted_entry, TestServer, Workdir};
+use modhost_tests::{TestServer, Workdir};
 use serde_json::{json, Value};
 
 fn scripted_with(w: &Workdir, label: &str, config: Value) -> String {
@@ -127,6 +127,7 @@ fn reserved_namespaces_and_malformed_paths_are_refused_at_start_up() {
         ("/_synapse/admin/v1/users", "web resource path /_synapse/admin/v1/users is under /_synapse/admin/, which the server reserves"),
         ("_synapse/client/x", "web resource path \"_synapse/client/x\" must be absolute (start with /)"),
         ("/_synapse/client/{x}", "web resource path \"/_synapse/client/{x}\" contains a character that is not allowed in a path"),
+        ("/_synapse/client/:x", "web resource path \"/_synapse/client/:x\" has a segment starting with ':', which is not allowed"),
     ] {
         let w = Workdir::new();
         let lib = w.copy_module("scripted", "a");
@@ -208,12 +209,26 @@ async fn oversized_bodies_are_refused_before_the_module_sees_them() {
     assert_eq!(small.status().as_u16(), 200);
 }
 
-#[test]
-fn scripted_entry_helper_uses_the_given_library() {
-    // Guards the helper the other suites rely on.
-    let entry = scripted_entry(&module_lib("scripted"), "z", json!({}));
-    assert!(
-        entry.contains("libscripted.so") && entry.contains("\"label\":\"z\""),
-        "{entry}"
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_module_cannot_take_a_sub_path_of_an_earlier_resource() {
+    let w = Workdir::new();
+    let yaml = format!(
+        "modules:\n{}{}",
+        scripted_with(&w, "a", json!({"extra_web_paths": ["/_synapse/client/x"]})),
+        scripted_with(
+            &w,
+            "b",
+            json!({"extra_web_paths": ["/_synapse/client/x/y", "/_synapse/client/other"]})
+        )
     );
+    let config = w.config(&yaml);
+    let (code, _, err) = w.check_config(&config);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(
+        "module 'b' tried to register a web resource for path /_synapse/client/x/y, but module 'a' has already \
+         registered a resource for /_synapse/client/x, which covers it; the first one is kept"
+    ), "{err}");
+    let s = TestServer::start(&config).await;
+    assert_eq!(s.get("/_synapse/client/x/y").await.1["label"], "a");
+    assert_eq!(s.get("/_synapse/client/other").await.1["label"], "b");
 }

@@ -291,6 +291,9 @@ pub(super) async fn login_route(
         )
         .await?;
     if let SpamCheck::Deny(denial) = verdict {
+        if let Some((module, token)) = on_login {
+            state.modules.discard_deferred(module, token).await;
+        }
         return Err(ApiError::denied(denial, "Login was blocked by the server"));
     }
     let response = issue_token(&state, &user_id, device_id, display).await?;

@@ -55,114 +55,228 @@ impl ModuleEntry {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
-    server_name: String,
-    #[serde(default = "default_listen")]
-    listen: String,
-    #[serde(default = "default_plugins_dir")]
-    plugins_dir: PathBuf,
-    #[serde(default)]
-    database: RawDatabase,
-    #[serde(default)]
-    enable_registration: bool,
-    #[serde(default = "default_timeout_ms")]
-    module_callback_timeout_ms: u64,
-    #[serde(default = "default_body_limit")]
-    max_module_request_body_bytes: usize,
-    #[serde(default)]
-    modules: Option<Vec<serde_yaml_ng::Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawDatabase {
     #[serde(default = "default_db_path")]
     path: PathBuf,
 }
 
-impl Default for RawDatabase {
-    fn default() -> Self {
-        RawDatabase {
-            path: default_db_path(),
-        }
-    }
-}
+/// Top-level keys, in the order they are documented.
+const KNOWN_KEYS: &[&str] = &[
+    "server_name",
+    "listen",
+    "plugins_dir",
+    "database",
+    "enable_registration",
+    "module_callback_timeout_ms",
+    "max_module_request_body_bytes",
+    "modules",
+];
 
-fn default_listen() -> String {
-    "127.0.0.1:8008".into()
-}
-fn default_plugins_dir() -> PathBuf {
-    "plugins".into()
-}
 fn default_db_path() -> PathBuf {
     "data/homeserver.db".into()
 }
-fn default_timeout_ms() -> u64 {
-    10_000
+
+/// The 1-based line of top-level `key:` in `text`, if it is written plainly.
+fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| (i + 1, 1))
 }
-fn default_body_limit() -> usize {
-    1024 * 1024
+
+/// Reads each top-level field on its own, so one bad field does not hide the others.
+struct Fields<'a> {
+    file: &'a Path,
+    text: &'a str,
+    map: serde_yaml_ng::Mapping,
+    errors: Vec<ConfigError>,
+}
+
+impl Fields<'_> {
+    fn get<T: serde::de::DeserializeOwned>(
+        &mut self,
+        key: &str,
+        default: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        match self.map.remove(key) {
+            None | Some(serde_yaml_ng::Value::Null) => {
+                let value = default();
+                if value.is_none() {
+                    self.errors.push(ConfigError::new(
+                        self.file,
+                        key,
+                        "missing: this setting is required",
+                    ));
+                }
+                value
+            }
+            Some(v) => match serde_path_to_error::deserialize::<_, T>(v) {
+                Ok(value) => Some(value),
+                Err(err) => {
+                    let inner = err.path().to_string();
+                    let path = if inner == "." {
+                        key.to_string()
+                    } else {
+                        format!("{key}.{inner}")
+                    };
+                    let message = strip_location(&err.into_inner().to_string());
+                    self.errors.push(
+                        ConfigError::new(self.file, &path, message).at(line_of(self.text, key)),
+                    );
+                    None
+                }
+            },
+        }
+    }
 }
 
 impl Config {
     /// Read and validate `file`.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            ConfigErrors::one(ConfigError::new(
-                file,
-                "",
-                format!("cannot read config file: {e}"),
-            ))
-        })?;
+        let text = read(file)?;
         Config::parse(file, &text)
     }
 
     /// Validate `text` as if read from `file`.
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
-        let de = serde_yaml_ng::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let location = inner.location().map(|l| (l.line(), l.column()));
-            let path = if path == "." { String::new() } else { path };
-            ConfigErrors::one(
-                ConfigError::new(file, &path, strip_location(&inner.to_string())).at(location),
-            )
-        })?;
+        match Config::parse_partial(file, text) {
+            (Some(config), errors) if errors.is_empty() => Ok(config),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
 
-        let base = file.parent().unwrap_or(Path::new("."));
-        let mut errors = Vec::new();
-        let listen = raw.listen.parse().unwrap_or_else(|_| {
-            errors.push(ConfigError::new(
-                file,
-                "listen",
-                format!("{:?} is not an address such as 127.0.0.1:8008", raw.listen),
-            ));
+    /// Read `file`, returning a best-effort configuration (defaults where a setting is
+    /// broken) together with every problem found, so that module problems can be reported
+    /// alongside them. `None` when the file is not a YAML mapping at all.
+    pub fn load_partial(file: &Path) -> Result<(Option<Config>, Vec<ConfigError>), ConfigErrors> {
+        let text = read(file)?;
+        Ok(Config::parse_partial(file, &text))
+    }
+
+    /// See [`Config::load_partial`].
+    pub fn parse_partial(file: &Path, text: &str) -> (Option<Config>, Vec<ConfigError>) {
+        let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let location = e.location().map(|l| (l.line(), l.column()));
+                return (
+                    None,
+                    vec![ConfigError::new(file, "", strip_location(&e.to_string())).at(location)],
+                );
+            }
+        };
+        let map = match value {
+            serde_yaml_ng::Value::Mapping(m) => m,
+            serde_yaml_ng::Value::Null => Default::default(),
+            _ => {
+                return (
+                    None,
+                    vec![ConfigError::new(file, "", "expected a mapping of settings")],
+                )
+            }
+        };
+        let mut f = Fields {
+            file,
+            text,
+            map,
+            errors: Vec::new(),
+        };
+        let unknown: Vec<String> = f
+            .map
+            .keys()
+            .map(|k| k.as_str().map_or_else(|| format!("{k:?}"), String::from))
+            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+            .collect();
+        for key in unknown {
+            f.map.remove(key.as_str());
+            f.errors.push(
+                ConfigError::new(
+                    file,
+                    &key,
+                    format!(
+                        "unknown setting `{key}`; known settings: {}",
+                        KNOWN_KEYS.join(", ")
+                    ),
+                )
+                .at(line_of(text, &key)),
+            );
+        }
+
+        let server_name: Option<String> = f.get("server_name", || None);
+        let listen_text: String = f
+            .get("listen", || Some("127.0.0.1:8008".to_string()))
+            .unwrap_or_default();
+        let plugins_dir: PathBuf = f
+            .get("plugins_dir", || Some("plugins".into()))
+            .unwrap_or_default();
+        let database: Option<RawDatabase> = f.get("database", || {
+            Some(RawDatabase {
+                path: default_db_path(),
+            })
+        });
+        let enable_registration: bool = f
+            .get("enable_registration", || Some(false))
+            .unwrap_or(false);
+        let timeout_ms: u64 = f
+            .get("module_callback_timeout_ms", || Some(10_000))
+            .unwrap_or(10_000);
+        let body_limit: usize = f
+            .get("max_module_request_body_bytes", || Some(1024 * 1024))
+            .unwrap_or(1024 * 1024);
+        let raw_modules: Vec<serde_yaml_ng::Value> =
+            f.get("modules", || Some(Vec::new())).unwrap_or_default();
+        let mut errors = f.errors;
+
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            if !listen_text.is_empty() {
+                errors.push(
+                    ConfigError::new(
+                        file,
+                        "listen",
+                        format!("{listen_text:?} is not an address such as 127.0.0.1:8008"),
+                    )
+                    .at(line_of(text, "listen")),
+                );
+            }
             SocketAddr::from(([127, 0, 0, 1], 8008))
         });
-        if raw.server_name.trim().is_empty() || raw.server_name.contains('/') {
+        let server_name = server_name.unwrap_or_default();
+        if !server_name.is_empty()
+            && (server_name.trim() != server_name || server_name.contains('/'))
+        {
             errors.push(ConfigError::new(
                 file,
                 "server_name",
                 "must be a host name such as example.org",
             ));
         }
-        let modules = module_entries(file, raw.modules.unwrap_or_default(), &mut errors);
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
-        Ok(Config {
+        let modules = module_entries(file, raw_modules, &mut errors);
+        let base = file.parent().unwrap_or(Path::new("."));
+        let config = Config {
             file: file.to_path_buf(),
-            server_name: raw.server_name,
+            server_name,
             listen,
-            plugins_dir: base.join(raw.plugins_dir),
-            database_path: base.join(raw.database.path),
-            enable_registration: raw.enable_registration,
-            module_callback_timeout: Duration::from_millis(raw.module_callback_timeout_ms.max(1)),
-            max_module_request_body: raw.max_module_request_body_bytes,
+            plugins_dir: base.join(plugins_dir),
+            database_path: base.join(database.map_or_else(default_db_path, |d| d.path)),
+            enable_registration,
+            module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
+            max_module_request_body: body_limit,
             modules,
-        })
+        };
+        (Some(config), errors)
     }
+}
+
+fn read(file: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(file).map_err(|e| {
+        ConfigErrors::one(ConfigError::new(
+            file,
+            "",
+            format!("cannot read config file: {e}"),
+        ))
+    })
 }
 
 /// serde_yaml puts "at line X column Y" into its messages; we report the location ourselves.
@@ -265,7 +379,7 @@ mod tests {
     fn unknown_top_level_key_names_file_line_and_key() {
         let err = parse("server_name: a\nlisten_addr: x\n").unwrap_err();
         assert!(
-            err.contains("conf/hs.yaml:2:1: listen_addr: unknown field `listen_addr`"),
+            err.contains("conf/hs.yaml:2:1: listen_addr: unknown setting `listen_addr`; known settings: server_name, listen,"),
             "{err}"
         );
     }
@@ -274,6 +388,33 @@ mod tests {
     fn yaml_syntax_error_has_line_and_column() {
         let err = parse("server_name: a\nmodules: [\n").unwrap_err();
         assert!(err.starts_with("conf/hs.yaml:3:1:"), "{err}");
+    }
+
+    #[test]
+    fn every_top_level_problem_is_reported_at_once() {
+        let err = parse("server_name: a\nlisten: nowhere\nlisten_addr: x\nenable_regstration: true\nmodule_callback_timeout_ms: soon\n").unwrap_err();
+        assert!(
+            err.contains("conf/hs.yaml:2:1: listen: \"nowhere\" is not an address"),
+            "{err}"
+        );
+        assert!(
+            err.contains("conf/hs.yaml:3:1: listen_addr: unknown setting"),
+            "{err}"
+        );
+        assert!(
+            err.contains("conf/hs.yaml:4:1: enable_regstration: unknown setting"),
+            "{err}"
+        );
+        assert!(err.contains("conf/hs.yaml:5:1: module_callback_timeout_ms: invalid type: string \"soon\", expected u64"), "{err}");
+        assert_eq!(err.lines().count(), 4, "{err}");
+    }
+
+    #[test]
+    fn server_name_is_required() {
+        assert_eq!(
+            parse("listen: 127.0.0.1:1\n").unwrap_err(),
+            "conf/hs.yaml: server_name: missing: this setting is required"
+        );
     }
 
     #[test]

@@ -77,8 +77,11 @@ fn summarise(report: &str) -> String {
                     _ => {}
                 }
             }
+            // Short expected/found values help ("5" vs "6" fields); long ones are type dumps.
             if let (Some(e), Some(f)) = (expected, found) {
-                detail = format!("{detail} (expected {e}, found {f})");
+                if e.len() <= 40 && f.len() <= 40 {
+                    detail = format!("{detail} (expected {e}, found {f})");
+                }
             }
             if !parts.contains(&detail) {
                 parts.push(detail);
@@ -106,6 +109,11 @@ impl fmt::Display for LoadFailure {
                 f,
                 "built against plugin-sdk {module_sdk}, but this host uses plugin-sdk {SDK_VERSION}: \
                  rebuild the module against plugin-sdk {major}.x"
+            ),
+            LoadFailure::Layout { module_sdk: Some(v), summary } if v == SDK_VERSION => write!(
+                f,
+                "built against a different build of plugin-sdk {v} whose ABI does not match this \
+                 host's ({summary}); the module is probably stale: rebuild it against this host's plugin-sdk"
             ),
             LoadFailure::Layout { module_sdk, summary } => write!(
                 f,

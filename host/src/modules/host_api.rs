@@ -51,7 +51,7 @@ impl ModuleHost {
             ));
         };
         match f(builder) {
-            Ok(Accepted::Yes) => RResult::ROk(()),
+            Ok(Accepted::Yes) | Ok(Accepted::Silently) => RResult::ROk(()),
             Ok(Accepted::Ignored(warning)) => {
                 tracing::warn!(module = %self.name, "{warning}");
                 RResult::ROk(())
@@ -118,7 +118,7 @@ impl HostApi for ModuleHost {
         handler: WebHandler_TO<RBox<()>>,
     ) -> RResult<(), FfiError> {
         self.with_builder("a web resource", |b| {
-            b.add_web_resource(&self.name, path.as_str(), handler)
+            b.add_web_resource(&self.name, self.index, path.as_str(), handler)
         })
     }
 

@@ -3,7 +3,7 @@
 
 pub mod dispatch;
 mod host_api;
-mod invoke;
+pub(crate) mod invoke;
 mod registry;
 mod resolve;
 
@@ -101,6 +101,14 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
             continue;
         }
         seen.push((resolved.id, entry.index));
+        // Two files with the same name (in different folders) must still be told apart in logs.
+        let mut resolved = resolved;
+        if parsed
+            .iter()
+            .any(|p: &Parsed<'_>| *p.name == *resolved.name)
+        {
+            resolved.name = format!("{}#{}", resolved.name, entry.index);
+        }
         let library = match loader::load(&resolved.path) {
             Ok(l) => l,
             Err(failure) => {
@@ -193,13 +201,14 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
 
     let modules = parsed
         .iter()
-        .map(|p| ModuleSummary {
+        .enumerate()
+        .map(|(index, p)| ModuleSummary {
             name: Arc::clone(&p.name),
             path: p.library.path.clone(),
             crate_name: p.library.info.name.to_string(),
             version: p.library.info.version.to_string(),
             sdk_version: p.library.info.sdk_version.to_string(),
-            registered: registry.describe(&p.name),
+            registered: registry.describe(index),
         })
         .collect();
     Ok(LoadedModules {

@@ -30,6 +30,8 @@ pub struct WebResource {
     pub path: String,
     /// Display name of the owning module.
     pub module: Arc<str>,
+    /// The owning module's position among the loaded modules.
+    pub module_index: usize,
     pub(crate) handler: WebHandler_TO<RBox<()>>,
 }
 
@@ -56,18 +58,18 @@ impl Registry {
 
     /// `(module, category.callback)` for everything registered, in registration order per
     /// callback: used for start-up logs.
-    pub fn describe(&self, module: &str) -> Vec<String> {
+    pub fn describe(&self, module_index: usize) -> Vec<String> {
         let mut out: Vec<String> = self
             .chains
             .iter()
             .flat_map(|c| c.iter())
-            .filter(|r| &*r.module == module && r.hook.info().category != "sdk")
+            .filter(|r| r.module_index == module_index && r.hook.info().category != "sdk")
             .map(|r| format!("{}.{}", r.hook.info().category, r.hook.info().name))
             .collect();
         out.extend(
             self.web
                 .iter()
-                .filter(|w| &*w.module == module)
+                .filter(|w| w.module_index == module_index)
                 .map(|w| format!("web resource {}", w.path)),
         );
         out
@@ -79,7 +81,8 @@ pub(crate) struct RegistryBuilder {
     chains: Vec<Vec<Registered>>,
     web: Vec<WebResource>,
     runners: Vec<Option<Registered>>,
-    background_owner: Option<usize>,
+    background_owner: Option<(usize, Arc<str>)>,
+    background_refused: std::collections::HashSet<usize>,
     timeout: Duration,
 }
 
@@ -88,6 +91,8 @@ pub(crate) enum Accepted {
     Yes,
     /// Ignored, with a warning for the log.
     Ignored(String),
+    /// Ignored; the warning was already given.
+    Silently,
 }
 
 impl RegistryBuilder {
@@ -97,6 +102,7 @@ impl RegistryBuilder {
             web: Vec::new(),
             runners: (0..modules).map(|_| None).collect(),
             background_owner: None,
+            background_refused: Default::default(),
             timeout,
         }
     }
@@ -136,14 +142,22 @@ impl RegistryBuilder {
                 return Ok(Accepted::Yes);
             }
             Hook::OnUpdate | Hook::DefaultBatchSize | Hook::MinBatchSize => {
-                match self.background_owner {
-                    Some(owner) if owner != module_index => {
-                        return Ok(Accepted::Ignored(format!(
+                match &self.background_owner {
+                    Some((owner, _)) if *owner == module_index => {}
+                    Some((_, owner_name)) => {
+                        let owner_name = Arc::clone(owner_name);
+                        let first_refusal = self.background_refused.insert(module_index);
+                        let warning = format!(
                             "module '{module}' tried to register background update controller \
-                             callbacks, but another module already did; only the first is used"
-                        )))
+                             callbacks, but module '{owner_name}' already did; only the first is used"
+                        );
+                        return Ok(if first_refusal {
+                            Accepted::Ignored(warning)
+                        } else {
+                            Accepted::Silently
+                        });
                     }
-                    _ => self.background_owner = Some(module_index),
+                    None => self.background_owner = Some((module_index, Arc::clone(module))),
                 }
             }
             Hook::OnLegacySendMail | Hook::OnLegacyRenew | Hook::OnLegacyAdminRequest
@@ -161,20 +175,31 @@ impl RegistryBuilder {
     pub(crate) fn add_web_resource(
         &mut self,
         module: &Arc<str>,
+        module_index: usize,
         path: &str,
         handler: WebHandler_TO<RBox<()>>,
     ) -> Result<Accepted, String> {
         paths::validate(path)?;
-        if let Some(existing) = self.web.iter().find(|w| w.path == path) {
+        // A resource serves its path and everything below it, so an earlier resource at the
+        // same path or above this one already owns it: first registration wins.
+        let owned_by =
+            |w: &&WebResource| path == w.path || path.starts_with(&format!("{}/", w.path));
+        if let Some(existing) = self.web.iter().find(owned_by) {
+            let what = if existing.path == path {
+                "this path".to_string()
+            } else {
+                format!("{}, which covers it", existing.path)
+            };
             return Ok(Accepted::Ignored(format!(
                 "module '{module}' tried to register a web resource for path {path}, but module \
-                 '{}' has already registered a resource for this path; the first one is kept",
+                 '{}' has already registered a resource for {what}; the first one is kept",
                 existing.module
             )));
         }
         self.web.push(WebResource {
             path: path.to_string(),
             module: Arc::clone(module),
+            module_index,
             handler,
         });
         Ok(Accepted::Yes)

@@ -26,6 +26,12 @@ pub fn validate(path: &str) -> Result<(), String> {
             "web resource path {path:?} has an empty, '.' or '..' segment"
         ));
     }
+    // The router reads a segment starting with ':' as a parameter.
+    if path.split('/').any(|seg| seg.starts_with(':')) {
+        return Err(format!(
+            "web resource path {path:?} has a segment starting with ':', which is not allowed"
+        ));
+    }
     if path.chars().any(|c| {
         matches!(c, '{' | '}' | '*' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
     }) {
@@ -70,7 +76,9 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_refused() {
-        for p in ["relative", "/", "/a/", "/a//b", "/a/../b", "/a/{x}", "/a b"] {
+        for p in [
+            "relative", "/", "/a/", "/a//b", "/a/../b", "/a/{x}", "/a b", "/a/:x", "/a/*x",
+        ] {
             assert!(validate(p).is_err(), "{p}");
         }
     }

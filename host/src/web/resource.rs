@@ -30,8 +30,20 @@ pub(super) fn mount(
             async move { serve(&registry, index, body_limit, req).await }
         }
     };
-    app.route(&path, any(handler.clone()))
-        .route(&format!("{path}/{{*rest}}"), any(handler))
+    // The router panics on paths it cannot take; `paths::validate` should have refused
+    // those, so this is a backstop that keeps the server up and names the module.
+    let attempt = app.clone();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        attempt
+            .route(&path, any(handler.clone()))
+            .route(&format!("{path}/{{*rest}}"), any(handler))
+    })) {
+        Ok(app) => app,
+        Err(_) => {
+            tracing::error!(module = %registry.web[index].module, path = %registry.web[index].path, "web resource path refused by the router; not served");
+            app
+        }
+    }
 }
 
 async fn serve(registry: &Registry, index: usize, body_limit: usize, req: Request) -> Response {

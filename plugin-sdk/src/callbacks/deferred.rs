@@ -3,6 +3,7 @@
 //! this table and returns a token; the host later calls the module's hidden `sdk.run_deferred`
 //! callback with that token.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +16,7 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) type Deferred = Box<dyn FnOnce(Json) -> BoxFuture + Send>;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
-static PENDING: Mutex<Vec<(u64, Deferred)>> = Mutex::new(Vec::new());
+static PENDING: Mutex<Option<HashMap<u64, Deferred>>> = Mutex::new(None);
 static RUNNER_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// Box an async closure taking the host's payload.
@@ -33,14 +34,17 @@ pub(crate) fn store(deferred: Deferred) -> u64 {
     PENDING
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push((token, deferred));
+        .get_or_insert_with(HashMap::new)
+        .insert(token, deferred);
     token
 }
 
 fn take(token: u64) -> Option<Deferred> {
-    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
-    let at = pending.iter().position(|(t, _)| *t == token)?;
-    Some(pending.swap_remove(at).1)
+    PENDING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()?
+        .remove(&token)
 }
 
 /// The hidden runner callback, the first time a module needs it.
@@ -48,12 +52,17 @@ pub(crate) fn runner_once() -> Option<Entry> {
     if RUNNER_REGISTERED.swap(true, Ordering::SeqCst) {
         return None;
     }
-    Some(entry::<(u64, Json), _, _, (), ()>(
+    // Arguments: token, payload, and `discard = true` when the host drops the follow-up
+    // without running it (e.g. a login refused after authentication).
+    Some(entry::<(u64, Json, Option<bool>), _, _, (), ()>(
         "run_deferred",
         String::new(),
-        |(token, payload)| async move {
-            if let Some(deferred) = take(token) {
-                deferred(payload).await;
+        |(token, payload, discard)| {
+            let deferred = take(token);
+            async move {
+                if let (Some(deferred), false) = (deferred, discard.unwrap_or(false)) {
+                    deferred(payload).await;
+                }
             }
         },
     ))

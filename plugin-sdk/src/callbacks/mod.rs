@@ -38,7 +38,7 @@ pub use third_party_rules::ThirdPartyRulesCallbacks;
 pub use unsigned::UnsignedFieldsCallbacks;
 
 use crate::codec::{DecodeArgs, Encode};
-use crate::ffi::{CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue};
+use crate::ffi::{CallbackFn, CallbackFn_TO, DropGuarded, ErrorKind, FfiArg, FfiError, FfiValue};
 use crate::runtime;
 use crate::ModuleError;
 
@@ -138,7 +138,7 @@ where
         let f = self.f;
         let started = catch_unwind(AssertUnwindSafe(|| A::decode_args(args.as_slice()).map(f)));
         match started {
-            Ok(Ok(fut)) => async move { finish(fut).await.into() }.into_ffi(),
+            Ok(Ok(fut)) => DropGuarded::new(async move { finish(fut).await.into() }).into_ffi(),
             Ok(Err(e)) => {
                 async move { RResult::RErr(FfiError::new(ErrorKind::BAD_VALUE, e)) }.into_ffi()
             }

@@ -27,7 +27,10 @@
 #![allow(missing_docs)] // sabi_trait generates undocumented items.
 #![allow(non_camel_case_types)] // abi_stable names generated types `X_Ref`, `X_TO`.
 
+mod drop_guard;
 pub mod export;
+
+pub use drop_guard::DropGuarded;
 
 use abi_stable::{
     declare_root_module_statics,

@@ -35,8 +35,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let iterations: u32 = env_or("BENCH_iterations", 200_000);
-    let rounds: usize = env_or("BENCH_rounds", 7);
+    let iterations: u32 = env_or("BENCH_ITERATIONS", 200_000);
+    let rounds: usize = env_or("BENCH_ROUNDS", 7);
     let dir = modhost_tests::build_dir_with_profile("release");
     let work = modhost_tests::Workdir::new();
     let config_path = work.path().join("bench.yaml");

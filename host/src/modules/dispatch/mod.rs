@@ -164,6 +164,18 @@ impl Registry {
         Ok(None)
     }
 
+    /// Drop a follow-up a module returned without running it (so the module can free it).
+    pub async fn discard_deferred(&self, module_index: usize, token: u64) {
+        if let Some(runner) = self.runner(module_index) {
+            let _ = self
+                .invoke::<()>(
+                    runner,
+                    &[FfiArg::Int(token as i64), FfiArg::Null, FfiArg::Bool(true)],
+                )
+                .await;
+        }
+    }
+
     /// Run a follow-up a module returned (an auth checker's `on_login`, a background
     /// update's exit step). Failures are logged.
     pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {

@@ -283,4 +283,46 @@ impl Registry {
         }
         Ok(())
     }
+
+    // --- legacy account validity: single registration, failures propagate ---
+
+    /// `on_legacy_send_mail(user_id)`; `false` when no module registered it.
+    pub async fn on_legacy_send_mail(&self, user_id: &str) -> Result<bool, CallbackError> {
+        let Some(cb) = self.chain(Hook::OnLegacySendMail).first() else {
+            return Ok(false);
+        };
+        self.invoke::<()>(cb, &[s(user_id)])
+            .await
+            .map_err(|f| CallbackError::from_failure(cb, f, false))?;
+        Ok(true)
+    }
+
+    /// `on_legacy_renew(renewal_token)` → `{"token_valid", "token_stale", "expiration_ts"}`.
+    pub async fn on_legacy_renew(
+        &self,
+        renewal_token: &str,
+    ) -> Result<Option<Value>, CallbackError> {
+        let Some(cb) = self.chain(Hook::OnLegacyRenew).first() else {
+            return Ok(None);
+        };
+        self.invoke::<Value>(cb, &[s(renewal_token)])
+            .await
+            .map(Some)
+            .map_err(|f| CallbackError::from_failure(cb, f, false))
+    }
+
+    /// `on_legacy_admin_request(request)` → the new expiration timestamp.
+    pub async fn on_legacy_admin_request(
+        &self,
+        request: &Value,
+    ) -> Result<Option<i64>, CallbackError> {
+        let Some(cb) = self.chain(Hook::OnLegacyAdminRequest).first() else {
+            return Ok(None);
+        };
+        let text = request.to_string();
+        self.invoke::<i64>(cb, &[j(&text)])
+            .await
+            .map(Some)
+            .map_err(|f| CallbackError::from_failure(cb, f, false))
+    }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{j, opt, s, CallbackError};
+use crate::modules::invoke::Failure;
 use crate::modules::registry::Registry;
 
 /// A module authenticated the user.
@@ -147,6 +148,8 @@ impl Registry {
             .await
     }
 
+    /// FIRST-NON-None; an answer that is not a string is logged and ignored, other
+    /// failures answer 500.
     async fn registration_choice(
         &self,
         hook: Hook,
@@ -154,24 +157,34 @@ impl Registry {
         params: &Value,
     ) -> Result<Option<String>, CallbackError> {
         let (u, p) = (uia_results.to_string(), params.to_string());
-        Ok(self
-            .first_some::<String>(hook, false, &[j(&u), j(&p)])
-            .await?
-            .map(|(v, _)| v))
+        for cb in self.chain(hook) {
+            match self.invoke::<Option<String>>(cb, &[j(&u), j(&p)]).await {
+                Ok(Some(choice)) => return Ok(Some(choice)),
+                Ok(None) | Err(Failure::Invalid(_)) => {}
+                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+            }
+        }
+        Ok(None)
     }
 
-    /// `is_3pid_allowed(medium, address, registration)`: FIRST false; failures 500.
+    /// `is_3pid_allowed(medium, address, registration)`: FIRST false; a non-bool answer is
+    /// logged and ignored; other failures answer 500.
     pub async fn is_3pid_allowed(
         &self,
         medium: &str,
         address: &str,
         registration: bool,
     ) -> Result<bool, CallbackError> {
-        self.first_false(
-            Hook::Is3pidAllowed,
-            false,
-            &[s(medium), s(address), FfiArg::Bool(registration)],
-        )
-        .await
+        for cb in self.chain(Hook::Is3pidAllowed) {
+            match self
+                .invoke::<bool>(cb, &[s(medium), s(address), FfiArg::Bool(registration)])
+                .await
+            {
+                Ok(false) => return Ok(false),
+                Ok(true) | Err(Failure::Invalid(_)) => {}
+                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+            }
+        }
+        Ok(true)
     }
 }

@@ -108,7 +108,8 @@ impl Registry {
     }
 
     /// `user_may_send_state_event(user_id, room_id, event_type, state_key, content)`.
-    /// Extra denial fields are dropped, as in Synapse.
+    /// Synapse does not accept the `(Codes, dict)` form here: a denial carrying fields is an
+    /// invalid answer, which means `M_FORBIDDEN`.
     pub async fn user_may_send_state_event(
         &self,
         user_id: &str,
@@ -130,11 +131,8 @@ impl Registry {
             )
             .await?;
         Ok(match verdict {
-            SpamCheck::Deny(mut d) => {
-                d.fields.clear();
-                SpamCheck::Deny(d)
-            }
-            ok => ok,
+            SpamCheck::Deny(d) if !d.fields.is_empty() => SpamCheck::forbidden(),
+            other => other,
         })
     }
 
@@ -188,14 +186,22 @@ impl Registry {
         content: &[u8],
         file_info_json: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(
-            Hook::CheckMediaFileForSpam,
-            &[
-                FfiArg::Bytes(RSlice::from_slice(content)),
-                j(file_info_json),
-            ],
-        )
-        .await
+        let verdict = self
+            .spam_chain(
+                Hook::CheckMediaFileForSpam,
+                &[
+                    FfiArg::Bytes(RSlice::from_slice(content)),
+                    j(file_info_json),
+                ],
+            )
+            .await?;
+        Ok(match verdict {
+            SpamCheck::Deny(mut d) => {
+                d.fields.clear();
+                SpamCheck::Deny(d)
+            }
+            other => other,
+        })
     }
 
     /// `check_login_for_spam(...)`.
@@ -219,5 +225,48 @@ impl Registry {
             ],
         )
         .await
+    }
+
+    /// `should_drop_federated_event(event)`: FIRST `true` wins. Federation only: nothing in
+    /// modhost calls it while there is no federation.
+    pub async fn should_drop_federated_event(
+        &self,
+        event_json: &str,
+    ) -> Result<bool, CallbackError> {
+        for cb in self.chain(Hook::ShouldDropFederatedEvent) {
+            let drop = self
+                .invoke::<bool>(cb, &[j(event_json)])
+                .await
+                .map_err(|f| CallbackError::from_failure(cb, f, false))?;
+            if drop {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `federated_user_may_invite(event)`, then — if every module said not spam — the
+    /// `user_may_invite` chain with the event's sender, state key and room, as Synapse does.
+    /// Federation only: nothing in modhost calls it while there is no federation.
+    pub async fn federated_user_may_invite(
+        &self,
+        event_json: &str,
+    ) -> Result<SpamCheck, CallbackError> {
+        if let deny @ SpamCheck::Deny(_) = self
+            .spam_chain(Hook::FederatedUserMayInvite, &[j(event_json)])
+            .await?
+        {
+            return Ok(deny);
+        }
+        let event: serde_json::Value = serde_json::from_str(event_json).unwrap_or_default();
+        let field = |k: &str| {
+            event
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        self.user_may_invite(&field("sender"), &field("state_key"), &field("room_id"))
+            .await
     }
 }

@@ -46,7 +46,15 @@ impl Registry {
                 .invoke::<Option<Value>>(cb, &[s(requester), j(&text), FfiArg::Bool(is_admin)])
                 .await
             {
-                Ok(Some(replaced)) => content = replaced,
+                Ok(Some(replaced)) if replaced.is_object() => content = replaced,
+                Ok(Some(_)) => {
+                    tracing::error!(module = %cb.module, callback = "on_create_room", "module returned request content that is not a JSON object");
+                    return Err(CallbackError::matrix(
+                        403,
+                        "M_FORBIDDEN",
+                        "Room creation forbidden with these parameters",
+                    ));
+                }
                 Ok(None) => {}
                 Err(crate::modules::Failure::Matrix(m)) => return Err(CallbackError::Matrix(m)),
                 Err(_) => {

@@ -1,0 +1,161 @@
+//! Creating and serialising events.
+
+use plugin_sdk::{EventAllowed, SpamCheck};
+use rand::distributions::{Alphanumeric, DistString};
+use serde_json::{json, Map, Value};
+
+use super::power::PowerLevels;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::AppState;
+use crate::storage::now_ms;
+
+/// An event a local user is about to send.
+pub struct NewEvent<'a> {
+    /// The room.
+    pub room_id: &'a str,
+    /// The sender.
+    pub sender: &'a str,
+    /// `type`.
+    pub event_type: &'a str,
+    /// `state_key` for state events.
+    pub state_key: Option<&'a str>,
+    /// `content`.
+    pub content: Value,
+}
+
+/// How strictly to check an event.
+#[derive(Clone, Copy, Default)]
+pub struct SendOptions {
+    /// Run `check_event_for_spam` (client-sent non-membership events).
+    pub spam_check: bool,
+    /// Skip the sender's membership and power checks (room creation, membership changes
+    /// that did their own).
+    pub skip_auth: bool,
+    /// The sender is shadow-banned: pretend to send.
+    pub shadow_banned: bool,
+}
+
+/// A random opaque identifier.
+pub fn random_id(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+}
+
+impl AppState {
+    /// Create, check and store an event: third-party rules' `check_event_allowed`, then (for
+    /// client non-membership events) `check_event_for_spam`, then persist, wake `/sync`, and
+    /// tell `on_new_event` modules. Returns the event ID.
+    pub async fn send_event(&self, new: NewEvent<'_>, opts: SendOptions) -> ApiResult<String> {
+        if !opts.skip_auth {
+            self.authorise_event(&new).await?;
+        }
+        let mut event = json!({
+            "type": new.event_type,
+            "room_id": new.room_id,
+            "sender": new.sender,
+            "content": new.content,
+            "origin_server_ts": now_ms(),
+            "event_id": format!("${}", random_id(43)),
+        });
+        if let Some(key) = new.state_key {
+            event["state_key"] = json!(key);
+        }
+
+        if !self
+            .modules
+            .chain(plugin_sdk::catalogue::Hook::CheckEventAllowed)
+            .is_empty()
+        {
+            let state = Value::Array(self.store.current_state(new.room_id).await?).to_string();
+            match self
+                .modules
+                .check_event_allowed(&event.to_string(), &state)
+                .await?
+            {
+                EventAllowed::Allow => {}
+                EventAllowed::Deny => {
+                    return Err(ApiError::forbidden(
+                        "This event is not allowed in this context",
+                    ))
+                }
+                // The module's replacement content is kept; identity fields stay the server's.
+                EventAllowed::Replace(replacement) => {
+                    if let Some(content) = replacement.get("content") {
+                        event["content"] = content.clone();
+                    }
+                }
+            }
+        }
+        if opts.spam_check && new.event_type != "m.room.member" {
+            if let SpamCheck::Deny(denial) = self
+                .modules
+                .check_event_for_spam(&event.to_string())
+                .await?
+            {
+                return Err(ApiError::denied(
+                    denial,
+                    "This message has been rejected as probable spam",
+                ));
+            }
+        }
+        let event_id = event["event_id"].as_str().unwrap_or_default().to_string();
+        if opts.shadow_banned && new.event_type != "m.room.member" {
+            return Ok(event_id);
+        }
+        self.store.persist_event(&event).await?;
+        self.notify_change();
+        if !self
+            .modules
+            .chain(plugin_sdk::catalogue::Hook::OnNewEvent)
+            .is_empty()
+        {
+            let state_after =
+                Value::Array(self.store.current_state(new.room_id).await?).to_string();
+            let (modules, text) = (self.modules.clone(), event.to_string());
+            tokio::spawn(async move { modules.on_new_event(&text, &state_after).await });
+        }
+        Ok(event_id)
+    }
+
+    /// The sender must be joined and powerful enough.
+    async fn authorise_event(&self, new: &NewEvent<'_>) -> ApiResult<()> {
+        if self
+            .store
+            .membership(new.room_id, new.sender)
+            .await?
+            .as_deref()
+            != Some("join")
+        {
+            return Err(ApiError::forbidden(format!(
+                "User {} not in room {}",
+                new.sender, new.room_id
+            )));
+        }
+        let pl_event = self
+            .store
+            .state_event(new.room_id, "m.room.power_levels", "")
+            .await?;
+        let pl = PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
+        if pl.user(new.sender) < pl.for_event(new.event_type, new.state_key.is_some()) {
+            return Err(ApiError::forbidden(format!(
+                "You don't have permission to send {} events",
+                new.event_type
+            )));
+        }
+        Ok(())
+    }
+
+    /// An event as clients see it: with `unsigned` holding the server's fields and what
+    /// modules add (never overwriting the server's).
+    pub async fn serialize_event(&self, event: &Value) -> ApiResult<Value> {
+        let mut out = event.clone();
+        let mut unsigned = Map::new();
+        if let Some(ts) = event.get("origin_server_ts").and_then(Value::as_i64) {
+            unsigned.insert("age".into(), json!((now_ms() - ts).max(0)));
+        }
+        self.modules
+            .add_fields_to_unsigned(&event.to_string(), &mut unsigned)
+            .await?;
+        out["unsigned"] = Value::Object(unsigned);
+        Ok(out)
+    }
+}
