@@ -4,10 +4,14 @@
 mod account;
 pub mod error;
 pub mod extract;
+mod profile;
+mod room_events;
+mod rooms;
+mod sync;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tokio::sync::watch;
 
@@ -80,6 +84,84 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_matrix/client/v3/account/whoami",
             get(account::whoami_route),
+        )
+        .route(
+            "/_matrix/client/v3/createRoom",
+            post(rooms::create_room_route),
+        )
+        .route("/_matrix/client/v3/join/{room}", post(rooms::join_route))
+        .route(
+            "/_matrix/client/v3/rooms/{room}/join",
+            post(rooms::room_join_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/invite",
+            post(rooms::invite_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/leave",
+            post(rooms::leave_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/kick",
+            post(rooms::kick_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/ban",
+            post(rooms::ban_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/send/{event_type}/{txn}",
+            put(room_events::send_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}/{state_key}",
+            put(room_events::put_state_route).get(room_events::get_state_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}",
+            put(room_events::put_state_empty_key_route).get(room_events::get_state_empty_key_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state",
+            get(room_events::all_state_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/event/{event_id}",
+            get(room_events::get_event_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/messages",
+            get(room_events::messages_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/members",
+            get(room_events::members_route),
+        )
+        .route("/_matrix/client/v3/sync", get(sync::sync_route))
+        .route(
+            "/_matrix/client/v3/user/{user}/filter",
+            post(sync::create_filter_route),
+        )
+        .route(
+            "/_matrix/client/v3/user/{user}/filter/{id}",
+            get(sync::get_filter_route),
+        )
+        .route(
+            "/_matrix/client/v3/profile/{user}",
+            get(profile::get_profile_route),
+        )
+        .route(
+            "/_matrix/client/v3/profile/{user}/{field}",
+            get(profile::get_profile_field_route).put(profile::put_profile_field_route),
+        )
+        .route(
+            "/_matrix/client/v3/user/{user}/account_data/{data_type}",
+            put(profile::put_global_account_data_route).get(profile::get_global_account_data_route),
+        )
+        .route(
+            "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/{data_type}",
+            put(profile::put_room_account_data_route).get(profile::get_room_account_data_route),
         )
         .with_state(state)
 }

@@ -1,0 +1,187 @@
+//! Profiles and account data.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use plugin_sdk::ProfileInfo;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, Requester};
+use super::AppState;
+use crate::storage::ProfileField;
+
+fn field(name: &str) -> ApiResult<ProfileField> {
+    match name {
+        "displayname" => Ok(ProfileField::Displayname),
+        "avatar_url" => Ok(ProfileField::AvatarUrl),
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "M_UNRECOGNIZED",
+            "Unrecognized request",
+        )),
+    }
+}
+
+/// # `GET /_matrix/client/v3/profile/{userId}`
+pub(super) async fn get_profile_route(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if state.store.get_user(&user_id).await?.is_none() {
+        return Err(ApiError::not_found("Profile was not found"));
+    }
+    let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
+    let mut body = Map::new();
+    if let Some(d) = displayname {
+        body.insert("displayname".into(), json!(d));
+    }
+    if let Some(a) = avatar_url {
+        body.insert("avatar_url".into(), json!(a));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+/// # `GET /_matrix/client/v3/profile/{userId}/{displayname|avatar_url}`
+pub(super) async fn get_profile_field_route(
+    State(state): State<AppState>,
+    Path((user_id, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let which = field(&name)?;
+    if state.store.get_user(&user_id).await?.is_none() {
+        return Err(ApiError::not_found("Profile was not found"));
+    }
+    let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
+    let value = if which == ProfileField::Displayname {
+        displayname
+    } else {
+        avatar_url
+    };
+    match value {
+        Some(v) => Ok(Json(json!({ name: v }))),
+        None => Err(ApiError::not_found(
+            "The requested profile field is not set",
+        )),
+    }
+}
+
+/// # `PUT /_matrix/client/v3/profile/{userId}/{displayname|avatar_url}`
+/// Then every module's `on_profile_update`.
+pub(super) async fn put_profile_field_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((user_id, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult<Json<Value>> {
+    let which = field(&name)?;
+    if user_id != who.user_id {
+        return Err(ApiError::forbidden(
+            "You cannot change another user's profile",
+        ));
+    }
+    let value = match body.get(name.as_str()) {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Null) | None => None,
+        Some(_) => return Err(ApiError::bad_json(format!("{name} must be a string"))),
+    };
+    state
+        .store
+        .set_profile_field(&user_id, which, value)
+        .await?;
+    let (display_name, avatar_url) = state.store.get_profile(&user_id).await?;
+    state
+        .modules
+        .on_profile_update(
+            &user_id,
+            &ProfileInfo {
+                display_name,
+                avatar_url,
+            },
+            false,
+            false,
+        )
+        .await;
+    Ok(Json(json!({})))
+}
+
+async fn put_account_data(
+    state: &AppState,
+    who: &Requester,
+    user_id: &str,
+    room_id: Option<&str>,
+    data_type: &str,
+    content: Value,
+) -> ApiResult<Json<Value>> {
+    if user_id != who.user_id {
+        return Err(ApiError::forbidden(
+            "Cannot add account data for other users.",
+        ));
+    }
+    state
+        .store
+        .put_account_data(user_id, room_id, data_type, &content)
+        .await?;
+    state.notify_change();
+    state
+        .modules
+        .on_account_data_updated(user_id, room_id, data_type, &content)
+        .await;
+    Ok(Json(json!({})))
+}
+
+async fn get_account_data(
+    state: &AppState,
+    who: &Requester,
+    user_id: &str,
+    room_id: Option<&str>,
+    data_type: &str,
+) -> ApiResult<Json<Value>> {
+    if user_id != who.user_id {
+        return Err(ApiError::forbidden(
+            "Cannot get account data for other users.",
+        ));
+    }
+    state
+        .store
+        .get_account_data(user_id, room_id, data_type)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Account data not found"))
+}
+
+/// # `PUT /_matrix/client/v3/user/{userId}/account_data/{type}`
+pub(super) async fn put_global_account_data_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((user_id, data_type)): Path<(String, String)>,
+    JsonBody(content): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    put_account_data(&state, &who, &user_id, None, &data_type, content).await
+}
+
+/// # `GET /_matrix/client/v3/user/{userId}/account_data/{type}`
+pub(super) async fn get_global_account_data_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((user_id, data_type)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    get_account_data(&state, &who, &user_id, None, &data_type).await
+}
+
+/// # `PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}`
+pub(super) async fn put_room_account_data_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((user_id, room_id, data_type)): Path<(String, String, String)>,
+    JsonBody(content): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    put_account_data(&state, &who, &user_id, Some(&room_id), &data_type, content).await
+}
+
+/// # `GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}`
+pub(super) async fn get_room_account_data_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((user_id, room_id, data_type)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    get_account_data(&state, &who, &user_id, Some(&room_id), &data_type).await
+}

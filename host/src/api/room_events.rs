@@ -1,0 +1,249 @@
+//! Sending and reading room events and state.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use plugin_sdk::SpamCheck;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, Requester};
+use super::AppState;
+use crate::service::events::{NewEvent, SendOptions};
+
+/// The requester must be joined to read the room.
+async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> ApiResult<()> {
+    match state.store.membership(room_id, user_id).await?.as_deref() {
+        Some("join") => Ok(()),
+        _ => Err(ApiError::forbidden(format!(
+            "User {user_id} not in room {room_id}"
+        ))),
+    }
+}
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`
+/// Idempotent per access token and transaction ID.
+pub(super) async fn send_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
+    JsonBody(content): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    if let Some(event_id) = state.store.txn_event(&who.token_hash, &txn_id).await? {
+        return Ok(Json(json!({ "event_id": event_id })));
+    }
+    let new = NewEvent {
+        room_id: &room_id,
+        sender: &who.user_id,
+        event_type: &event_type,
+        state_key: None,
+        content,
+    };
+    let opts = SendOptions {
+        spam_check: true,
+        shadow_banned: who.shadow_banned,
+        ..SendOptions::default()
+    };
+    let event_id = state.send_event(new, opts).await?;
+    state
+        .store
+        .record_txn(&who.token_hash, &txn_id, &event_id)
+        .await?;
+    Ok(Json(json!({ "event_id": event_id })))
+}
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
+/// `user_may_send_state_event` (non-admins), then the usual event checks.
+pub(super) async fn put_state_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_type, state_key)): Path<(String, String, String)>,
+    JsonBody(content): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    put_state(state, who, room_id, event_type, state_key, content).await
+}
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}` (empty state key)
+pub(super) async fn put_state_empty_key_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_type)): Path<(String, String)>,
+    JsonBody(content): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    put_state(state, who, room_id, event_type, String::new(), content).await
+}
+
+async fn put_state(
+    state: AppState,
+    who: Requester,
+    room_id: String,
+    event_type: String,
+    state_key: String,
+    content: Value,
+) -> ApiResult<Json<Value>> {
+    if event_type == "m.room.member" {
+        return Err(ApiError::bad_json(
+            "Use the membership endpoints (join, invite, leave, kick, ban) to change membership",
+        ));
+    }
+    if !who.is_admin {
+        let verdict = state
+            .modules
+            .user_may_send_state_event(
+                &who.user_id,
+                &room_id,
+                &event_type,
+                &state_key,
+                &content.to_string(),
+            )
+            .await?;
+        if let SpamCheck::Deny(d) = verdict {
+            return Err(ApiError::denied(
+                d,
+                "You are not permitted to send the state event",
+            ));
+        }
+    }
+    let new = NewEvent {
+        room_id: &room_id,
+        sender: &who.user_id,
+        event_type: &event_type,
+        state_key: Some(&state_key),
+        content,
+    };
+    let opts = SendOptions {
+        spam_check: true,
+        shadow_banned: who.shadow_banned,
+        ..SendOptions::default()
+    };
+    let event_id = state.send_event(new, opts).await?;
+    Ok(Json(json!({ "event_id": event_id })))
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
+pub(super) async fn get_state_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_type, state_key)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    get_state_event(state, who, room_id, event_type, state_key).await
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}` (empty state key)
+pub(super) async fn get_state_empty_key_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_type)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    get_state_event(state, who, room_id, event_type, String::new()).await
+}
+
+async fn get_state_event(
+    state: AppState,
+    who: Requester,
+    room_id: String,
+    event_type: String,
+    state_key: String,
+) -> ApiResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let event = state
+        .store
+        .state_event(&room_id, &event_type, &state_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Event not found."))?;
+    Ok(Json(event["content"].clone()))
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/state`
+pub(super) async fn all_state_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let mut out = Vec::new();
+    for ev in state.store.current_state(&room_id).await? {
+        out.push(state.serialize_event(&ev).await?);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}`
+pub(super) async fn get_event_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let stored = state
+        .store
+        .get_event(&event_id)
+        .await?
+        .filter(|e| e.json["room_id"] == room_id.as_str());
+    let stored = stored.ok_or_else(|| ApiError::not_found("Event not found."))?;
+    Ok(Json(state.serialize_event(&stored.json).await?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct MessagesQuery {
+    from: Option<String>,
+    dir: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Pagination tokens are `t<stream position>`; sync tokens (`s<pos>_<ad>`) are accepted too.
+pub(super) fn parse_position(token: &str) -> Option<i64> {
+    let digits = token
+        .strip_prefix('t')
+        .or_else(|| token.strip_prefix('s'))?;
+    digits.split('_').next()?.parse().ok()
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/messages`
+pub(super) async fn messages_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+    Query(q): Query<MessagesQuery>,
+) -> ApiResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let backwards = q.dir.as_deref() != Some("f");
+    let limit = q.limit.unwrap_or(10).clamp(1, 1000);
+    let from = match q.from.as_deref() {
+        Some(t) => {
+            parse_position(t).ok_or_else(|| ApiError::invalid_param("Invalid from token"))?
+        }
+        None if backwards => state.store.max_stream_ordering().await? + 1,
+        None => 0,
+    };
+    let events = state
+        .store
+        .room_messages(&room_id, from, backwards, limit)
+        .await?;
+    let end = events.last().map(|e| e.stream_ordering);
+    let mut chunk = Vec::new();
+    for e in &events {
+        chunk.push(state.serialize_event(&e.json).await?);
+    }
+    let mut body = json!({ "chunk": chunk, "start": format!("t{from}") });
+    if let Some(end) = end {
+        body["end"] = json!(format!("t{end}"));
+    }
+    Ok(Json(body))
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/members`
+pub(super) async fn members_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let mut chunk = Vec::new();
+    for ev in state.store.current_state(&room_id).await? {
+        if ev["type"] == "m.room.member" {
+            chunk.push(state.serialize_event(&ev).await?);
+        }
+    }
+    Ok(Json(json!({ "chunk": chunk })))
+}
