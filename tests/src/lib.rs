@@ -341,3 +341,107 @@ pub async fn scripted_server(
     let yaml = format!("{extra}{}", scripted_modules(w, modules));
     TestServer::start(&w.config(&yaml)).await
 }
+
+/// A Matrix client of a [`TestServer`]: one logged-in user.
+pub struct Client {
+    /// The server's base URL.
+    pub base: String,
+    /// The user's access token.
+    pub token: String,
+    /// The user's MXID.
+    pub user_id: String,
+    http: reqwest::Client,
+}
+
+impl TestServer {
+    /// Send `method path` with an optional JSON body and token: (status, JSON body).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        call(&self.http, &self.base, method, path, token, body).await
+    }
+
+    /// Register `localpart` with password `pw` and return its client.
+    pub async fn register(&self, localpart: &str) -> Client {
+        let body = serde_json::json!({"username": localpart, "password": "pw", "auth": {"type": "m.login.dummy"}});
+        let (status, resp) = self
+            .call("POST", "/_matrix/client/v3/register", None, Some(body))
+            .await;
+        assert_eq!(status, 200, "register {localpart}: {resp}");
+        Client {
+            base: self.base.clone(),
+            token: resp["access_token"].as_str().unwrap().to_string(),
+            user_id: resp["user_id"].as_str().unwrap().to_string(),
+            http: self.http.clone(),
+        }
+    }
+}
+
+impl Client {
+    /// Send `method path` (relative to `/_matrix/client/v3`) as this user.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        call(
+            &self.http,
+            &self.base,
+            method,
+            &format!("/_matrix/client/v3{path}"),
+            Some(&self.token),
+            body,
+        )
+        .await
+    }
+
+    /// Create a room with `body`; panics unless it succeeds.
+    pub async fn create_room(&self, body: serde_json::Value) -> String {
+        let (status, resp) = self.call("POST", "/createRoom", Some(body)).await;
+        assert_eq!(status, 200, "createRoom: {resp}");
+        resp["room_id"].as_str().unwrap().to_string()
+    }
+
+    /// Send an `m.text` message; (status, body).
+    pub async fn say(&self, room_id: &str, text: &str) -> (u16, serde_json::Value) {
+        let txn = format!(
+            "t{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        self.call(
+            "PUT",
+            &format!("/rooms/{room_id}/send/m.room.message/{txn}"),
+            Some(serde_json::json!({"msgtype": "m.text", "body": text})),
+        )
+        .await
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = http.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -2,6 +2,7 @@
 //! thin: extract, check, consult the module chains, call a service, answer.
 
 mod account;
+mod directory;
 pub mod error;
 pub mod extract;
 mod profile;
@@ -162,6 +163,24 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/{data_type}",
             put(profile::put_room_account_data_route).get(profile::get_room_account_data_route),
+        )
+        .route(
+            "/_matrix/client/v3/directory/room/{alias}",
+            put(directory::put_alias_route)
+                .get(directory::get_alias_route)
+                .delete(directory::delete_alias_route),
+        )
+        .route(
+            "/_matrix/client/v3/directory/list/room/{room}",
+            put(directory::put_visibility_route).get(directory::get_visibility_route),
+        )
+        .route(
+            "/_matrix/client/v3/publicRooms",
+            get(directory::public_rooms_route).post(directory::public_rooms_route),
+        )
+        .route(
+            "/_matrix/client/v3/user_directory/search",
+            post(directory::user_directory_route),
         )
         .with_state(state)
 }
