@@ -182,5 +182,9 @@ pub fn client_routes(state: AppState) -> Router {
             "/_matrix/client/v3/user_directory/search",
             post(directory::user_directory_route),
         )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}/",
+            put(room_events::put_state_empty_key_route).get(room_events::get_state_empty_key_route),
+        )
         .with_state(state)
 }
