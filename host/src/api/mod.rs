@@ -5,6 +5,7 @@ mod account;
 mod directory;
 pub mod error;
 pub mod extract;
+mod media;
 mod profile;
 mod room_events;
 mod rooms;
@@ -186,5 +187,24 @@ pub fn client_routes(state: AppState) -> Router {
             "/_matrix/client/v3/rooms/{room}/state/{event_type}/",
             put(room_events::put_state_empty_key_route).get(room_events::get_state_empty_key_route),
         )
+        .route("/_matrix/client/v1/media/config", get(media::config_route))
+        .route("/_matrix/media/v3/config", get(media::config_route))
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{media_id}",
+            get(media::download_route),
+        )
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{media_id}/{file_name}",
+            get(media::download_route),
+        )
+        .route(
+            "/_matrix/media/v3/download/{server}/{media_id}",
+            get(media::legacy_download_route),
+        )
+        .route(
+            "/_matrix/media/v3/download/{server}/{media_id}/{file_name}",
+            get(media::legacy_download_route),
+        )
+        .route("/_matrix/media/v3/upload", post(media::upload_route))
         .with_state(state)
 }

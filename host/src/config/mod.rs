@@ -25,6 +25,10 @@ pub struct Config {
     pub plugins_dir: PathBuf,
     /// The SQLite database file.
     pub database_path: PathBuf,
+    /// Where uploaded media files are kept.
+    pub media_store_path: PathBuf,
+    /// Largest upload accepted.
+    pub max_upload_size: u64,
     /// Whether `/register` is open to anyone.
     pub enable_registration: bool,
     /// How long one module callback may run before it counts as failed.
@@ -66,6 +70,8 @@ const KNOWN_KEYS: &[&str] = &[
     "listen",
     "plugins_dir",
     "database",
+    "media_store_path",
+    "max_upload_size",
     "enable_registration",
     "module_callback_timeout_ms",
     "max_module_request_body_bytes",
@@ -216,6 +222,12 @@ impl Config {
                 path: default_db_path(),
             })
         });
+        let media_store_path: PathBuf = f
+            .get("media_store_path", || Some("data/media".into()))
+            .unwrap_or_default();
+        let max_upload_size: u64 = f
+            .get("max_upload_size", || Some(50 * 1024 * 1024))
+            .unwrap_or(50 * 1024 * 1024);
         let enable_registration: bool = f
             .get("enable_registration", || Some(false))
             .unwrap_or(false);
@@ -260,6 +272,8 @@ impl Config {
             listen,
             plugins_dir: base.join(plugins_dir),
             database_path: base.join(database.map_or_else(default_db_path, |d| d.path)),
+            media_store_path: base.join(media_store_path),
+            max_upload_size,
             enable_registration,
             module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
             max_module_request_body: body_limit,

@@ -8,6 +8,7 @@
 
 mod account_data;
 mod events;
+mod media;
 mod rooms;
 mod users;
 
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
 };
 
 pub use events::StoredEvent;
+pub use media::MediaRow;
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.
