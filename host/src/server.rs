@@ -70,6 +70,15 @@ impl Server {
         let store = Store::open(&self.config.database_path).await.map_err(|e| {
             ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
         })?;
+        for admin in &self.config.admin_users {
+            store.set_admin(admin, true).await.map_err(|e| {
+                ConfigErrors::one(ConfigError::new(
+                    &self.config.file,
+                    "admin_users",
+                    format!("cannot mark {admin} as admin: {e}"),
+                ))
+            })?;
+        }
         self.store = Some(store);
         Ok(())
     }

@@ -179,6 +179,9 @@ pub(super) async fn register_route(
         .store
         .set_profile_field(&user_id, ProfileField::Displayname, Some(&displayname))
         .await?;
+    if state.config.admin_users.contains(&user_id) {
+        state.store.set_admin(&user_id, true).await?;
+    }
     state.modules.on_user_registration(&user_id).await?;
 
     if body.inhibit_login {
@@ -305,6 +308,23 @@ pub(super) async fn login_route(
         .on_user_login(&user_id, Some(&login_type), None)
         .await?;
     Ok(Json(response))
+}
+
+/// Whether `password` is `user_id`'s local password.
+pub(super) async fn password_matches(
+    state: &AppState,
+    user_id: &str,
+    password: &str,
+) -> ApiResult<bool> {
+    let hash = state
+        .store
+        .get_user(user_id)
+        .await?
+        .and_then(|u| u.password_hash);
+    Ok(match hash {
+        Some(hash) => verify_password(password.to_string(), hash).await,
+        None => false,
+    })
 }
 
 async fn local_password_login(

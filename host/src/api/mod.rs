@@ -2,6 +2,7 @@
 //! thin: extract, check, consult the module chains, call a service, answer.
 
 mod account;
+mod admin;
 mod directory;
 pub mod error;
 pub mod extract;
@@ -13,7 +14,7 @@ mod sync;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tokio::sync::watch;
 
@@ -206,5 +207,17 @@ pub fn client_routes(state: AppState) -> Router {
             get(media::legacy_download_route),
         )
         .route("/_matrix/media/v3/upload", post(media::upload_route))
+        .route(
+            "/_matrix/client/v3/account/deactivate",
+            post(admin::deactivate_route),
+        )
+        .route(
+            "/_synapse/admin/v1/deactivate/{user}",
+            post(admin::admin_deactivate_route),
+        )
+        .route(
+            "/_synapse/admin/v2/rooms/{room}",
+            delete(admin::admin_delete_room_route),
+        )
         .with_state(state)
 }

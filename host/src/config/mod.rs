@@ -29,6 +29,8 @@ pub struct Config {
     pub media_store_path: PathBuf,
     /// Largest upload accepted.
     pub max_upload_size: u64,
+    /// Users (MXIDs) who are server admins.
+    pub admin_users: Vec<String>,
     /// Whether `/register` is open to anyone.
     pub enable_registration: bool,
     /// How long one module callback may run before it counts as failed.
@@ -73,6 +75,7 @@ const KNOWN_KEYS: &[&str] = &[
     "media_store_path",
     "max_upload_size",
     "enable_registration",
+    "admin_users",
     "module_callback_timeout_ms",
     "max_module_request_body_bytes",
     "modules",
@@ -228,6 +231,9 @@ impl Config {
         let max_upload_size: u64 = f
             .get("max_upload_size", || Some(50 * 1024 * 1024))
             .unwrap_or(50 * 1024 * 1024);
+        let admin_users: Vec<String> = f
+            .get("admin_users", || Some(Vec::new()))
+            .unwrap_or_default();
         let enable_registration: bool = f
             .get("enable_registration", || Some(false))
             .unwrap_or(false);
@@ -274,6 +280,7 @@ impl Config {
             database_path: base.join(database.map_or_else(default_db_path, |d| d.path)),
             media_store_path: base.join(media_store_path),
             max_upload_size,
+            admin_users,
             enable_registration,
             module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
             max_module_request_body: body_limit,

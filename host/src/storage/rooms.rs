@@ -92,4 +92,13 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Delete every alias of a room.
+    pub async fn delete_room_aliases(&self, room_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM room_aliases WHERE room_id = ?")
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -77,6 +77,15 @@ impl Store {
         Ok(())
     }
 
+    /// Undo a deactivation (admin only); the user needs a new password to log in.
+    pub async fn reactivate_user(&self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET deactivated = 0 WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Mark a user deactivated and drop every token.
     pub async fn deactivate_user(&self, user_id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;

@@ -1,0 +1,170 @@
+//! Account deactivation and the server-admin endpoints, with the third-party rules checks
+//! and notifications Synapse runs around them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use plugin_sdk::ProfileInfo;
+use serde_json::{json, Map, Value};
+
+use super::account::password_matches;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, Requester};
+use super::AppState;
+use crate::service::membership::Change;
+use crate::storage::ProfileField;
+
+impl AppState {
+    /// Deactivate `user_id`: ask modules, drop tokens, clear the profile, leave every room,
+    /// then notify modules.
+    async fn deactivate(&self, user_id: &str, by_admin: bool) -> ApiResult<()> {
+        if !self
+            .modules
+            .check_can_deactivate_user(user_id, by_admin)
+            .await
+        {
+            return Err(ApiError::forbidden(
+                "Deactivation of this user is forbidden",
+            ));
+        }
+        // Leave rooms while the user can still act.
+        let actor = Requester {
+            user_id: user_id.to_string(),
+            device_id: String::new(),
+            access_token: String::new(),
+            token_hash: String::new(),
+            is_admin: false,
+            shadow_banned: false,
+        };
+        for (room_id, membership) in self.store.rooms_of(user_id).await? {
+            if membership == "join" || membership == "invite" {
+                self.change_membership(&actor, &room_id, user_id, Change::Leave, None)
+                    .await?;
+            }
+        }
+        self.store.deactivate_user(user_id).await?;
+        self.store
+            .set_profile_field(user_id, ProfileField::Displayname, Some(""))
+            .await?;
+        self.store
+            .set_profile_field(user_id, ProfileField::AvatarUrl, None)
+            .await?;
+        let cleared = ProfileInfo {
+            display_name: Some(String::new()),
+            avatar_url: None,
+        };
+        self.modules
+            .on_profile_update(user_id, &cleared, by_admin, true)
+            .await;
+        self.modules
+            .on_user_deactivation_status_changed(user_id, true, by_admin)
+            .await;
+        Ok(())
+    }
+
+    fn require_admin(who: &Requester) -> ApiResult<()> {
+        if who.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("You are not a server admin"))
+        }
+    }
+}
+
+/// # `POST /_matrix/client/v3/account/deactivate`
+/// Interactive auth with the user's password.
+pub(super) async fn deactivate_route(
+    State(state): State<AppState>,
+    who: Requester,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult<Response> {
+    let auth = body.get("auth").filter(|a| a.get("type").is_some());
+    let Some(auth) = auth else {
+        let uia = json!({"flows": [{"stages": ["m.login.password"]}], "params": {}, "session": "deactivate"});
+        return Ok((StatusCode::UNAUTHORIZED, Json(uia)).into_response());
+    };
+    let password = auth
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if auth["type"] != "m.login.password"
+        || !password_matches(&state, &who.user_id, password).await?
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "M_FORBIDDEN",
+            "Invalid password",
+        ));
+    }
+    state.deactivate(&who.user_id, false).await?;
+    Ok(Json(json!({"id_server_unbind_result": "no-support"})).into_response())
+}
+
+/// # `POST /_synapse/admin/v1/deactivate/{userId}`
+pub(super) async fn admin_deactivate_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    AppState::require_admin(&who)?;
+    match state.store.get_user(&user_id).await? {
+        Some(u) if !u.deactivated => {}
+        _ => return Err(ApiError::not_found("User not found or already deactivated")),
+    }
+    state.deactivate(&user_id, true).await?;
+    Ok(Json(json!({"id_server_unbind_result": "no-support"})))
+}
+
+/// # `DELETE /_synapse/admin/v2/rooms/{roomId}`
+/// `check_can_shutdown_room` first; then every member is removed, the room unpublished and
+/// its aliases deleted.
+pub(super) async fn admin_delete_room_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    AppState::require_admin(&who)?;
+    if !state.store.room_exists(&room_id).await? {
+        return Err(ApiError::not_found("Unknown room"));
+    }
+    if !state
+        .modules
+        .check_can_shutdown_room(Some(&who.user_id), &room_id)
+        .await
+    {
+        return Err(ApiError::forbidden("Shutdown of this room is forbidden"));
+    }
+    let members: Vec<String> = state
+        .store
+        .current_state(&room_id)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e["type"] == "m.room.member"
+                && matches!(
+                    e["content"]["membership"].as_str(),
+                    Some("join") | Some("invite")
+                )
+        })
+        .filter_map(|e| e["state_key"].as_str().map(String::from))
+        .collect();
+    for member in &members {
+        let actor = Requester {
+            user_id: member.clone(),
+            device_id: String::new(),
+            access_token: String::new(),
+            token_hash: String::new(),
+            is_admin: true,
+            shadow_banned: false,
+        };
+        state
+            .change_membership(&actor, &room_id, member, Change::Leave, None)
+            .await?;
+    }
+    state.store.set_room_public(&room_id, false).await?;
+    state.store.delete_room_aliases(&room_id).await?;
+    Ok(Json(
+        json!({"delete_id": crate::service::events::random_id(16), "kicked_users": members}),
+    ))
+}
