@@ -7,6 +7,7 @@ mod directory;
 pub mod error;
 pub mod extract;
 mod media;
+mod presence;
 mod profile;
 mod room_events;
 mod rooms;
@@ -218,6 +219,10 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_synapse/admin/v2/rooms/{room}",
             delete(admin::admin_delete_room_route),
+        )
+        .route(
+            "/_matrix/client/v3/presence/{user}/status",
+            put(presence::put_presence_route).get(presence::get_presence_route),
         )
         .with_state(state)
 }

@@ -20,11 +20,13 @@ pub(super) struct SyncQuery {
     filter: Option<String>,
 }
 
-/// Sync tokens are `s<event position>_<account data position>`.
-fn parse_since(token: &str) -> Option<(i64, i64)> {
-    let rest = token.strip_prefix('s')?;
-    let (ev, ad) = rest.split_once('_')?;
-    Some((ev.parse().ok()?, ad.parse().ok()?))
+/// Sync tokens are `s<event position>_<account data position>_<presence position>`.
+fn parse_since(token: &str) -> Option<(i64, i64, i64)> {
+    let mut parts = token.strip_prefix('s')?.split('_');
+    let ev = parts.next()?.parse().ok()?;
+    let ad = parts.next()?.parse().ok()?;
+    let pres = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+    Some((ev, ad, pres))
 }
 
 fn timeline_limit(filter: Option<&str>) -> i64 {
@@ -80,13 +82,15 @@ pub(super) async fn sync_route(
 async fn build(
     state: &AppState,
     user_id: &str,
-    since: Option<(i64, i64)>,
+    since: Option<(i64, i64, i64)>,
     full_state: bool,
     limit: i64,
 ) -> ApiResult<(Value, bool)> {
     let ev_now = state.store.max_stream_ordering().await?;
     let ad_now = state.store.max_account_data_stream().await?;
-    let (since_ev, since_ad) = since.unwrap_or((0, 0));
+    let pres_now = state.store.max_presence_stream().await?;
+    let (since_ev, since_ad, since_pres) = since.unwrap_or((0, 0, 0));
+    let presence = super::presence::visible_presence(state, user_id, since_pres).await?;
     let initial = since.is_none();
 
     let account_data = state.store.account_data_since(user_id, since_ad).await?;
@@ -183,13 +187,16 @@ async fn build(
         .filter(|(r, _, _)| r.is_empty())
         .map(|(_, t, c)| json!({"type": t, "content": c}))
         .collect();
-    let has_updates =
-        !join.is_empty() || !invite.is_empty() || !leave.is_empty() || !global_ad.is_empty();
+    let has_updates = !join.is_empty()
+        || !invite.is_empty()
+        || !leave.is_empty()
+        || !global_ad.is_empty()
+        || !presence.is_empty();
     let body = json!({
-        "next_batch": format!("s{ev_now}_{ad_now}"),
+        "next_batch": format!("s{ev_now}_{ad_now}_{pres_now}"),
         "rooms": {"join": join, "invite": invite, "leave": leave},
         "account_data": {"events": global_ad},
-        "presence": {"events": []},
+        "presence": {"events": presence},
         "to_device": {"events": []},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": {},

@@ -9,6 +9,7 @@
 mod account_data;
 mod events;
 mod media;
+mod presence;
 mod rooms;
 mod users;
 

@@ -1,0 +1,110 @@
+//! Presence status endpoints; delivery happens in `/sync`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use plugin_sdk::InterestedUsers;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, Requester};
+use super::AppState;
+
+/// # `PUT /_matrix/client/v3/presence/{userId}/status`
+pub(super) async fn put_presence_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(user_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult<Json<Value>> {
+    if user_id != who.user_id {
+        return Err(ApiError::forbidden(
+            "You cannot set the presence state of another user",
+        ));
+    }
+    let presence = body
+        .get("presence")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !["online", "offline", "unavailable"].contains(&presence) {
+        return Err(ApiError::bad_json(
+            "presence must be online, offline or unavailable",
+        ));
+    }
+    let status_msg = body.get("status_msg").and_then(Value::as_str);
+    state
+        .store
+        .set_presence(&user_id, presence, status_msg)
+        .await?;
+    state.notify_change();
+    Ok(Json(json!({})))
+}
+
+/// # `GET /_matrix/client/v3/presence/{userId}/status`
+pub(super) async fn get_presence_route(
+    State(state): State<AppState>,
+    _who: Requester,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state
+        .store
+        .get_presence(&user_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Presence state not found"))
+}
+
+/// Presence events `user_id` should see among the updates after `since`: its own, those of
+/// users it shares a room with, and whatever presence-router modules add.
+pub(super) async fn visible_presence(
+    state: &AppState,
+    user_id: &str,
+    since: i64,
+) -> ApiResult<Vec<Value>> {
+    let updates = state.store.presence_since(since).await?;
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut peers: Vec<String> = vec![user_id.to_string()];
+    for (room_id, membership) in state.store.rooms_of(user_id).await? {
+        if membership != "join" {
+            continue;
+        }
+        for ev in state.store.current_state(&room_id).await? {
+            if ev["type"] == "m.room.member" && ev["content"]["membership"] == "join" {
+                peers.push(ev["state_key"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    let interested = state.modules.get_interested_users(user_id).await;
+    let as_events: Vec<Value> = updates
+        .iter()
+        .map(|(u, c)| json!({"type": "m.presence", "sender": u, "content": c}))
+        .collect();
+    let routed = {
+        let states: Vec<Value> = updates
+            .iter()
+            .map(|(u, c)| json!({"user_id": u, "content": c}))
+            .collect();
+        state
+            .modules
+            .get_users_for_states(&states)
+            .await
+            .remove(user_id)
+            .unwrap_or_default()
+    };
+    Ok(updates
+        .iter()
+        .zip(as_events)
+        .filter(|((sender, _), _)| {
+            peers.contains(sender)
+                || match &interested {
+                    InterestedUsers::All => true,
+                    InterestedUsers::Users(users) => users.contains(sender),
+                }
+                || routed
+                    .iter()
+                    .any(|r| r["user_id"].as_str() == Some(sender.as_str()))
+        })
+        .map(|(_, ev)| ev)
+        .collect())
+}
