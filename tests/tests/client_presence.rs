@@ -57,12 +57,12 @@ async fn pr1_presence_reaches_room_members_and_whoever_a_router_adds() {
 
     assert_eq!(
         presence_senders(&bob).await,
-        [me.clone()],
+        std::slice::from_ref(&me),
         "room members see it"
     );
     assert_eq!(
         presence_senders(&gobbler).await,
-        [me.clone()],
+        std::slice::from_ref(&me),
         "the router added the gobbler"
     );
     assert!(

@@ -212,7 +212,7 @@ fn a_good_config_lists_modules_and_what_they_registered() {
     let (code, out, err) = w.check_config(&config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("demo 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello"), "{out}");
-    assert!(out.contains("house_rules 0.1.0 (plugin-sdk 1.0.0): spam_checker.check_event_for_spam, third_party_rules.check_event_allowed"), "{out}");
+    assert!(out.contains("house_rules 0.1.0 (plugin-sdk 1.0.0): spam_checker.check_event_for_spam, spam_checker.user_may_invite, third_party_rules.check_event_allowed"), "{out}");
     // The module's own tracing reaches the host log, tagged with the module's name.
     assert!(
         err.contains("demo module ready evil_user=@evilguy:test.local module=\"demo\""),

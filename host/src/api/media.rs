@@ -65,7 +65,7 @@ pub(super) async fn upload_route(
         .await?
     {
         // Longest period first, as Synapse checks them.
-        limits.sort_by(|a, b| b.time_period_ms.cmp(&a.time_period_ms));
+        limits.sort_by_key(|l| std::cmp::Reverse(l.time_period_ms));
         for limit in limits {
             let sent = state
                 .store

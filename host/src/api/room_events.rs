@@ -191,12 +191,15 @@ pub(super) struct MessagesQuery {
     limit: Option<i64>,
 }
 
-/// Pagination tokens are `t<stream position>`; sync tokens (`s<pos>_<ad>`) are accepted too.
-pub(super) fn parse_position(token: &str) -> Option<i64> {
-    let digits = token
-        .strip_prefix('t')
-        .or_else(|| token.strip_prefix('s'))?;
-    digits.split('_').next()?.parse().ok()
+/// Where pagination starts. `t<pos>` tokens (from `/messages`) point *at* an event already
+/// returned, so paging excludes it. `s<pos>_…` tokens (from `/sync`) mean "everything up to
+/// and including pos has been seen", so paging backwards from one includes `pos` itself.
+pub(super) fn parse_position(token: &str, backwards: bool) -> Option<i64> {
+    if let Some(digits) = token.strip_prefix('t') {
+        return digits.parse().ok();
+    }
+    let pos: i64 = token.strip_prefix('s')?.split('_').next()?.parse().ok()?;
+    Some(if backwards { pos + 1 } else { pos })
 }
 
 /// # `GET /_matrix/client/v3/rooms/{roomId}/messages`
@@ -210,9 +213,8 @@ pub(super) async fn messages_route(
     let backwards = q.dir.as_deref() != Some("f");
     let limit = q.limit.unwrap_or(10).clamp(1, 1000);
     let from = match q.from.as_deref() {
-        Some(t) => {
-            parse_position(t).ok_or_else(|| ApiError::invalid_param("Invalid from token"))?
-        }
+        Some(t) => parse_position(t, backwards)
+            .ok_or_else(|| ApiError::invalid_param("Invalid from token"))?,
         None if backwards => state.store.max_stream_ordering().await? + 1,
         None => 0,
     };

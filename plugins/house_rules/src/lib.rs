@@ -1,7 +1,8 @@
 //! A sample module that registers callbacks in several categories at once.
 //!
 //! * spam checker — `check_event_for_spam` denies messages containing a blocked word
-//!   (403 `M_FORBIDDEN`, with the word in a `blocked_word` field);
+//!   (403 `M_FORBIDDEN`, with the word in a `blocked_word` field); `user_may_invite` refuses
+//!   invites from the users in `invite_blocklist`;
 //! * third-party rules — `check_event_allowed` refuses events of the configured forbidden
 //!   types;
 //! * media repository — `is_user_allowed_to_upload_media_of_size` caps uploads (413);
@@ -15,6 +16,7 @@
 //!     config:
 //!       blocked_words: ["buy cheap pills"]
 //!       forbidden_event_types: ["org.example.forbidden"]
+//!       invite_blocklist: ["@mallory:example.org"]
 //!       max_upload_bytes: 10485760
 //!       unsigned_tag: "house_rules"
 //! ```
@@ -43,6 +45,9 @@ pub struct Config {
     /// Largest upload, in bytes.
     #[serde(default = "default_max_upload")]
     max_upload_bytes: u64,
+    /// Users whose invites are refused.
+    #[serde(default)]
+    invite_blocklist: Vec<String>,
     /// Value of the `unsigned` key `house_rules` on every event; none when unset.
     #[serde(default)]
     unsigned_tag: Option<String>,
@@ -73,6 +78,20 @@ impl Module for HouseRules {
             .map(|w| w.to_lowercase())
             .collect();
         let forbidden: Arc<[String]> = config.forbidden_event_types.into();
+
+        let blocklist: Arc<[String]> = config.invite_blocklist.into();
+        api.register_spam_checker_callbacks(SpamCheckerCallbacks::new().user_may_invite(
+            move |inviter: String, _invitee: String, _room: String| {
+                let refused = blocklist.contains(&inviter);
+                async move {
+                    if refused {
+                        SpamCheck::forbidden()
+                    } else {
+                        SpamCheck::NotSpam
+                    }
+                }
+            },
+        ))?;
 
         let s = Arc::clone(&stats);
         api.register_spam_checker_callbacks(SpamCheckerCallbacks::new().check_event_for_spam(
