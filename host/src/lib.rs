@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod loader;
+pub mod metrics;
 pub mod modules;
 pub mod server;
 pub mod service;

@@ -92,6 +92,44 @@ impl Server {
             let state = AppState::new(self.config.clone(), store.clone(), registry);
             app = app.merge(api::client_routes(state));
         }
+        let metrics = Arc::new(crate::metrics::HttpMetrics::default());
+        let render = {
+            let (metrics, registry) = (Arc::clone(&metrics), Arc::clone(&self.modules.registry));
+            move || {
+                let body = metrics.render(&registry);
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        body,
+                    )
+                }
+            }
+        };
+        app = app.route("/_modhost/metrics", axum::routing::get(render));
+        app = app.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let metrics = Arc::clone(&metrics);
+                async move {
+                    let method = req.method().as_str().to_string();
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+                    let started = std::time::Instant::now();
+                    let response = next.run(req).await;
+                    metrics.record(
+                        &method,
+                        &route,
+                        response.status().as_u16(),
+                        started.elapsed(),
+                    );
+                    response
+                }
+            },
+        ));
         app.method_not_allowed_fallback(|| async {
             web::matrix_error(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

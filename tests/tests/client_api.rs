@@ -407,3 +407,66 @@ async fn everything_survives_a_restart_on_the_same_database() {
     assert_eq!(body["chunk"][0]["content"]["body"], "still here");
     assert!(w.path().join("data/homeserver.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_and_module_callbacks() {
+    let w = Workdir::new();
+    let s = modhost_tests::scripted_server(
+        &w,
+        "enable_registration: true\n",
+        &[(
+            "a",
+            json!({"user_may_create_room": {"deny": "M_FORBIDDEN"}, "user_may_invite": "error"}),
+        )],
+    )
+    .await;
+    let alice = s.register("alice").await;
+    for _ in 0..3 {
+        assert_eq!(
+            alice.call("POST", "/createRoom", Some(json!({}))).await.0,
+            403
+        );
+    }
+    assert!(s
+        .registry
+        .user_may_invite("@a:x", "@b:x", "!r:x")
+        .await
+        .is_err());
+    let text = reqwest::get(format!("{}/_modhost/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .map(String::from)
+    };
+    assert_eq!(
+        line("modhost_http_requests_total{method=\"POST\",route=\"/_matrix/client/v3/createRoom\",status=\"403\"}").as_deref(),
+        Some("modhost_http_requests_total{method=\"POST\",route=\"/_matrix/client/v3/createRoom\",status=\"403\"} 3"),
+        "{text}"
+    );
+    let labels = "module=\"a\",category=\"spam_checker\",callback=\"user_may_create_room\"";
+    assert!(
+        text.contains(&format!(
+            "modhost_module_callback_calls_total{{{labels}}} 3"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "modhost_module_callback_denials_total{{{labels}}} 3"
+        )),
+        "{text}"
+    );
+    let invite = "module=\"a\",category=\"spam_checker\",callback=\"user_may_invite\"";
+    assert!(
+        text.contains(&format!(
+            "modhost_module_callback_failures_total{{{invite}}} 1"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("modhost_http_request_duration_seconds_count{method=\"POST\",route=\"/_matrix/client/v3/createRoom\"} 3"), "{text}");
+}

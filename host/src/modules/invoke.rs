@@ -79,6 +79,7 @@ impl Registry {
         cb: &Registered,
         args: &[FfiArg<'_>],
     ) -> Result<T, Failure> {
+        let started = cb.stats.start().then(std::time::Instant::now);
         let mut call =
             pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(args))).catch_unwind());
         // Most callbacks answer on their first poll; arming a timer for those would cost more
@@ -101,7 +102,15 @@ impl Registry {
             Ok(Ok(RResult::RErr(err))) => Err(from_ffi(err)),
             Ok(Ok(RResult::ROk(value))) => T::decode_value(&value).map_err(Failure::Invalid),
         };
+        if let Some(t) = started {
+            cb.stats.timed(t.elapsed());
+        }
         if let Err(failure) = &outcome {
+            if !matches!(failure, Failure::Matrix(_)) {
+                cb.stats
+                    .failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let callback = cb.hook.info().name;
             match failure {
                 Failure::Matrix(_) => {

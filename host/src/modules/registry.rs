@@ -21,6 +21,8 @@ pub struct Registered {
     pub hook: Hook,
     /// Registration metadata (an auth checker's login type and fields), or `null`.
     pub meta: Value,
+    /// Calls, denials, failures and sampled latency.
+    pub stats: crate::metrics::CallbackStats,
     pub(crate) callback: CallbackFn_TO<RBox<()>>,
 }
 
@@ -50,6 +52,11 @@ impl Registry {
     /// The callbacks registered for `hook`, in priority order.
     pub fn chain(&self, hook: Hook) -> &[Registered] {
         &self.chains[hook as usize]
+    }
+
+    /// Every registered callback (not the SDK's internal ones).
+    pub fn all_callbacks(&self) -> impl Iterator<Item = &Registered> {
+        self.chains.iter().flat_map(|c| c.iter())
     }
 
     pub(crate) fn runner(&self, module_index: usize) -> Option<&Registered> {
@@ -134,6 +141,7 @@ impl RegistryBuilder {
             module_index,
             hook,
             meta,
+            stats: Default::default(),
             callback,
         };
         match hook {

@@ -138,7 +138,12 @@ impl Registry {
         for cb in self.chain(hook) {
             match self.invoke::<bool>(cb, args).await {
                 Ok(true) => {}
-                Ok(false) => return Ok(false),
+                Ok(false) => {
+                    cb.stats
+                        .denials
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(false);
+                }
                 Err(_) if fail_open => {}
                 Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
             }

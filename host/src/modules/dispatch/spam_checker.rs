@@ -20,7 +20,12 @@ impl Registry {
         for cb in self.chain(hook) {
             match self.invoke::<SpamCheck>(cb, args).await {
                 Ok(SpamCheck::NotSpam) => {}
-                Ok(deny) => return Ok(deny),
+                Ok(deny) => {
+                    cb.stats
+                        .denials
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(deny);
+                }
                 Err(Failure::Invalid(_)) => {
                     tracing::warn!(module = %cb.module, callback = hook.info().name, "Module returned invalid value, rejecting as spam");
                     return Ok(SpamCheck::forbidden());

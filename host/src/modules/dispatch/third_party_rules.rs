@@ -22,7 +22,14 @@ impl Registry {
                 .await
             {
                 Ok(EventAllowed::Allow) => {}
-                Ok(other) => return Ok(other),
+                Ok(other) => {
+                    if other == EventAllowed::Deny {
+                        cb.stats
+                            .denials
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    return Ok(other);
+                }
                 Err(f) => return Err(CallbackError::from_failure(cb, f, true)),
             }
         }

@@ -1,0 +1,167 @@
+//! Prometheus metrics at `/_modhost/metrics`: HTTP requests per route, and per module
+//! callback its calls, denials, failures and latency.
+//!
+//! Callback counters live in each registered callback as atomics, so the dispatch hot path
+//! takes no lock. Latency is sampled (one call in [`SAMPLE_EVERY`]): reading the clock twice
+//! would cost a third of a whole in-process callback dispatch.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::modules::Registry;
+
+/// One callback in eight is timed.
+pub const SAMPLE_EVERY: u64 = 8;
+
+/// Counters of one registered callback.
+#[derive(Default, Debug)]
+pub struct CallbackStats {
+    /// Calls.
+    pub calls: AtomicU64,
+    /// Answers that refused the operation.
+    pub denials: AtomicU64,
+    /// Errors, panics, timeouts and invalid answers.
+    pub failures: AtomicU64,
+    sampled: AtomicU64,
+    sampled_nanos: AtomicU64,
+}
+
+impl CallbackStats {
+    /// Count a call; `true` when this one should be timed.
+    pub fn start(&self) -> bool {
+        self.calls.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0
+    }
+
+    /// Record a timed call's duration.
+    pub fn timed(&self, took: Duration) {
+        self.sampled.fetch_add(1, Ordering::Relaxed);
+        self.sampled_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct RouteStats {
+    by_status: BTreeMap<u16, u64>,
+    seconds_sum: f64,
+    count: u64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// HTTP request metrics, keyed by method and route template.
+#[derive(Default)]
+pub struct HttpMetrics {
+    routes: Mutex<BTreeMap<(String, String), RouteStats>>,
+}
+
+impl HttpMetrics {
+    /// Record one request.
+    pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = routes
+            .entry((method.to_string(), route.to_string()))
+            .or_default();
+        *stats.by_status.entry(status).or_default() += 1;
+        let secs = took.as_secs_f64();
+        stats.seconds_sum += secs;
+        stats.count += 1;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                stats.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// Everything in the Prometheus text format.
+    pub fn render(&self, registry: &Registry) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP modhost_http_requests_total HTTP requests by route and status.\n# TYPE modhost_http_requests_total counter\n");
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        for ((method, route), s) in routes.iter() {
+            for (status, n) in &s.by_status {
+                let _ = writeln!(out, "modhost_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP modhost_http_request_duration_seconds HTTP request latency by route.\n# TYPE modhost_http_request_duration_seconds histogram\n");
+        for ((method, route), s) in routes.iter() {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "modhost_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    s.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "modhost_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "modhost_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.seconds_sum
+            );
+            let _ = writeln!(
+                out,
+                "modhost_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        drop(routes);
+        let series: [(&str, &str, fn(&CallbackStats) -> u64); 5] = [
+            (
+                "modhost_module_callback_calls_total",
+                "Module callback calls.",
+                |s| s.calls.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_module_callback_denials_total",
+                "Module callback answers that refused the operation.",
+                |s| s.denials.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_module_callback_failures_total",
+                "Module callback errors, panics, timeouts and invalid answers.",
+                |s| s.failures.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_module_callback_seconds_count",
+                "Sampled module callback calls (one in 8 is timed).",
+                |s| s.sampled.load(Ordering::Relaxed),
+            ),
+            (
+                "modhost_module_callback_seconds_sum",
+                "Total seconds of the sampled calls.",
+                |s| s.sampled_nanos.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, get) in series {
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "untyped"
+            };
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for cb in registry.all_callbacks() {
+                let info = cb.hook.info();
+                let value = get(&cb.stats);
+                let labels = format!(
+                    "module=\"{}\",category=\"{}\",callback=\"{}\"",
+                    cb.module, info.category, info.name
+                );
+                if name.ends_with("_seconds_sum") {
+                    let _ = writeln!(out, "{name}{{{labels}}} {}", value as f64 / 1e9);
+                } else {
+                    let _ = writeln!(out, "{name}{{{labels}}} {value}");
+                }
+            }
+        }
+        out
+    }
+}
