@@ -43,6 +43,9 @@ impl CallbackStats {
     }
 }
 
+/// A callback metric: name, help text, and how to read it.
+type Series = (&'static str, &'static str, fn(&CallbackStats) -> u64);
+
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
 #[derive(Default)]
@@ -114,7 +117,7 @@ impl HttpMetrics {
             );
         }
         drop(routes);
-        let series: [(&str, &str, fn(&CallbackStats) -> u64); 5] = [
+        let series: [Series; 5] = [
             (
                 "modhost_module_callback_calls_total",
                 "Module callback calls.",

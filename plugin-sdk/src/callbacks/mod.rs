@@ -38,7 +38,7 @@ pub use third_party_rules::ThirdPartyRulesCallbacks;
 pub use unsigned::UnsignedFieldsCallbacks;
 
 use crate::codec::{DecodeArgs, Encode};
-use crate::ffi::{CallbackFn, CallbackFn_TO, DropGuarded, ErrorKind, FfiArg, FfiError, FfiValue};
+use crate::ffi::{CallFuture, CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue};
 use crate::runtime;
 use crate::ModuleError;
 
@@ -138,7 +138,7 @@ where
         let f = self.f;
         let started = catch_unwind(AssertUnwindSafe(|| A::decode_args(args.as_slice()).map(f)));
         match started {
-            Ok(Ok(fut)) => DropGuarded::new(async move { finish(fut).await.into() }).into_ffi(),
+            Ok(Ok(fut)) => CallFuture::new(fut, finish::<R, T>).into_ffi(),
             Ok(Err(e)) => {
                 async move { RResult::RErr(FfiError::new(ErrorKind::BAD_VALUE, e)) }.into_ffi()
             }
@@ -153,19 +153,21 @@ where
     }
 }
 
-async fn finish<Fut, R, T>(fut: Fut) -> Result<FfiValue, FfiError>
+fn finish<R, T>(outcome: std::thread::Result<R>) -> RResult<FfiValue, FfiError>
 where
-    Fut: Future<Output = R>,
     R: IntoOutcome<T>,
     T: Encode,
 {
-    guard(async move {
-        match fut.await.into_outcome() {
-            Ok(value) => Ok(value.encode()),
-            Err(err) => Err(err.into_ffi()),
-        }
-    })
-    .await
+    match outcome {
+        Ok(r) => match r.into_outcome() {
+            Ok(value) => RResult::ROk(value.encode()),
+            Err(err) => RResult::RErr(err.into_ffi()),
+        },
+        Err(payload) => RResult::RErr(FfiError::new(
+            ErrorKind::PANICKED,
+            format!("panicked: {}", runtime::panic_text(payload.as_ref())),
+        )),
+    }
 }
 
 /// Run `fut`, turning a panic into a `PANICKED` error that carries the panic text.

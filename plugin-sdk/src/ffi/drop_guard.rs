@@ -42,6 +42,61 @@ impl<F> Drop for DropGuarded<F> {
     }
 }
 
+/// A callback's future as handed to the host: polls the module's future under
+/// `catch_unwind`, converts its output with `finish`, and guards its own drop — one flat
+/// future instead of several nested wrappers, because this sits on every callback call.
+pub struct CallFuture<F, C> {
+    inner: ManuallyDrop<F>,
+    finish: Option<C>,
+}
+
+impl<F, C> CallFuture<F, C> {
+    /// Wrap `inner`; `finish` turns its output into the answer.
+    pub fn new(inner: F, finish: C) -> Self {
+        CallFuture {
+            inner: ManuallyDrop::new(inner),
+            finish: Some(finish),
+        }
+    }
+}
+
+impl<F, C, O> Future for CallFuture<F, C>
+where
+    F: Future,
+    C: FnOnce(std::thread::Result<F::Output>) -> O + Unpin,
+{
+    type Output = O;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        // SAFETY: `inner` is structurally pinned (never moved; dropped in place in `Drop`);
+        // `finish` is not pinned and only taken out by value, which `Unpin` allows.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above, `inner` stays where it is for the life of `self`.
+        let inner = unsafe { Pin::new_unchecked(&mut *this.inner) };
+        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let outcome = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(out)) => Ok(out),
+            Err(payload) => Err(payload),
+        };
+        match this.finish.take() {
+            Some(finish) => Poll::Ready(finish(outcome)),
+            // Polled again after completion: a host bug; stay pending rather than panic.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F, C> Drop for CallFuture<F, C> {
+    fn drop(&mut self) {
+        let inner = &mut self.inner;
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: dropped exactly once, here, in place; `self` is not used afterwards.
+            unsafe { ManuallyDrop::drop(inner) }
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@
 mod drop_guard;
 pub mod export;
 
-pub use drop_guard::DropGuarded;
+pub use drop_guard::{CallFuture, DropGuarded};
 
 use abi_stable::{
     declare_root_module_statics,
