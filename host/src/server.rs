@@ -79,6 +79,13 @@ impl Server {
                 ))
             })?;
         }
+        // Background updates start once the database is open, paced by any controller module.
+        let state = AppState::new(
+            self.config.clone(),
+            store.clone(),
+            Arc::clone(&self.modules.registry),
+        );
+        tokio::spawn(async move { state.run_background_updates().await });
         self.store = Some(store);
         Ok(())
     }

@@ -293,3 +293,33 @@ async fn legacy_account_validity_callbacks_reach_their_single_module() {
         "nobody registered on_legacy_renew"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bu1_the_hosts_background_update_runs_through_the_controller() {
+    let w = Workdir::new();
+    let s = scripted_server(
+        &w,
+        "",
+        &[("a", json!({"on_update": 250, "default_batch_size": 500}))],
+    )
+    .await;
+    let mut names = Vec::new();
+    for _ in 0..200 {
+        names = s.call_names("a").await;
+        if names.contains(&"on_update_exit".to_string()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        names,
+        ["default_batch_size", "on_update", "on_update_exit"],
+        "one batch finishes the (empty) update"
+    );
+    let calls = s.calls("a").await;
+    assert_eq!(calls[0]["args"], json!(["current_state_membership"]));
+    assert_eq!(
+        calls[1]["args"],
+        json!(["current_state_membership", "master", false])
+    );
+}

@@ -1,6 +1,7 @@
 //! Domain logic behind the handlers: creating events (with the module checks Synapse runs
 //! at event creation), membership changes, and serialising events for clients.
 
+pub mod background;
 pub mod events;
 pub mod membership;
 mod power;

@@ -7,6 +7,7 @@
 //! survives `kill -9`.
 
 mod account_data;
+mod background;
 mod events;
 mod media;
 mod presence;
