@@ -288,3 +288,64 @@ async fn aliases_and_publishing_are_checked() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r1_invite_limits_apply_unless_a_module_overrides_them() {
+    let limits = "rc_invites:\n  per_issuer: {per_second: 0.001, burst_count: 1}\n";
+    for (answers, second_status) in [
+        (json!({"user_may_invite": "not_spam"}), 429),
+        (
+            json!({"get_ratelimit_override_for_user": {"per_second": 0.1, "burst_count": 10}}),
+            200,
+        ),
+    ] {
+        let w = Workdir::new();
+        let s = modhost_tests::scripted_server(
+            &w,
+            &format!("enable_registration: true\n{limits}"),
+            &[("a", answers)],
+        )
+        .await;
+        let alice = s.register("alice").await;
+        let (bob, carol) = (s.register("bob").await, s.register("carol").await);
+        let room = alice.create_room(json!({})).await;
+        assert_eq!(
+            alice
+                .call(
+                    "POST",
+                    &format!("/rooms/{room}/invite"),
+                    Some(json!({"user_id": bob.user_id}))
+                )
+                .await
+                .0,
+            200
+        );
+        let (status, body) = alice
+            .call(
+                "POST",
+                &format!("/rooms/{room}/invite"),
+                Some(json!({"user_id": carol.user_id})),
+            )
+            .await;
+        assert_eq!(status, second_status, "{body}");
+        if status == 429 {
+            assert_eq!(body["errcode"], "M_LIMIT_EXCEEDED");
+            assert!(body["retry_after_ms"].as_u64().unwrap() > 0);
+        } else {
+            let limiters: Vec<Value> = s
+                .calls("a")
+                .await
+                .iter()
+                .map(|c| c["args"][1].clone())
+                .collect();
+            assert_eq!(
+                limiters[..3],
+                [
+                    json!("rc_invites.per_room"),
+                    json!("rc_invites.per_user"),
+                    json!("rc_invites.per_issuer")
+                ]
+            );
+        }
+    }
+}

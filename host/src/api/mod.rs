@@ -39,6 +39,8 @@ pub struct Inner {
     pub modules: Arc<Registry>,
     /// Bumped after every write that `/sync` may report; long-polls wait on it.
     pub changes: watch::Sender<u64>,
+    /// Rate-limit buckets.
+    pub limiters: crate::service::ratelimit::Limiters,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,6 +59,7 @@ impl AppState {
                 store,
                 modules,
                 changes: watch::channel(0).0,
+                limiters: Default::default(),
             }),
         }
     }

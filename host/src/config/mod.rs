@@ -29,6 +29,8 @@ pub struct Config {
     pub media_store_path: PathBuf,
     /// Largest upload accepted.
     pub max_upload_size: u64,
+    /// Invite rate limits: `(per_second, burst_count)` for `per_room`, `per_user`, `per_issuer`.
+    pub rc_invites: RcInvites,
     /// Users (MXIDs) who are server admins.
     pub admin_users: Vec<String>,
     /// Whether `/register` is open to anyone.
@@ -39,6 +41,47 @@ pub struct Config {
     pub max_module_request_body: usize,
     /// The `modules:` list, in priority order.
     pub modules: Vec<ModuleEntry>,
+}
+
+/// A token-bucket rate: `per_second` refill, `burst_count` capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// Actions per second.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst_count: f64,
+}
+
+/// Synapse's `rc_invites` (same defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RcInvites {
+    /// Invites into one room.
+    pub per_room: Rate,
+    /// Invites received by one user.
+    pub per_user: Rate,
+    /// Invites sent by one user.
+    pub per_issuer: Rate,
+}
+
+impl Default for RcInvites {
+    fn default() -> Self {
+        RcInvites {
+            per_room: Rate {
+                per_second: 0.3,
+                burst_count: 10.0,
+            },
+            per_user: Rate {
+                per_second: 0.003,
+                burst_count: 5.0,
+            },
+            per_issuer: Rate {
+                per_second: 0.3,
+                burst_count: 10.0,
+            },
+        }
+    }
 }
 
 /// One `modules:` entry.
@@ -76,6 +119,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_upload_size",
     "enable_registration",
     "admin_users",
+    "rc_invites",
     "module_callback_timeout_ms",
     "max_module_request_body_bytes",
     "modules",
@@ -231,6 +275,9 @@ impl Config {
         let max_upload_size: u64 = f
             .get("max_upload_size", || Some(50 * 1024 * 1024))
             .unwrap_or(50 * 1024 * 1024);
+        let rc_invites: RcInvites = f
+            .get("rc_invites", || Some(RcInvites::default()))
+            .unwrap_or_default();
         let admin_users: Vec<String> = f
             .get("admin_users", || Some(Vec::new()))
             .unwrap_or_default();
@@ -281,6 +328,7 @@ impl Config {
             media_store_path: base.join(media_store_path),
             max_upload_size,
             admin_users,
+            rc_invites,
             enable_registration,
             module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
             max_module_request_body: body_limit,

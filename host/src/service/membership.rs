@@ -112,6 +112,8 @@ impl AppState {
                     ));
                 }
                 if !who.is_admin {
+                    self.check_invite_rate(&who.user_id, target, room_id)
+                        .await?;
                     if let SpamCheck::Deny(d) = self
                         .modules
                         .user_may_invite(&who.user_id, target, room_id)

@@ -5,3 +5,4 @@ pub mod background;
 pub mod events;
 pub mod membership;
 mod power;
+pub mod ratelimit;
