@@ -10,10 +10,13 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::AppState;
 use crate::config::Rate;
 
+/// A bucket's tokens and when they were last counted, keyed by limiter name and key.
+type Buckets = HashMap<(&'static str, String), (f64, Instant)>;
+
 /// Buckets keyed by limiter name and key.
 #[derive(Default)]
 pub struct Limiters {
-    buckets: Mutex<HashMap<(&'static str, String), (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
 }
 
 impl Limiters {
