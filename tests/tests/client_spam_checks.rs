@@ -349,3 +349,85 @@ async fn r1_invite_limits_apply_unless_a_module_overrides_them() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s12_s13_third_party_invites_are_checked_then_stored() {
+    let invite = json!({"id_server": "id.example.org", "id_access_token": "t", "medium": "email", "address": "teresa@example.com"});
+    let w = Workdir::new();
+    let s = one(&w, json!({"user_may_send_3pid_invite": "not_spam"})).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
+    assert_eq!(
+        alice
+            .call(
+                "POST",
+                &format!("/rooms/{room}/invite"),
+                Some(invite.clone())
+            )
+            .await
+            .0,
+        200
+    );
+    let args = &find(&s.calls("a").await, "user_may_send_3pid_invite")[0].clone();
+    assert_eq!(
+        args,
+        &json!([
+            format!("{:?}", alice.user_id),
+            "\"email\"",
+            "\"teresa@example.com\"",
+            format!("{room:?}")
+        ])
+    );
+    let (_, state) = alice
+        .call("GET", &format!("/rooms/{room}/state"), None)
+        .await;
+    let stored = state
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.third_party_invite")
+        .count();
+    assert_eq!(stored, 1);
+
+    let w = Workdir::new();
+    let s = one(&w, json!({"user_may_send_3pid_invite": {"deny": "ORG_MATRIX_EXPIRED_ACCOUNT", "fields": {"field": "value"}}})).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
+    let (status, body) = alice
+        .call("POST", &format!("/rooms/{room}/invite"), Some(invite))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"errcode": "ORG_MATRIX_EXPIRED_ACCOUNT", "error": "Cannot send threepid invite", "field": "value"})
+        )
+    );
+    let (_, state) = alice
+        .call("GET", &format!("/rooms/{room}/state"), None)
+        .await;
+    assert!(
+        !state
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "m.room.third_party_invite"),
+        "no invite stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn p13_a_module_chooses_the_display_name_at_registration() {
+    let w = Workdir::new();
+    let s = one(&w, json!({"get_displayname_for_registration": "rin-foo"})).await;
+    let rin = s.register("rin").await;
+    let (_, name) = s
+        .call(
+            "GET",
+            &format!("/_matrix/client/v3/profile/{}/displayname", rin.user_id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(name, json!({"displayname": "rin-foo"}));
+}

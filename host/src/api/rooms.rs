@@ -308,11 +308,7 @@ pub(super) async fn invite_route(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
     if body.contains_key("medium") || body.contains_key("address") {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "M_UNRECOGNIZED",
-            "Third-party invites need an identity server, which modhost does not have",
-        ));
+        return threepid_invite(&state, &who, &room_id, &body).await;
     }
     state
         .change_membership(
@@ -368,5 +364,71 @@ pub(super) async fn ban_route(
     state
         .change_membership(&who, &room_id, &target(&body)?, Change::Ban, reason(&body))
         .await?;
+    Ok(Json(json!({})))
+}
+
+/// A third-party invite. modhost has no identity server, so every address counts as bound to
+/// no Matrix ID: third-party rules' `check_threepid_can_be_invited`, then the spam checkers'
+/// `user_may_send_3pid_invite`, then an `m.room.third_party_invite` event is stored.
+async fn threepid_invite(
+    state: &AppState,
+    who: &Requester,
+    room_id: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<Json<Value>> {
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(medium), Some(address)) = (field("medium"), field("address")) else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "M_MISSING_PARAM",
+            "A third-party invite needs medium and address",
+        ));
+    };
+    if state
+        .store
+        .membership(room_id, &who.user_id)
+        .await?
+        .as_deref()
+        != Some("join")
+    {
+        return Err(ApiError::forbidden(format!(
+            "User {} not in room {room_id}",
+            who.user_id
+        )));
+    }
+    let current = Value::Array(state.store.current_state(room_id).await?).to_string();
+    if !state
+        .modules
+        .check_threepid_can_be_invited(medium, address, &current)
+        .await
+    {
+        return Err(ApiError::forbidden(
+            "This third-party identifier can not be invited in this room",
+        ));
+    }
+    if let SpamCheck::Deny(d) = state
+        .modules
+        .user_may_send_3pid_invite(&who.user_id, medium, address, room_id)
+        .await?
+    {
+        return Err(ApiError::denied(d, "Cannot send threepid invite"));
+    }
+    let masked = match address.split_once('@') {
+        Some((local, domain)) => format!("{}...@{domain}", &local[..local.len().min(3)]),
+        None => format!("{}...", &address[..address.len().min(3)]),
+    };
+    let token = random_id(24);
+    let new = NewEvent {
+        room_id,
+        sender: &who.user_id,
+        event_type: "m.room.third_party_invite",
+        state_key: Some(&token),
+        content: json!({"display_name": masked, "key_validity_url": "", "public_key": "", "public_keys": []}),
+    };
+    state.send_event(new, SendOptions::default()).await?;
     Ok(Json(json!({})))
 }
