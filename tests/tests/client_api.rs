@@ -470,3 +470,41 @@ async fn metrics_count_requests_and_module_callbacks() {
     );
     assert!(text.contains("modhost_http_request_duration_seconds_count{method=\"POST\",route=\"/_matrix/client/v3/createRoom\"} 3"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_identifiers_are_refused_with_m_invalid_param() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
+    let (status, body) = alice
+        .call(
+            "POST",
+            &format!("/rooms/{room}/invite"),
+            Some(json!({"user_id": "not-a-user-id"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (400, Some("M_INVALID_PARAM")),
+        "{body}"
+    );
+    let (status, body) = alice.call("POST", "/join/garbage", Some(json!({}))).await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (400, Some("M_INVALID_PARAM")),
+        "{body}"
+    );
+    let (status, body) = alice
+        .call(
+            "PUT",
+            "/directory/room/no-hash",
+            Some(json!({"room_id": room})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (400, Some("M_INVALID_PARAM")),
+        "{body}"
+    );
+}

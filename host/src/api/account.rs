@@ -142,6 +142,13 @@ pub(super) async fn register_route(
         ));
     }
     let user_id = state.user_id(&localpart);
+    if ruma_common::UserId::parse(&user_id).is_err() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_USERNAME",
+            "User ID is not valid",
+        ));
+    }
     let verdict = state
         .modules
         .check_registration_for_spam(None, Some(&localpart), &request_info(&headers), None)

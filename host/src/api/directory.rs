@@ -21,7 +21,9 @@ pub(super) async fn put_alias_route(
         .get("room_id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_json("Missing room_id"))?;
-    if !alias.starts_with('#') || !alias.ends_with(&format!(":{}", state.config.server_name)) {
+    let parsed = ruma_common::RoomAliasId::parse(&alias)
+        .map_err(|e| ApiError::invalid_param(format!("Invalid room alias: {e}")))?;
+    if parsed.server_name().as_str() != state.config.server_name {
         return Err(ApiError::invalid_param(
             "Room alias must be local and start with #",
         ));

@@ -79,6 +79,9 @@ pub(super) async fn create_room_route(
                 ));
             }
             let alias = format!("#{name}:{}", state.config.server_name);
+            if ruma_common::RoomAliasId::parse(&alias).is_err() {
+                return Err(ApiError::invalid_param("Invalid characters in room alias"));
+            }
             if let SpamCheck::Deny(d) = state
                 .modules
                 .user_may_create_room_alias(&who.user_id, &alias)
@@ -248,17 +251,16 @@ fn reason(body: &Map<String, Value>) -> Option<&str> {
 }
 
 fn target(body: &Map<String, Value>) -> ApiResult<String> {
-    body.get("user_id")
-        .and_then(Value::as_str)
-        .filter(|u| u.starts_with('@') && u.contains(':'))
-        .map(String::from)
-        .ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "M_MISSING_PARAM",
-                "Missing or invalid user_id",
-            )
-        })
+    let raw = body.get("user_id").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "M_MISSING_PARAM",
+            "Missing user_id",
+        )
+    })?;
+    ruma_common::UserId::parse(raw)
+        .map(|id| id.to_string())
+        .map_err(|e| ApiError::invalid_param(format!("Invalid user_id {raw:?}: {e}")))
 }
 
 /// # `POST /_matrix/client/v3/join/{roomIdOrAlias}`
@@ -268,6 +270,11 @@ pub(super) async fn join_route(
     Path(target_room): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
+    if ruma_common::RoomOrAliasId::parse(&target_room).is_err() {
+        return Err(ApiError::invalid_param(format!(
+            "{target_room:?} is neither a room ID nor a room alias"
+        )));
+    }
     let room_id = if target_room.starts_with('#') {
         state
             .store
