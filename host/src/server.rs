@@ -70,15 +70,17 @@ impl Server {
         let store = Store::open(&self.config.database_path).await.map_err(|e| {
             ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
         })?;
-        for admin in &self.config.admin_users {
-            store.set_admin(admin, true).await.map_err(|e| {
+        // admin_users is the whole truth: listed users are admins, nobody else is.
+        store
+            .sync_admins(&self.config.admin_users)
+            .await
+            .map_err(|e| {
                 ConfigErrors::one(ConfigError::new(
                     &self.config.file,
                     "admin_users",
-                    format!("cannot mark {admin} as admin: {e}"),
+                    format!("cannot apply admin_users: {e}"),
                 ))
             })?;
-        }
         // Background updates start once the database is open, paced by any controller module.
         let state = AppState::new(
             self.config.clone(),

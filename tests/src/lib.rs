@@ -381,6 +381,37 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// A client of this server for an existing session.
+    pub fn client(&self, user_id: &str, token: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            token: token.to_string(),
+            user_id: user_id.to_string(),
+            http: self.http.clone(),
+        }
+    }
+}
+
+/// Start a server whose `admin_users` lists `@root:test.local` with `root` already registered
+/// (admin accounts exist before they are listed), plus `scripted` modules; returns root too.
+pub async fn admin_server(
+    w: &Workdir,
+    modules: &[(&str, serde_json::Value)],
+) -> (TestServer, Client) {
+    let first = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
+    let root = first.register("root").await;
+    drop(first);
+    let server = scripted_server(
+        w,
+        "enable_registration: true\nadmin_users: [\"@root:test.local\"]\n",
+        modules,
+    )
+    .await;
+    let root = server.client(&root.user_id, &root.token);
+    (server, root)
+}
+
 impl Client {
     /// Send `method path` (relative to `/_matrix/client/v3`) as this user.
     pub async fn call(

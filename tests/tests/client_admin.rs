@@ -1,6 +1,6 @@
 //! Deactivation and admin endpoints with their module checks (spec §6.2 T12–T15).
 
-use modhost_tests::{scripted_server, Workdir};
+use modhost_tests::{admin_server, scripted_server, TestServer, Workdir};
 use serde_json::json;
 
 const ADMIN: &str = "enable_registration: true\nadmin_users: [\"@root:test.local\"]\n";
@@ -63,13 +63,7 @@ async fn t12_self_deactivation_needs_the_password_and_notifies_modules() {
 #[tokio::test(flavor = "multi_thread")]
 async fn t14_modules_can_forbid_deactivation_by_the_user_or_an_admin() {
     let w = Workdir::new();
-    let s = scripted_server(
-        &w,
-        ADMIN,
-        &[("a", json!({"check_can_deactivate_user": false}))],
-    )
-    .await;
-    let root = s.register("root").await;
+    let (s, root) = admin_server(&w, &[("a", json!({"check_can_deactivate_user": false}))]).await;
     let alice = s.register("alice").await;
     let ok = json!({"auth": {"type": "m.login.password", "password": "pw"}});
     assert_eq!(
@@ -138,13 +132,7 @@ async fn admin_endpoints_refuse_non_admins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn t15_room_shutdown_asks_modules_then_empties_the_room() {
     let w = Workdir::new();
-    let s = scripted_server(
-        &w,
-        ADMIN,
-        &[("a", json!({"check_can_shutdown_room": false}))],
-    )
-    .await;
-    let root = s.register("root").await;
+    let (s, root) = admin_server(&w, &[("a", json!({"check_can_shutdown_room": false}))]).await;
     let alice = s.register("alice").await;
     let room = alice
         .create_room(json!({"room_alias_name": "doomed"}))
@@ -170,13 +158,7 @@ async fn t15_room_shutdown_asks_modules_then_empties_the_room() {
     );
 
     let w = Workdir::new();
-    let s = scripted_server(
-        &w,
-        ADMIN,
-        &[("a", json!({"check_can_shutdown_room": true}))],
-    )
-    .await;
-    let root = s.register("root").await;
+    let (s, root) = admin_server(&w, &[("a", json!({"check_can_shutdown_room": true}))]).await;
     let alice = s.register("alice").await;
     let room = alice
         .create_room(json!({"room_alias_name": "doomed"}))
@@ -202,5 +184,59 @@ async fn t15_room_shutdown_asks_modules_then_empties_the_room() {
         .await
         .0,
         404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_users_is_the_whole_truth_and_cannot_be_claimed_by_registering() {
+    let w = Workdir::new();
+    let s = scripted_server(&w, ADMIN, &[("a", json!({}))]).await;
+    let (status, body) = s
+        .call(
+            "POST",
+            "/_matrix/client/v3/register",
+            None,
+            Some(json!({"username": "root", "password": "x", "auth": {"type": "m.login.dummy"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"errcode": "M_FORBIDDEN", "error": "This user ID is reserved for a server admin"})
+        )
+    );
+    drop(s);
+
+    let w = Workdir::new();
+    let (s, root) = admin_server(&w, &[]).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/_synapse/admin/v2/rooms/{room}"),
+            Some(&root.token),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    drop(s);
+    // Delisted: no longer an admin after a restart.
+    let s = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
+    let alice = s.client(&alice.user_id, &alice.token);
+    let room2 = alice.create_room(json!({})).await;
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/_synapse/admin/v2/rooms/{room2}"),
+            Some(&root.token),
+            None
+        )
+        .await
+        .0,
+        403
     );
 }

@@ -149,6 +149,13 @@ pub(super) async fn register_route(
             "User ID is not valid",
         ));
     }
+    // Admin accounts are created before they are listed in admin_users (which takes effect
+    // at start-up); nobody may claim a listed ID through open registration.
+    if state.config.admin_users.contains(&user_id) {
+        return Err(ApiError::forbidden(
+            "This user ID is reserved for a server admin",
+        ));
+    }
     let verdict = state
         .modules
         .check_registration_for_spam(None, Some(&localpart), &request_info(&headers), None)
@@ -186,9 +193,6 @@ pub(super) async fn register_route(
         .store
         .set_profile_field(&user_id, ProfileField::Displayname, Some(&displayname))
         .await?;
-    if state.config.admin_users.contains(&user_id) {
-        state.store.set_admin(&user_id, true).await?;
-    }
     state.modules.on_user_registration(&user_id).await?;
 
     if body.inhibit_login {

@@ -43,6 +43,10 @@ impl AppState {
                     .await?;
             }
         }
+        // Every session ends: modules hear about each device, as on logout.
+        for device in self.store.delete_all_tokens(user_id).await? {
+            self.modules.on_logged_out(user_id, Some(&device), "").await;
+        }
         self.store.deactivate_user(user_id).await?;
         self.store
             .set_profile_field(user_id, ProfileField::Displayname, Some(""))
@@ -162,7 +166,7 @@ pub(super) async fn admin_delete_room_route(
             .change_membership(&actor, &room_id, member, Change::Leave, None)
             .await?;
     }
-    state.store.set_room_public(&room_id, false).await?;
+    state.store.block_room(&room_id).await?;
     state.store.delete_room_aliases(&room_id).await?;
     Ok(Json(
         json!({"delete_id": crate::service::events::random_id(16), "kicked_users": members}),

@@ -41,6 +41,18 @@ pub(super) async fn put_alias_route(
             "This user is not permitted to create this alias",
         ));
     }
+    if state
+        .store
+        .membership(room_id, &who.user_id)
+        .await?
+        .as_deref()
+        != Some("join")
+        && !who.is_admin
+    {
+        return Err(ApiError::forbidden(
+            "You must be in the room to create an alias for it",
+        ));
+    }
     if !state
         .store
         .create_alias(&alias, room_id, &who.user_id)
@@ -132,6 +144,19 @@ pub(super) async fn put_visibility_route(
         return Err(ApiError::forbidden(
             "You must be in the room to change its visibility",
         ));
+    }
+    if !who.is_admin {
+        // As Synapse: publishing needs the power to set the room's canonical alias.
+        let pl_event = state
+            .store
+            .state_event(&room_id, "m.room.power_levels", "")
+            .await?;
+        let pl = crate::service::power::PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
+        if pl.user(&who.user_id) < pl.for_event("m.room.canonical_alias", true) {
+            return Err(ApiError::forbidden(
+                "You don't have permission to change the room's visibility",
+            ));
+        }
     }
     if visibility == "public" {
         let current = Value::Array(state.store.current_state(&room_id).await?).to_string();

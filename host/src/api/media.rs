@@ -16,6 +16,36 @@ use super::extract::Requester;
 use super::AppState;
 use crate::service::events::random_id;
 
+/// Types safe to show inline (Synapse's list); anything else downloads as an attachment.
+const INLINE_TYPES: &[&str] = &[
+    "text/css",
+    "text/plain",
+    "text/csv",
+    "application/json",
+    "application/ld+json",
+    "image/jpeg",
+    "image/gif",
+    "image/png",
+    "image/apng",
+    "image/webp",
+    "image/avif",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "audio/mp4",
+    "audio/webm",
+    "audio/aac",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wave",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/x-pn-wav",
+    "audio/flac",
+    "audio/x-flac",
+];
+
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -161,12 +191,43 @@ async fn download(state: &AppState, server: &str, media_id: &str) -> ApiResult<R
     if let Ok(v) = content_type.parse() {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    if let Some(name) = row.upload_name {
-        if let Ok(v) = format!("inline; filename=\"{}\"", name.replace('"', "")).parse() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, v);
-        }
+    // Uploaded bytes are served from the homeserver's origin: never let them run as a page.
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; \
+             style-src 'unsafe-inline'; media-src 'self'; object-src 'self'",
+        ),
+    );
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let disposition = if INLINE_TYPES.contains(&essence.as_str()) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let name: String = row
+        .upload_name
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+        .collect();
+    let value = if name.is_empty() {
+        disposition.to_string()
+    } else {
+        format!("{disposition}; filename=\"{name}\"")
+    };
+    if let Ok(v) = value.parse() {
+        headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
 }

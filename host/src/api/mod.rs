@@ -41,6 +41,8 @@ pub struct Inner {
     pub changes: watch::Sender<u64>,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
+    /// Striped locks serialising retries of one client transaction.
+    txn_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -60,6 +62,7 @@ impl AppState {
                 modules,
                 changes: watch::channel(0).0,
                 limiters: Default::default(),
+                txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         }
     }
@@ -67,6 +70,16 @@ impl AppState {
     /// Wake every waiting `/sync`.
     pub fn notify_change(&self) {
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Hold the lock for one client transaction key.
+    pub async fn txn_lock(&self, token_hash: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (token_hash, key).hash(&mut h);
+        self.txn_locks[(h.finish() % self.txn_locks.len() as u64) as usize]
+            .lock()
+            .await
     }
 
     /// `@localpart:server_name`.

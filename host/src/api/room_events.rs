@@ -13,6 +13,11 @@ use crate::service::events::{NewEvent, SendOptions};
 
 /// The requester must be joined to read the room.
 async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> ApiResult<()> {
+    if state.store.is_room_blocked(room_id).await? {
+        return Err(ApiError::forbidden(
+            "This room has been blocked on this server",
+        ));
+    }
     match state.store.membership(room_id, user_id).await?.as_deref() {
         Some("join") => Ok(()),
         _ => Err(ApiError::forbidden(format!(
@@ -29,7 +34,11 @@ pub(super) async fn send_route(
     Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
     JsonBody(content): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(event_id) = state.store.txn_event(&who.token_hash, &txn_id).await? {
+    // Scoped to the request path, as Synapse does, and serialised per key so concurrent
+    // retries of one transaction produce one event.
+    let key = format!("{room_id}/{event_type}/{txn_id}");
+    let _guard = state.txn_lock(&who.token_hash, &key).await;
+    if let Some(event_id) = state.store.txn_event(&who.token_hash, &key).await? {
         return Ok(Json(json!({ "event_id": event_id })));
     }
     let new = NewEvent {
@@ -38,6 +47,7 @@ pub(super) async fn send_route(
         event_type: &event_type,
         state_key: None,
         content,
+        txn: Some((&who.token_hash, &key)),
     };
     let opts = SendOptions {
         spam_check: true,
@@ -45,10 +55,6 @@ pub(super) async fn send_route(
         ..SendOptions::default()
     };
     let event_id = state.send_event(new, opts).await?;
-    state
-        .store
-        .record_txn(&who.token_hash, &txn_id, &event_id)
-        .await?;
     Ok(Json(json!({ "event_id": event_id })))
 }
 
@@ -110,6 +116,7 @@ async fn put_state(
         event_type: &event_type,
         state_key: Some(&state_key),
         content,
+        txn: None,
     };
     let opts = SendOptions {
         spam_check: true,

@@ -105,14 +105,14 @@ pub(super) async fn create_room_route(
     };
 
     let room_id = format!("!{}:{}", random_id(18), state.config.server_name);
-    if let Some(v) = &visibility {
-        if !state
-            .modules
-            .check_visibility_can_be_modified(&room_id, "[]", v)
-            .await
-        {
-            return Err(ApiError::forbidden("Room visibility value not allowed."));
-        }
+    // Asked for every new room, with "private" when the request names no visibility.
+    let requested = visibility.as_deref().unwrap_or("private");
+    if !state
+        .modules
+        .check_visibility_can_be_modified(&room_id, "[]", requested)
+        .await
+    {
+        return Err(ApiError::forbidden("Room visibility value not allowed."));
     }
     state
         .store
@@ -182,6 +182,16 @@ pub(super) async fn create_room_route(
             .get("state_key")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        if t == "m.room.member" || t == "m.room.create" {
+            return Err(ApiError::bad_json(format!(
+                "initial_state may not contain {t} events"
+            )));
+        }
+        if key.starts_with('@') && key != who.user_id {
+            return Err(ApiError::forbidden(
+                "initial_state may not use another user's ID as a state key",
+            ));
+        }
         creation.push((t.into(), key.into(), content.clone()));
     }
     for (field, event_type, key) in [
@@ -202,6 +212,7 @@ pub(super) async fn create_room_route(
             event_type: &event_type,
             state_key: Some(&state_key),
             content,
+            txn: None,
         };
         state
             .send_event(
@@ -221,7 +232,7 @@ pub(super) async fn create_room_route(
     }
     for invitee in &invites {
         state
-            .change_membership(&who, &room_id, invitee, Change::Invite, None)
+            .change_membership(&who, &room_id, invitee, Change::InviteAtCreation, None)
             .await?;
     }
     if visibility.as_deref() == Some("public") {
@@ -424,9 +435,10 @@ async fn threepid_invite(
     {
         return Err(ApiError::denied(d, "Cannot send threepid invite"));
     }
+    let prefix = |s: &str| s.chars().take(3).collect::<String>();
     let masked = match address.split_once('@') {
-        Some((local, domain)) => format!("{}...@{domain}", &local[..local.len().min(3)]),
-        None => format!("{}...", &address[..address.len().min(3)]),
+        Some((local, domain)) => format!("{}...@{domain}", prefix(local)),
+        None => format!("{}...", prefix(address)),
     };
     let token = random_id(24);
     let new = NewEvent {
@@ -435,7 +447,24 @@ async fn threepid_invite(
         event_type: "m.room.third_party_invite",
         state_key: Some(&token),
         content: json!({"display_name": masked, "key_validity_url": "", "public_key": "", "public_keys": []}),
+        txn: None,
     };
-    state.send_event(new, SendOptions::default()).await?;
+    // Authorised at the invite level (not state_default), spam-checked like any client event.
+    let pl_event = state
+        .store
+        .state_event(room_id, "m.room.power_levels", "")
+        .await?;
+    let pl = crate::service::power::PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
+    if pl.user(&who.user_id) < pl.for_action("invite") {
+        return Err(ApiError::forbidden(
+            "You don't have permission to invite users",
+        ));
+    }
+    let opts = SendOptions {
+        spam_check: true,
+        skip_auth: true,
+        shadow_banned: who.shadow_banned,
+    };
+    state.send_event(new, opts).await?;
     Ok(Json(json!({})))
 }

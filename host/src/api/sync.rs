@@ -129,7 +129,7 @@ async fn build(
                     .filter_map(|e| e.json["event_id"].as_str())
                     .collect();
                 let mut state_events = Vec::new();
-                if initial || full_state || limited {
+                if initial || full_state || limited || member_pos > since_ev {
                     for ev in state.store.current_state(&room_id).await? {
                         if !in_timeline.contains(&ev["event_id"].as_str().unwrap_or_default()) {
                             state_events.push(state.serialize_event(&ev).await?);

@@ -21,6 +21,8 @@ pub struct NewEvent<'a> {
     pub state_key: Option<&'a str>,
     /// `content`.
     pub content: Value,
+    /// The client transaction `(token hash, key)` to record with the event, if any.
+    pub txn: Option<(&'a str, &'a str)>,
 }
 
 /// How strictly to check an event.
@@ -101,7 +103,7 @@ impl AppState {
         if opts.shadow_banned && new.event_type != "m.room.member" {
             return Ok(event_id);
         }
-        self.store.persist_event(&event).await?;
+        self.store.persist_event_with_txn(&event, new.txn).await?;
         self.notify_change();
         if !self
             .modules
@@ -118,6 +120,18 @@ impl AppState {
 
     /// The sender must be joined and powerful enough.
     async fn authorise_event(&self, new: &NewEvent<'_>) -> ApiResult<()> {
+        if self.store.is_room_blocked(new.room_id).await? {
+            return Err(ApiError::forbidden(
+                "This room has been blocked on this server",
+            ));
+        }
+        if let Some(key) = new.state_key {
+            if key.starts_with('@') && key != new.sender {
+                return Err(ApiError::forbidden(
+                    "You can only set state keyed by your own user ID",
+                ));
+            }
+        }
         if self
             .store
             .membership(new.room_id, new.sender)

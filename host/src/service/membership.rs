@@ -14,6 +14,8 @@ use crate::api::AppState;
 pub enum Change {
     /// `invite`.
     Invite,
+    /// `invite` sent by `createRoom` (not rate-limited).
+    InviteAtCreation,
     /// `join`.
     Join,
     /// `leave` by oneself.
@@ -67,6 +69,11 @@ impl AppState {
         let joined = own.as_deref() == Some("join");
 
         let membership = match change {
+            Change::Join if self.store.is_room_blocked(room_id).await? => {
+                return Err(ApiError::forbidden(
+                    "This room has been blocked on this server",
+                ));
+            }
             Change::Join => {
                 if theirs.as_deref() == Some("ban") {
                     return Err(ApiError::forbidden("You are banned from this room"));
@@ -94,7 +101,7 @@ impl AppState {
                 }
                 "join"
             }
-            Change::Invite => {
+            Change::Invite | Change::InviteAtCreation => {
                 if !joined {
                     return Err(ApiError::forbidden(format!(
                         "User {} not in room {room_id}",
@@ -111,9 +118,16 @@ impl AppState {
                         "You don't have permission to invite users",
                     ));
                 }
+                if who.shadow_banned {
+                    // Shadow-banned users are told their invite went out; nothing is stored.
+                    return Ok(format!("${}", super::events::random_id(43)));
+                }
                 if !who.is_admin {
-                    self.check_invite_rate(&who.user_id, target, room_id)
-                        .await?;
+                    // Invites made by createRoom are not rate-limited, as in Synapse.
+                    if change == Change::Invite {
+                        self.check_invite_rate(&who.user_id, target, room_id)
+                            .await?;
+                    }
                     if let SpamCheck::Deny(d) = self
                         .modules
                         .user_may_invite(&who.user_id, target, room_id)
@@ -166,6 +180,7 @@ impl AppState {
             event_type: "m.room.member",
             state_key: Some(target),
             content,
+            txn: None,
         };
         self.send_event(
             new,

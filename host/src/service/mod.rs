@@ -4,5 +4,5 @@
 pub mod background;
 pub mod events;
 pub mod membership;
-mod power;
+pub(crate) mod power;
 pub mod ratelimit;

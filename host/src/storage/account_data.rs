@@ -6,7 +6,9 @@ use sqlx::Row;
 use super::{Store, StoreError};
 
 impl Store {
-    /// Store account data; returns its stream position.
+    /// Store account data; returns its stream position. A single statement takes SQLite's
+    /// write lock at once (a read-then-write transaction could not upgrade its lock under
+    /// concurrent writers).
     pub async fn put_account_data(
         &self,
         user_id: &str,
@@ -14,24 +16,18 @@ impl Store {
         data_type: &str,
         content: &Value,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let next: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) + 1 FROM account_data")
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO account_data (user_id, room_id, type, content, stream_id) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id",
+        sqlx::query_scalar(
+            "INSERT INTO account_data (user_id, room_id, type, content, stream_id) \
+             VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM account_data)) \
+             ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id \
+             RETURNING stream_id",
         )
         .bind(user_id)
         .bind(room_id.unwrap_or(""))
         .bind(data_type)
         .bind(content.to_string())
-        .bind(next)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(next)
+        .fetch_one(&self.pool)
+        .await
     }
 
     /// One account data entry.

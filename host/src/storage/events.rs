@@ -25,6 +25,17 @@ fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
 impl Store {
     /// Store `event` and, for state events, make it current. Returns its stream position.
     pub async fn persist_event(&self, event: &Value) -> Result<i64, StoreError> {
+        self.persist_event_with_txn(event, None).await
+    }
+
+    /// Like [`Store::persist_event`], also recording the client transaction `(token hash,
+    /// key)` that produced it in the same database transaction, so a retry after a crash
+    /// finds it.
+    pub async fn persist_event_with_txn(
+        &self,
+        event: &Value,
+        txn: Option<(&str, &str)>,
+    ) -> Result<i64, StoreError> {
         let field = |k: &str| {
             event
                 .get(k)
@@ -65,6 +76,14 @@ impl Store {
             .bind(membership)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some((token_hash, key)) = txn {
+            sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES (?, ?, ?)")
+                .bind(token_hash)
+                .bind(key)
+                .bind(field("event_id"))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(ordering)
@@ -195,7 +214,7 @@ impl Store {
         txn_id: &str,
         event_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO txn_ids (token_hash, txn_id, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(token_hash)
             .bind(txn_id)
             .bind(event_id)
@@ -210,7 +229,7 @@ impl Store {
         token_hash: &str,
         txn_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT event_id FROM txn_ids WHERE token_hash = ? AND txn_id = ?")
+        sqlx::query_scalar("SELECT event_id FROM txn_ids WHERE token_hash = ? AND txn_key = ?")
             .bind(token_hash)
             .bind(txn_id)
             .fetch_optional(&self.pool)

@@ -6,31 +6,26 @@ use sqlx::Row;
 use super::{now_ms, Store, StoreError};
 
 impl Store {
-    /// Store `user_id`'s presence; returns its stream position.
+    /// Store `user_id`'s presence; returns its stream position (one statement; see
+    /// `put_account_data`).
     pub async fn set_presence(
         &self,
         user_id: &str,
         presence: &str,
         status_msg: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) + 1 FROM presence")
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO presence (user_id, presence, status_msg, last_active_ts, stream_id) VALUES (?, ?, ?, ?, ?) \
+        sqlx::query_scalar(
+            "INSERT INTO presence (user_id, presence, status_msg, last_active_ts, stream_id) \
+             VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM presence)) \
              ON CONFLICT (user_id) DO UPDATE SET presence = excluded.presence, status_msg = excluded.status_msg, \
-             last_active_ts = excluded.last_active_ts, stream_id = excluded.stream_id",
+             last_active_ts = excluded.last_active_ts, stream_id = excluded.stream_id RETURNING stream_id",
         )
         .bind(user_id)
         .bind(presence)
         .bind(status_msg)
         .bind(now_ms())
-        .bind(next)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(next)
+        .fetch_one(&self.pool)
+        .await
     }
 
     /// A user's presence as a `m.presence` content object, if ever set.

@@ -101,4 +101,22 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Block a room for good (admin shutdown).
+    pub async fn block_room(&self, room_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE rooms SET blocked = 1, is_public = 0 WHERE room_id = ?")
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an admin shut the room down.
+    pub async fn is_room_blocked(&self, room_id: &str) -> Result<bool, StoreError> {
+        let v: Option<bool> = sqlx::query_scalar("SELECT blocked FROM rooms WHERE room_id = ?")
+            .bind(room_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(v.unwrap_or(false))
+    }
 }

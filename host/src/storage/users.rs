@@ -151,19 +151,16 @@ impl Store {
         Ok(())
     }
 
-    /// Every `(device_id)` with a live token for `user_id`; then delete them all.
+    /// Delete every token of `user_id`; returns the devices that had one. One statement, so
+    /// concurrent writers cannot make it fail half-way.
     pub async fn delete_all_tokens(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let devices: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT device_id FROM access_tokens WHERE user_id = ?")
+        let mut devices: Vec<String> =
+            sqlx::query_scalar("DELETE FROM access_tokens WHERE user_id = ? RETURNING device_id")
                 .bind(user_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-        sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        devices.sort();
+        devices.dedup();
         Ok(devices)
     }
 
@@ -200,6 +197,21 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Make exactly `admins` server admins: listed users gain it, everyone else loses it.
+    pub async fn sync_admins(&self, admins: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET is_admin = 0")
+            .execute(&mut *tx)
+            .await?;
+        for admin in admins {
+            sqlx::query("UPDATE users SET is_admin = 1 WHERE user_id = ?")
+                .bind(admin)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
     }
 }
 
