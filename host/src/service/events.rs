@@ -155,6 +155,9 @@ impl AppState {
                 new.event_type
             )));
         }
+        if new.event_type == "m.room.power_levels" {
+            escalation_check(&pl, new.sender, &new.content)?;
+        }
         Ok(())
     }
 
@@ -172,4 +175,39 @@ impl AppState {
         out["unsigned"] = Value::Object(unsigned);
         Ok(out)
     }
+}
+
+/// The room-version rule for power-level changes: nobody may set anything above their own
+/// level, change an action level that is above it, or change another user whose level is at
+/// or above it.
+fn escalation_check(old: &PowerLevels<'_>, sender: &str, new: &Value) -> ApiResult<()> {
+    let mine = old.user(sender);
+    let refuse = |what: &str| Err(ApiError::forbidden(format!("You cannot change {what} beyond your own power level")));
+    let before = old.0.cloned().unwrap_or(Value::Null);
+    let ints = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64);
+    for key in ["users_default", "events_default", "state_default", "ban", "kick", "redact", "invite"] {
+        let (was, now) = (ints(&before, key), ints(new, key));
+        if was != now && (was.unwrap_or(0) > mine || now.unwrap_or(0) > mine) {
+            return refuse(key);
+        }
+    }
+    for map in ["users", "events"] {
+        let empty = serde_json::Map::new();
+        let old_map = before.get(map).and_then(Value::as_object).unwrap_or(&empty);
+        let new_map = new.get(map).and_then(Value::as_object).unwrap_or(&empty);
+        for key in old_map.keys().chain(new_map.keys()) {
+            let (was, now) = (old_map.get(key).and_then(Value::as_i64), new_map.get(key).and_then(Value::as_i64));
+            if was == now {
+                continue;
+            }
+            let was = was.unwrap_or(0);
+            // Another user at or above the sender's level is out of reach; an action level is
+            // out of reach only when above it.
+            let untouchable = if map == "users" { key != sender && was >= mine } else { was > mine };
+            if now.unwrap_or(0) > mine || untouchable {
+                return refuse(&format!("{map}.{key}"));
+            }
+        }
+    }
+    Ok(())
 }
