@@ -102,7 +102,11 @@ impl Workdir {
     /// copy is a different file, so it gets its own statics).
     pub fn copy_module(&self, module: &str, as_name: &str) -> PathBuf {
         let to = self.path().join(format!("{as_name}.so"));
-        std::fs::copy(module_lib(module), &to).expect("copy module library");
+        // Never overwrite a copy: a server started earlier in this process may still have it
+        // mapped (libraries are never unloaded), and rewriting mapped code crashes with SIGBUS.
+        if !to.exists() {
+            std::fs::copy(module_lib(module), &to).expect("copy module library");
+        }
         to
     }
 

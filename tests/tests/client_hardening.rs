@@ -381,19 +381,62 @@ async fn power_levels_cannot_be_raised_beyond_the_senders_own() {
     let alice = s.register("alice").await;
     let mod_ = s.register("moderator").await;
     let room = alice.create_room(json!({"preset": "public_chat"})).await;
-    mod_.call("POST", &format!("/join/{room}"), Some(json!({}))).await;
-    let (_, mut pl) = alice.call("GET", &format!("/rooms/{room}/state/m.room.power_levels/"), None).await;
+    mod_.call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    let (_, mut pl) = alice
+        .call(
+            "GET",
+            &format!("/rooms/{room}/state/m.room.power_levels/"),
+            None,
+        )
+        .await;
     pl["users"][&mod_.user_id] = json!(50);
     pl["events"]["m.room.power_levels"] = json!(50);
-    assert_eq!(alice.call("PUT", &format!("/rooms/{room}/state/m.room.power_levels/"), Some(pl.clone())).await.0, 200);
+    assert_eq!(
+        alice
+            .call(
+                "PUT",
+                &format!("/rooms/{room}/state/m.room.power_levels/"),
+                Some(pl.clone())
+            )
+            .await
+            .0,
+        200
+    );
     let mut grab = pl.clone();
     grab["users"][&mod_.user_id] = json!(100);
-    let (status, body) = mod_.call("PUT", &format!("/rooms/{room}/state/m.room.power_levels/"), Some(grab)).await;
+    let (status, body) = mod_
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/state/m.room.power_levels/"),
+            Some(grab),
+        )
+        .await;
     assert_eq!(status, 403, "{body}");
     let mut demote = pl.clone();
     demote["users"][&alice.user_id] = json!(0);
-    assert_eq!(mod_.call("PUT", &format!("/rooms/{room}/state/m.room.power_levels/"), Some(demote)).await.0, 403, "cannot demote a higher user");
+    assert_eq!(
+        mod_.call(
+            "PUT",
+            &format!("/rooms/{room}/state/m.room.power_levels/"),
+            Some(demote)
+        )
+        .await
+        .0,
+        403,
+        "cannot demote a higher user"
+    );
     let mut step_down = pl;
     step_down["users"][&mod_.user_id] = json!(10);
-    assert_eq!(mod_.call("PUT", &format!("/rooms/{room}/state/m.room.power_levels/"), Some(step_down)).await.0, 200, "may lower oneself");
+    assert_eq!(
+        mod_.call(
+            "PUT",
+            &format!("/rooms/{room}/state/m.room.power_levels/"),
+            Some(step_down)
+        )
+        .await
+        .0,
+        200,
+        "may lower oneself"
+    );
 }

@@ -317,3 +317,74 @@ async fn a1_expired_accounts_are_refused_but_may_log_out() {
     );
     assert_eq!(alice.call("POST", "/logout", Some(json!({}))).await.0, 200);
 }
+
+async fn login(s: &modhost_tests::TestServer, body: Value) -> (u16, Value) {
+    s.call("POST", "/_matrix/client/v3/login", None, Some(body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn p3_p4_p5_password_config_controls_the_local_fallback_and_password_login() {
+    let pw = |user: &str, password: &str| json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
+    // P3: the module says no, the local database says yes.
+    let w = Workdir::new();
+    let s = scripted_server(
+        &w,
+        "enable_registration: true\n",
+        &[("a", json!({"auth_checker:m.login.password:password": null}))],
+    )
+    .await;
+    s.register("local").await;
+    assert_eq!(login(&s, pw("local", "pw")).await.0, 200);
+    assert_eq!(login(&s, pw("local", "wrong")).await.0, 403);
+    let calls = s.calls("a").await;
+    assert_eq!(
+        calls.len(),
+        2,
+        "the provider is consulted each time: {calls:?}"
+    );
+    drop(s);
+    // P4: no local fallback.
+    let s = scripted_server(
+        &w,
+        "enable_registration: true\npassword_config: {localdb_enabled: false}\n",
+        &[("a", json!({"auth_checker:m.login.password:password": null}))],
+    )
+    .await;
+    let (status, body) = login(&s, pw("local", "pw")).await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (403, Some("M_FORBIDDEN"))
+    );
+    drop(s);
+    // P5 / P9: password login off entirely — not advertised, refused with 400, provider not asked.
+    let w = Workdir::new();
+    let s = scripted_server(&w, "enable_registration: true\npassword_config: {enabled: false}\n", &[("a", json!({"auth_checker:m.login.password:password": null, "auth_checker:org.example.t:t": "@x:test.local"}))]).await;
+    let (_, flows) = s.call("GET", "/_matrix/client/v3/login", None, None).await;
+    assert_eq!(flows, json!({"flows": [{"type": "org.example.t"}]}));
+    assert_eq!(login(&s, pw("anyone", "pw")).await.0, 400);
+    assert!(s.calls("a").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn third_party_logins_go_to_check_3pid_auth() {
+    let w = Workdir::new();
+    let s = scripted_server(
+        &w,
+        "enable_registration: true\n",
+        &[("a", json!({"check_3pid_auth": "@alice:test.local"}))],
+    )
+    .await;
+    s.register("alice").await;
+    let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.thirdparty", "medium": "email", "address": "Alice@Example.org"}, "password": "x"});
+    let (status, resp) = login(&s, body).await;
+    assert_eq!(
+        (status, resp["user_id"].as_str()),
+        (200, Some("@alice:test.local")),
+        "{resp}"
+    );
+    assert_eq!(
+        s.calls("a").await[0]["args"],
+        json!(["email", "alice@example.org"])
+    );
+}

@@ -214,8 +214,15 @@ pub(super) async fn register_route(
 /// # `GET /_matrix/client/v3/login`
 /// Login flows: password first, then every module login type.
 pub(super) async fn login_flows_route(State(state): State<AppState>) -> Json<Value> {
-    let mut flows = vec![json!({"type": "m.login.password"})];
-    for (login_type, _) in state.modules.supported_login_types() {
+    let types = state.modules.supported_login_types();
+    let pc = state.config.password_config;
+    // As Synapse: password first when password login is on and something can check it.
+    let module_password = types.iter().any(|(t, _)| t == "m.login.password");
+    let mut flows = Vec::new();
+    if pc.enabled && (module_password || pc.localdb_enabled) {
+        flows.push(json!({"type": "m.login.password"}));
+    }
+    for (login_type, _) in types {
         if login_type != "m.login.password" {
             flows.push(json!({"type": login_type}));
         }
@@ -251,7 +258,56 @@ pub(super) async fn login_route(
 
     let module_types = state.modules.supported_login_types();
     let mut on_login = None;
-    let user_id = if module_types.iter().any(|(t, _)| *t == login_type) {
+    let password_login = login_type == "m.login.password";
+    if password_login && !state.config.password_config.enabled {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_UNKNOWN",
+            "Password login has been disabled.",
+        ));
+    }
+    let identifier_type = body
+        .get("identifier")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str);
+    let user_id = if password_login
+        && matches!(
+            identifier_type,
+            Some("m.id.thirdparty") | Some("m.id.phone")
+        ) {
+        // Third-party identifiers: modules' check_3pid_auth first. modhost keeps no local
+        // third-party identifiers, so nothing else can resolve one.
+        let id = &body["identifier"];
+        let (medium, address) = match identifier_type {
+            Some("m.id.phone") => (
+                "msisdn",
+                format!(
+                    "{}{}",
+                    id["country"].as_str().unwrap_or_default(),
+                    id["phone"].as_str().unwrap_or_default()
+                ),
+            ),
+            _ => (
+                id["medium"].as_str().unwrap_or_default(),
+                id["address"].as_str().unwrap_or_default().to_lowercase(),
+            ),
+        };
+        let password = body
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match state
+            .modules
+            .check_3pid_auth(medium, &address, password)
+            .await
+        {
+            Some(outcome) => {
+                on_login = outcome.on_login;
+                outcome.user_id
+            }
+            None => return Err(invalid()),
+        }
+    } else if module_types.iter().any(|(t, _)| *t == login_type) {
         match state
             .modules
             .check_auth(&raw_user, &login_type, &body)
@@ -268,9 +324,7 @@ pub(super) async fn login_route(
                 on_login = outcome.on_login;
                 outcome.user_id
             }
-            Ok(None) if login_type == "m.login.password" => {
-                local_password_login(&state, &qualified, &body).await?
-            }
+            Ok(None) if password_login => local_password_login(&state, &qualified, &body).await?,
             Ok(None) => return Err(invalid()),
         }
     } else if login_type == "m.login.password" {
@@ -348,6 +402,9 @@ async fn local_password_login(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    if !state.config.password_config.localdb_enabled {
+        return Err(ApiError::forbidden("Invalid username or password"));
+    }
     let user = state.store.get_user(user_id).await?;
     let hash = user.and_then(|u| u.password_hash);
     match hash {

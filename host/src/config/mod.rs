@@ -29,6 +29,8 @@ pub struct Config {
     pub media_store_path: PathBuf,
     /// Largest upload accepted.
     pub max_upload_size: u64,
+    /// Password login switches (Synapse's `password_config`).
+    pub password_config: PasswordConfig,
     /// Invite rate limits: `(per_second, burst_count)` for `per_room`, `per_user`, `per_issuer`.
     pub rc_invites: RcInvites,
     /// Users (MXIDs) who are server admins.
@@ -51,6 +53,25 @@ pub struct Rate {
     pub per_second: f64,
     /// Bucket size.
     pub burst_count: f64,
+}
+
+/// Synapse's `password_config`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// `m.login.password` at all.
+    pub enabled: bool,
+    /// Fall back to the local password database when no module authenticates.
+    pub localdb_enabled: bool,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            enabled: true,
+            localdb_enabled: true,
+        }
+    }
 }
 
 /// Synapse's `rc_invites` (same defaults).
@@ -120,6 +141,7 @@ const KNOWN_KEYS: &[&str] = &[
     "enable_registration",
     "admin_users",
     "rc_invites",
+    "password_config",
     "module_callback_timeout_ms",
     "max_module_request_body_bytes",
     "modules",
@@ -275,6 +297,9 @@ impl Config {
         let max_upload_size: u64 = f
             .get("max_upload_size", || Some(50 * 1024 * 1024))
             .unwrap_or(50 * 1024 * 1024);
+        let password_config: PasswordConfig = f
+            .get("password_config", || Some(PasswordConfig::default()))
+            .unwrap_or_default();
         let rc_invites: RcInvites = f
             .get("rc_invites", || Some(RcInvites::default()))
             .unwrap_or_default();
@@ -329,6 +354,7 @@ impl Config {
             max_upload_size,
             admin_users,
             rc_invites,
+            password_config,
             enable_registration,
             module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
             max_module_request_body: body_limit,

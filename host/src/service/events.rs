@@ -182,10 +182,22 @@ impl AppState {
 /// or above it.
 fn escalation_check(old: &PowerLevels<'_>, sender: &str, new: &Value) -> ApiResult<()> {
     let mine = old.user(sender);
-    let refuse = |what: &str| Err(ApiError::forbidden(format!("You cannot change {what} beyond your own power level")));
+    let refuse = |what: &str| {
+        Err(ApiError::forbidden(format!(
+            "You cannot change {what} beyond your own power level"
+        )))
+    };
     let before = old.0.cloned().unwrap_or(Value::Null);
     let ints = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64);
-    for key in ["users_default", "events_default", "state_default", "ban", "kick", "redact", "invite"] {
+    for key in [
+        "users_default",
+        "events_default",
+        "state_default",
+        "ban",
+        "kick",
+        "redact",
+        "invite",
+    ] {
         let (was, now) = (ints(&before, key), ints(new, key));
         if was != now && (was.unwrap_or(0) > mine || now.unwrap_or(0) > mine) {
             return refuse(key);
@@ -196,14 +208,21 @@ fn escalation_check(old: &PowerLevels<'_>, sender: &str, new: &Value) -> ApiResu
         let old_map = before.get(map).and_then(Value::as_object).unwrap_or(&empty);
         let new_map = new.get(map).and_then(Value::as_object).unwrap_or(&empty);
         for key in old_map.keys().chain(new_map.keys()) {
-            let (was, now) = (old_map.get(key).and_then(Value::as_i64), new_map.get(key).and_then(Value::as_i64));
+            let (was, now) = (
+                old_map.get(key).and_then(Value::as_i64),
+                new_map.get(key).and_then(Value::as_i64),
+            );
             if was == now {
                 continue;
             }
             let was = was.unwrap_or(0);
             // Another user at or above the sender's level is out of reach; an action level is
             // out of reach only when above it.
-            let untouchable = if map == "users" { key != sender && was >= mine } else { was > mine };
+            let untouchable = if map == "users" {
+                key != sender && was >= mine
+            } else {
+                was > mine
+            };
             if now.unwrap_or(0) > mine || untouchable {
                 return refuse(&format!("{map}.{key}"));
             }
