@@ -431,3 +431,51 @@ async fn p13_a_module_chooses_the_display_name_at_registration() {
         .await;
     assert_eq!(name, json!({"displayname": "rin-foo"}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s8_room_upgrades_ask_user_may_create_room_with_the_copied_state() {
+    let w = Workdir::new();
+    let s = one(&w, json!({"user_may_create_room": "not_spam"})).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({"topic": "foo"})).await;
+    let before = s.calls("a").await.len();
+    let (status, body) = alice
+        .call(
+            "POST",
+            &format!("/rooms/{room}/upgrade"),
+            Some(json!({"new_version": "10"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let replacement = body["replacement_room"].as_str().unwrap().to_string();
+    let calls = s.calls("a").await;
+    let args = &calls[before]["args"];
+    assert_eq!(args[0], format!("{:?}", alice.user_id));
+    let config: Value = serde_json::from_str(args[1].as_str().unwrap()).unwrap();
+    let topic = config["initial_state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "m.room.topic")
+        .cloned();
+    assert_eq!(
+        topic,
+        Some(json!({"type": "m.room.topic", "state_key": "", "content": {"topic": "foo"}}))
+    );
+    let (_, tomb) = alice
+        .call(
+            "GET",
+            &format!("/rooms/{room}/state/m.room.tombstone/"),
+            None,
+        )
+        .await;
+    assert_eq!(tomb["replacement_room"], replacement);
+    let (_, topic) = alice
+        .call(
+            "GET",
+            &format!("/rooms/{replacement}/state/m.room.topic/"),
+            None,
+        )
+        .await;
+    assert_eq!(topic, json!({"topic": "foo"}));
+}

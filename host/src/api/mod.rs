@@ -12,6 +12,7 @@ mod profile;
 mod room_events;
 mod rooms;
 mod sync;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -239,6 +240,10 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_matrix/client/v3/presence/{user}/status",
             put(presence::put_presence_route).get(presence::get_presence_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/upgrade",
+            post(upgrade::upgrade_route),
         )
         .with_state(state)
 }
