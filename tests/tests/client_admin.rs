@@ -1,7 +1,7 @@
 //! Deactivation and admin endpoints with their module checks (spec §6.2 T12–T15).
 
 use modhost_tests::{admin_server, scripted_server, TestServer, Workdir};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const ADMIN: &str = "enable_registration: true\nadmin_users: [\"@root:test.local\"]\n";
 
@@ -238,5 +238,65 @@ async fn admin_users_is_the_whole_truth_and_cannot_be_claimed_by_registering() {
         .await
         .0,
         403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t11_t13_admin_profile_changes_and_reactivation_are_reported() {
+    let w = Workdir::new();
+    let (s, root) = admin_server(&w, &[("a", json!({"on_profile_update": null, "on_user_deactivation_status_changed": null, "check_can_deactivate_user": true}))]).await;
+    let alice = s.register("alice").await;
+    let path = format!("/_synapse/admin/v2/users/{}", alice.user_id);
+    let put = |body| s.call("PUT", &path, Some(&root.token), Some(body));
+    let (status, body) =
+        put(json!({"displayname": "Foo", "avatar_url": "mxc://test.local/a"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(put(json!({"deactivated": true})).await.0, 200);
+    assert_eq!(
+        put(json!({"deactivated": false})).await.0,
+        400,
+        "reactivation needs a password"
+    );
+    assert_eq!(
+        put(json!({"deactivated": false, "password": "new"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(put(json!({"admin": true})).await.0, 400);
+    let calls = s.calls("a").await;
+    let profile: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["callback"] == "on_profile_update")
+        .map(|c| &c["args"])
+        .collect();
+    assert_eq!(
+        profile[0],
+        &json!([alice.user_id, "Foo", null, true, false]),
+        "one call per field, by_admin"
+    );
+    assert_eq!(
+        profile[1],
+        &json!([alice.user_id, "Foo", "mxc://test.local/a", true, false])
+    );
+    let status: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["callback"] == "on_user_deactivation_status_changed")
+        .map(|c| &c["args"])
+        .collect();
+    assert_eq!(
+        status,
+        [
+            &json!([alice.user_id, true, true]),
+            &json!([alice.user_id, false, true])
+        ]
+    );
+    let login = json!({"type": "m.login.password", "user": "alice", "password": "new"});
+    assert_eq!(
+        s.call("POST", "/_matrix/client/v3/login", None, Some(login))
+            .await
+            .0,
+        200,
+        "reactivated with the new password"
     );
 }

@@ -31,7 +31,7 @@ fn request_info(headers: &HeaderMap) -> Vec<(String, String)> {
     vec![(agent.to_string(), "127.0.0.1".to_string())]
 }
 
-async fn hash_password(password: String) -> ApiResult<String> {
+pub(super) async fn hash_password(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

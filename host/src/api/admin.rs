@@ -172,3 +172,80 @@ pub(super) async fn admin_delete_room_route(
         json!({"delete_id": crate::service::events::random_id(16), "kicked_users": members}),
     ))
 }
+
+/// # `PUT /_synapse/admin/v2/users/{userId}`
+/// Profile fields (each change reported to `on_profile_update` with `by_admin`), and
+/// deactivation or reactivation (reported to `on_user_deactivation_status_changed`). Admin
+/// status comes from `admin_users` in the configuration, not from this API.
+pub(super) async fn admin_put_user_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(user_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult<Json<Value>> {
+    AppState::require_admin(&who)?;
+    if body.contains_key("admin") {
+        return Err(ApiError::bad_json(
+            "Server admins are set with admin_users in the configuration",
+        ));
+    }
+    let user = state
+        .store
+        .get_user(&user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    for (key, field) in [
+        ("displayname", ProfileField::Displayname),
+        ("avatar_url", ProfileField::AvatarUrl),
+    ] {
+        if let Some(v) = body.get(key) {
+            let value = v
+                .as_str()
+                .ok_or_else(|| ApiError::bad_json(format!("{key} must be a string")))?;
+            state
+                .store
+                .set_profile_field(&user_id, field, Some(value))
+                .await?;
+            let (display_name, avatar_url) = state.store.get_profile(&user_id).await?;
+            state
+                .modules
+                .on_profile_update(
+                    &user_id,
+                    &ProfileInfo {
+                        display_name,
+                        avatar_url,
+                    },
+                    true,
+                    false,
+                )
+                .await;
+        }
+    }
+    match body.get("deactivated").and_then(Value::as_bool) {
+        Some(true) if !user.deactivated => state.deactivate(&user_id, true).await?,
+        Some(false) if user.deactivated => {
+            let password = body
+                .get("password")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::bad_json("Must provide a password to re-activate an account.")
+                })?;
+            let hash = super::account::hash_password(password.to_string()).await?;
+            state.store.reactivate_user(&user_id, &hash).await?;
+            state
+                .modules
+                .on_user_deactivation_status_changed(&user_id, false, true)
+                .await;
+        }
+        _ => {}
+    }
+    let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
+    let deactivated = state
+        .store
+        .get_user(&user_id)
+        .await?
+        .is_some_and(|u| u.deactivated);
+    Ok(Json(
+        json!({"name": user_id, "displayname": displayname, "avatar_url": avatar_url, "deactivated": deactivated}),
+    ))
+}

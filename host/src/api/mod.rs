@@ -245,5 +245,9 @@ pub fn client_routes(state: AppState) -> Router {
             "/_matrix/client/v3/rooms/{room}/upgrade",
             post(upgrade::upgrade_route),
         )
+        .route(
+            "/_synapse/admin/v2/users/{user}",
+            put(admin::admin_put_user_route),
+        )
         .with_state(state)
 }

@@ -77,9 +77,14 @@ impl Store {
         Ok(())
     }
 
-    /// Undo a deactivation (admin only); the user needs a new password to log in.
-    pub async fn reactivate_user(&self, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET deactivated = 0 WHERE user_id = ?")
+    /// Undo a deactivation (admin only) with a new password hash.
+    pub async fn reactivate_user(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET deactivated = 0, password_hash = ? WHERE user_id = ?")
+            .bind(password_hash)
             .bind(user_id)
             .execute(&self.pool)
             .await?;
