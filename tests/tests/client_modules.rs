@@ -388,3 +388,47 @@ async fn third_party_logins_go_to_check_3pid_auth() {
         json!(["email", "alice@example.org"])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn p2_p7_deleting_a_device_takes_interactive_auth_with_module_login_types() {
+    let w = Workdir::new();
+    let s = scripted_server(&w, "enable_registration: true\n", &[("a", json!({"auth_checker:test.login_type:test_field": "@alice:test.local", "on_logged_out": null}))]).await;
+    let alice = s.register("alice").await;
+    let (_, devices) = alice.call("GET", "/devices", None).await;
+    let device = devices["devices"][0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/devices/{device}");
+
+    let (status, challenge) = alice.call("DELETE", &path, Some(json!({}))).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge["flows"],
+        json!([{"stages": ["m.login.password"]}, {"stages": ["test.login_type"]}])
+    );
+    let wrong = json!({"auth": {"type": "m.login.password", "password": "nope"}});
+    assert_eq!(
+        alice.call("DELETE", &path, Some(wrong)).await,
+        (
+            401,
+            json!({"errcode": "M_FORBIDDEN", "error": "Invalid auth"})
+        )
+    );
+    let missing = json!({"auth": {"type": "test.login_type"}});
+    assert_eq!(alice.call("DELETE", &path, Some(missing)).await.0, 400);
+    let module = json!({"auth": {"type": "test.login_type", "test_field": "y"}});
+    assert_eq!(alice.call("DELETE", &path, Some(module)).await.0, 200);
+    let calls = s.calls("a").await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["callback"] == "on_logged_out" && c["args"][1] == device.as_str()),
+        "{calls:?}"
+    );
+    assert_eq!(
+        alice.call("GET", "/account/whoami", None).await.0,
+        401,
+        "the device's token is gone"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod devices;
 mod directory;
 pub mod error;
 pub mod extract;
@@ -248,6 +249,11 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_synapse/admin/v2/users/{user}",
             put(admin::admin_put_user_route),
+        )
+        .route("/_matrix/client/v3/devices", get(devices::devices_route))
+        .route(
+            "/_matrix/client/v3/devices/{device}",
+            delete(devices::delete_device_route),
         )
         .with_state(state)
 }

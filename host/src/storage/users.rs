@@ -218,6 +218,37 @@ impl Store {
         }
         tx.commit().await
     }
+
+    /// `(device_id, display_name)` of a user's devices.
+    pub async fn devices(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT device_id, display_name FROM devices WHERE user_id = ? ORDER BY device_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Delete a device and its tokens; `false` if it did not exist.
+    pub async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?")
+            .bind(user_id)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM devices WHERE user_id = ? AND device_id = ?")
+            .bind(user_id)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// A profile field.
