@@ -17,6 +17,8 @@ const PACKAGES: &[&str] = &[
     "modhost",
     "demo",
     "house_rules",
+    "shared_secret_auth",
+    "user_restrictions",
     "scripted",
     "panicky",
     "bad_config",

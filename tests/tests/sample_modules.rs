@@ -123,3 +123,120 @@ async fn the_shipped_sample_config_loads() {
     );
     assert_eq!(s.get("/_synapse/client/house_rules/stats").await.0, 200);
 }
+
+fn hmac_token(secret: &str, user_id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(user_id.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_secret_auth_logs_users_in_with_their_token_only() {
+    let w = Workdir::new();
+    let secret = "0123456789abcdef-secret";
+    let config = w.config(&format!("enable_registration: true\nmodules:\n  - module: shared_secret_auth\n    config: {{shared_secret: \"{secret}\"}}\n"));
+    let s = TestServer::start(&config).await;
+    s.register("alice").await;
+    let (_, flows) = s.call("GET", "/_matrix/client/v3/login", None, None).await;
+    assert_eq!(
+        flows["flows"][1],
+        json!({"type": "com.devture.shared_secret_auth"})
+    );
+    let login = |token: String| json!({"type": "com.devture.shared_secret_auth", "identifier": {"type": "m.id.user", "user": "alice"}, "token": token});
+    let (status, body) = s
+        .call(
+            "POST",
+            "/_matrix/client/v3/login",
+            None,
+            Some(login(hmac_token(secret, "@alice:test.local"))),
+        )
+        .await;
+    assert_eq!(
+        (status, body["user_id"].as_str()),
+        (200, Some("@alice:test.local")),
+        "{body}"
+    );
+    let (status, _) = s
+        .call(
+            "POST",
+            "/_matrix/client/v3/login",
+            None,
+            Some(login(hmac_token(secret, "@mallory:test.local"))),
+        )
+        .await;
+    assert_eq!(status, 403, "a token for another user does not work");
+    let (status, _) = s
+        .call(
+            "POST",
+            "/_matrix/client/v3/login",
+            None,
+            Some(login(hmac_token("wrong secret!!!!!", "@alice:test.local"))),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let short =
+        w.config("modules:\n  - module: shared_secret_auth\n    config: {shared_secret: short}\n");
+    let (code, _, err) = w.check_config(&short);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("modules[0].config.shared_secret: module 'shared_secret_auth'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("too short: use at least 16 characters"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_restrictions_decide_invites_and_room_creation_by_pattern() {
+    let w = Workdir::new();
+    let config = w.config(
+        "enable_registration: true\nmodules:\n  - module: user_restrictions\n    config:\n      rules:\n        \
+         - match: \"^@boss\"\n          allow: [invite, create_room]\n        - match: \"^@intern\"\n          deny: [create_room]\n      \
+         default_deny: [invite]\n",
+    );
+    let s = TestServer::start(&config).await;
+    let boss = s.register("boss").await;
+    let intern = s.register("intern").await;
+    let guest = s.register("guest").await;
+    assert_eq!(
+        intern.call("POST", "/createRoom", Some(json!({}))).await.0,
+        403
+    );
+    let room = guest.create_room(json!({})).await;
+    let (status, _) = guest
+        .call(
+            "POST",
+            &format!("/rooms/{room}/invite"),
+            Some(json!({"user_id": intern.user_id})),
+        )
+        .await;
+    assert_eq!(status, 403, "invites are denied by default");
+    let room = boss.create_room(json!({})).await;
+    assert_eq!(
+        boss.call(
+            "POST",
+            &format!("/rooms/{room}/invite"),
+            Some(json!({"user_id": guest.user_id}))
+        )
+        .await
+        .0,
+        200
+    );
+
+    let bad = w
+        .config("modules:\n  - module: user_restrictions\n    config: {rules: [{match: \"(\"}]}\n");
+    let (code, _, err) = w.check_config(&bad);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("modules[0].config.rules[0].match: module 'user_restrictions'"),
+        "{err}"
+    );
+}
