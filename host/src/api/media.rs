@@ -201,7 +201,7 @@ async fn download(state: &AppState, server: &str, media_id: &str) -> ApiResult<R
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(
             "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; \
-             style-src 'unsafe-inline'; media-src 'self'; object-src 'self'",
+             media-src 'self'; object-src 'self'",
         ),
     );
     let essence = content_type
