@@ -440,3 +440,59 @@ async fn power_levels_cannot_be_raised_beyond_the_senders_own() {
         "may lower oneself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joined_history_visibility_hides_what_came_before_the_join() {
+    let w = Workdir::new();
+    let s = plain(&w).await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let room = alice.create_room(json!({"preset": "public_chat", "initial_state": [{"type": "m.room.history_visibility", "content": {"history_visibility": "joined"}}]})).await;
+    let (_, before) = alice.say(&room, "before bob").await;
+    bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    alice.say(&room, "after bob").await;
+    let bodies = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["content"]["body"].as_str().map(String::from))
+            .collect()
+    };
+    let (_, page) = bob
+        .call(
+            "GET",
+            &format!("/rooms/{room}/messages?dir=b&limit=50"),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&page["chunk"]), ["after bob"]);
+    let (status, _) = bob
+        .call(
+            "GET",
+            &format!(
+                "/rooms/{room}/event/{}",
+                before["event_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, sync) = bob.call("GET", "/sync", None).await;
+    assert_eq!(
+        bodies(&sync["rooms"]["join"][&room]["timeline"]["events"]),
+        ["after bob"]
+    );
+    let (_, page) = alice
+        .call(
+            "GET",
+            &format!("/rooms/{room}/messages?dir=b&limit=50"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        bodies(&page["chunk"]),
+        ["after bob", "before bob"],
+        "the creator saw everything"
+    );
+}

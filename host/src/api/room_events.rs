@@ -187,7 +187,10 @@ pub(super) async fn get_event_route(
         .get_event(&event_id)
         .await?
         .filter(|e| e.json["room_id"] == room_id.as_str());
-    let stored = stored.ok_or_else(|| ApiError::not_found("Event not found."))?;
+    let from_visible = state.visible_from(&room_id, &who.user_id).await?;
+    let stored = stored
+        .filter(|e| e.stream_ordering >= from_visible)
+        .ok_or_else(|| ApiError::not_found("Event not found."))?;
     Ok(Json(state.serialize_event(&stored.json).await?))
 }
 
@@ -229,6 +232,11 @@ pub(super) async fn messages_route(
         .store
         .room_messages(&room_id, from, backwards, limit)
         .await?;
+    let from_visible = state.visible_from(&room_id, &who.user_id).await?;
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.stream_ordering >= from_visible)
+        .collect();
     let end = events.last().map(|e| e.stream_ordering);
     let mut chunk = Vec::new();
     for e in &events {

@@ -124,6 +124,11 @@ async fn build(
                 if !initial && !full_state && events.is_empty() && room_ad.is_empty() {
                     continue;
                 }
+                let from_visible = state.visible_from(&room_id, user_id).await?;
+                let events: Vec<_> = events
+                    .into_iter()
+                    .filter(|e| e.stream_ordering >= from_visible)
+                    .collect();
                 let in_timeline: Vec<&str> = events
                     .iter()
                     .filter_map(|e| e.json["event_id"].as_str())

@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod events;
+pub mod history;
 pub mod membership;
 pub(crate) mod power;
 pub mod ratelimit;

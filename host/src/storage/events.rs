@@ -235,4 +235,25 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
     }
+
+    /// The stream position of the first event in `room_id` that made `user_id` a member with
+    /// `membership` (`join`, or `invite` or `join`), if any.
+    pub async fn first_membership_position(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        memberships: &[&str],
+    ) -> Result<Option<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ? ORDER BY stream_ordering",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(parse).find_map(|e| {
+            let m = e.json["content"]["membership"].as_str().unwrap_or_default();
+            memberships.contains(&m).then_some(e.stream_ordering)
+        }))
+    }
 }
