@@ -87,6 +87,8 @@ impl Server {
             store.clone(),
             Arc::clone(&self.modules.registry),
         );
+        // Modules can now reach the module API (HostApi::call).
+        let _ = self.modules.services.set(Arc::new(state.clone()));
         tokio::spawn(async move { state.run_background_updates().await });
         self.store = Some(store);
         Ok(())

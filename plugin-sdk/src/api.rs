@@ -227,6 +227,85 @@ impl ModuleApi {
         }
     }
 
+    /// Whether `user_id` exists: `Some(user_id)` if so.
+    pub async fn check_user_exists(&self, user_id: &str) -> Result<Option<String>, ModuleError> {
+        self.call_host("check_user_exists", vec![user_id.encode()])
+            .await
+    }
+
+    /// Whether `user_id` is a server admin.
+    pub async fn is_user_admin(&self, user_id: &str) -> Result<bool, ModuleError> {
+        self.call_host("is_user_admin", vec![user_id.encode()])
+            .await
+    }
+
+    /// Register a local user without a password (display name defaults to the localpart).
+    /// Returns the new user ID; registration callbacks fire as for any registration.
+    pub async fn register_user(
+        &self,
+        localpart: &str,
+        displayname: Option<&str>,
+    ) -> Result<String, ModuleError> {
+        self.call_host(
+            "register_user",
+            vec![localpart.encode(), displayname.map(String::from).encode()],
+        )
+        .await
+    }
+
+    /// Change `target`'s membership of `room_id` (`join`, `leave`, `invite`, `ban`) as the
+    /// local user `sender`, with the same checks as a client request. Returns the event ID.
+    ///
+    /// ```no_run
+    /// # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
+    /// let me = "@bot:example.org";
+    /// api.update_room_membership(me, me, "!room:example.org", "join").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_room_membership(
+        &self,
+        sender: &str,
+        target: &str,
+        room_id: &str,
+        membership: &str,
+    ) -> Result<String, ModuleError> {
+        self.call_host(
+            "update_room_membership",
+            vec![
+                sender.encode(),
+                target.encode(),
+                room_id.encode(),
+                membership.encode(),
+            ],
+        )
+        .await
+    }
+
+    /// Send an event (`{"room_id", "sender", "type", "content", "state_key"?}`) through the same
+    /// third-party-rules and spam checks as a client's event. Returns the stored event.
+    pub async fn create_and_send_event_into_room(
+        &self,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, ModuleError> {
+        self.call_host("create_and_send_event_into_room", vec![event.encode()])
+            .await
+    }
+
+    /// The room's current state events.
+    pub async fn get_room_state(
+        &self,
+        room_id: &str,
+    ) -> Result<Vec<serde_json::Value>, ModuleError> {
+        self.call_host("get_room_state", vec![room_id.encode()])
+            .await
+    }
+
+    /// The room an alias points to, if any.
+    pub async fn lookup_room_alias(&self, alias: &str) -> Result<Option<String>, ModuleError> {
+        self.call_host("lookup_room_alias", vec![alias.encode()])
+            .await
+    }
+
     /// Encode a value for [`call_host`](Self::call_host).
     pub fn arg<T: Encode>(value: T) -> FfiValue {
         value.encode()

@@ -17,6 +17,7 @@ const PACKAGES: &[&str] = &[
     "modhost",
     "demo",
     "house_rules",
+    "auto_accept_invites",
     "shared_secret_auth",
     "user_restrictions",
     "scripted",

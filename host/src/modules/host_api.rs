@@ -1,7 +1,9 @@
 //! The host side of the ABI: what each module's `ModuleApi` talks to.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures_util::future::BoxFuture;
 use std::time::Duration;
 
 use abi_stable::std_types::{RBox, RDuration, RResult, RSlice, RStr, RString};
@@ -14,8 +16,23 @@ use tokio::runtime::Handle;
 
 use super::registry::{Accepted, RegistryBuilder};
 
+/// The module API behind `HostApi::call`, provided by the server once its database is open.
+pub trait HostServices: Send + Sync {
+    /// Run host method `method` for `module` with owned `args`.
+    fn call(
+        &self,
+        module: Arc<str>,
+        method: String,
+        args: Vec<FfiValue>,
+    ) -> BoxFuture<'static, Result<FfiValue, FfiError>>;
+}
+
+/// Where the server plugs its [`HostServices`] in (empty until the database is open).
+pub type ServicesSlot = Arc<OnceLock<Arc<dyn HostServices>>>;
+
 /// State shared by every module's host handle.
 pub(crate) struct Shared {
+    pub(crate) services: ServicesSlot,
     pub(crate) server_name: String,
     pub(crate) runtime: Handle,
     /// `Some` while modules are being constructed; `None` once the server is running.
@@ -149,11 +166,33 @@ impl HostApi for ModuleHost {
     fn call(
         &self,
         method: RStr<'_>,
-        _args: RSlice<'_, FfiArg<'_>>,
+        args: RSlice<'_, FfiArg<'_>>,
     ) -> FfiFuture<RResult<FfiValue, FfiError>> {
-        let message = format!(
-            "host method {method} is not supported by this host (plugin-sdk {SDK_VERSION})"
-        );
-        async move { RResult::RErr(FfiError::new(ErrorKind::UNSUPPORTED, message)) }.into_ffi()
+        // Arguments are borrowed for this call only: copy them before going async.
+        let owned: Vec<FfiValue> = args.iter().map(to_owned_value).collect();
+        let services = self.shared.services.get().cloned();
+        let (module, method) = (Arc::clone(&self.name), method.to_string());
+        async move {
+            match services {
+                Some(s) => s.call(module, method, owned).await.into(),
+                None => RResult::RErr(FfiError::new(
+                    ErrorKind::UNSUPPORTED,
+                    format!("host method {method} is not available before the server has started (plugin-sdk {SDK_VERSION})"),
+                )),
+            }
+        }
+        .into_ffi()
+    }
+}
+
+fn to_owned_value(arg: &FfiArg<'_>) -> FfiValue {
+    match *arg {
+        FfiArg::Null => FfiValue::Null,
+        FfiArg::Bool(b) => FfiValue::Bool(b),
+        FfiArg::Int(i) => FfiValue::Int(i),
+        FfiArg::Float(f) => FfiValue::Float(f),
+        FfiArg::Str(s) => FfiValue::Str(s.as_str().into()),
+        FfiArg::Json(s) => FfiValue::Json(s.as_str().into()),
+        FfiArg::Bytes(b) => FfiValue::Bytes(b.as_slice().to_vec().into()),
     }
 }

@@ -22,6 +22,7 @@ use host_api::{ModuleHost, Shared};
 use registry::RegistryBuilder;
 
 pub use dispatch::{AuthError, AuthOutcome, CallbackError, UpdateTarget};
+pub use host_api::{HostServices, ServicesSlot};
 pub use invoke::Failure;
 pub use registry::{Registered, Registry, WebResource};
 
@@ -48,6 +49,8 @@ pub struct LoadedModules {
     pub registry: Arc<Registry>,
     /// One entry per module, in `modules:` order.
     pub modules: Vec<ModuleSummary>,
+    /// Where the server plugs in the module API once its database is open.
+    pub services: ServicesSlot,
 }
 
 struct Parsed<'a> {
@@ -144,7 +147,9 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
     }
 
     // Phase 2: construct in `modules:` order; each registers through its own host handle.
+    let services: ServicesSlot = Arc::default();
     let shared = Arc::new(Shared {
+        services: Arc::clone(&services),
         server_name: config.server_name.clone(),
         runtime,
         builder: Mutex::new(Some(RegistryBuilder::new(
@@ -214,6 +219,7 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
     Ok(LoadedModules {
         registry: Arc::new(registry),
         modules,
+        services,
     })
 }
 

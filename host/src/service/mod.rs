@@ -5,5 +5,6 @@ pub mod background;
 pub mod events;
 pub mod history;
 pub mod membership;
+pub mod module_api;
 pub(crate) mod power;
 pub mod ratelimit;
