@@ -95,6 +95,8 @@ pub mod ffi;
 mod json;
 mod module;
 mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 mod web;
 

@@ -95,9 +95,18 @@ fn level_filter(level: u8) -> LevelFilter {
     }
 }
 
-struct Bridge {
+pub(crate) struct Bridge {
     host: HostApi_TO<RArc<()>>,
     max: LevelFilter,
+}
+
+/// A bridge to `host` at every level, for scoped use (the SDK's test support).
+#[cfg(feature = "testing")]
+pub(crate) fn bridge(host: &HostApi_TO<RArc<()>>) -> Bridge {
+    Bridge {
+        host: host.clone(),
+        max: LevelFilter::TRACE,
+    }
 }
 
 impl Subscriber for Bridge {

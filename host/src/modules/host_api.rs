@@ -169,7 +169,7 @@ impl HostApi for ModuleHost {
         args: RSlice<'_, FfiArg<'_>>,
     ) -> FfiFuture<RResult<FfiValue, FfiError>> {
         // Arguments are borrowed for this call only: copy them before going async.
-        let owned: Vec<FfiValue> = args.iter().map(to_owned_value).collect();
+        let owned: Vec<FfiValue> = args.iter().map(FfiArg::to_owned_value).collect();
         let services = self.shared.services.get().cloned();
         let (module, method) = (Arc::clone(&self.name), method.to_string());
         async move {
@@ -182,17 +182,5 @@ impl HostApi for ModuleHost {
             }
         }
         .into_ffi()
-    }
-}
-
-fn to_owned_value(arg: &FfiArg<'_>) -> FfiValue {
-    match *arg {
-        FfiArg::Null => FfiValue::Null,
-        FfiArg::Bool(b) => FfiValue::Bool(b),
-        FfiArg::Int(i) => FfiValue::Int(i),
-        FfiArg::Float(f) => FfiValue::Float(f),
-        FfiArg::Str(s) => FfiValue::Str(s.as_str().into()),
-        FfiArg::Json(s) => FfiValue::Json(s.as_str().into()),
-        FfiArg::Bytes(b) => FfiValue::Bytes(b.as_slice().to_vec().into()),
     }
 }

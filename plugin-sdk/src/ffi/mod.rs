@@ -93,6 +93,21 @@ impl FfiValue {
     }
 }
 
+impl FfiArg<'_> {
+    /// An owned copy.
+    pub fn to_owned_value(&self) -> FfiValue {
+        match *self {
+            FfiArg::Null => FfiValue::Null,
+            FfiArg::Bool(b) => FfiValue::Bool(b),
+            FfiArg::Int(i) => FfiValue::Int(i),
+            FfiArg::Float(f) => FfiValue::Float(f),
+            FfiArg::Str(s) => FfiValue::Str(s.as_str().into()),
+            FfiArg::Json(s) => FfiValue::Json(s.as_str().into()),
+            FfiArg::Bytes(b) => FfiValue::Bytes(b.as_slice().to_vec().into()),
+        }
+    }
+}
+
 /// What kind of failure an [`FfiError`] reports. An integer rather than an enum so that a
 /// newer peer's unknown kinds still decode (they are treated as [`ErrorKind::MODULE`]).
 #[repr(transparent)]

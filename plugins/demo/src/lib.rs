@@ -67,3 +67,55 @@ async fn hello(req: Request) -> Response {
 }
 
 export_module!(DemoModule);
+
+#[cfg(test)]
+mod tests {
+    //! Unit tests against the SDK's in-memory host: no server needed.
+    use plugin_sdk::testing::ModuleTest;
+    use plugin_sdk::SpamCheck;
+    use serde_json::json;
+
+    use super::DemoModule;
+
+    #[test]
+    fn the_evil_user_defaults_to_evilguy_on_this_server() {
+        let t = ModuleTest::start::<DemoModule>(json!({})).unwrap();
+        assert_eq!(
+            t.user_may_create_room("@evilguy:test", json!({})),
+            SpamCheck::forbidden()
+        );
+        assert_eq!(
+            t.user_may_create_room("@alice:test", json!({})),
+            SpamCheck::NotSpam
+        );
+        assert!(
+            t.logs()
+                .iter()
+                .any(|(_, m)| m.contains("demo module ready")),
+            "{:?}",
+            t.logs()
+        );
+    }
+
+    #[test]
+    fn hello_greets_by_name_and_requires_one() {
+        let t = ModuleTest::start::<DemoModule>(json!({"evil_user": "@mallory:test"})).unwrap();
+        assert_eq!(
+            t.get("/_synapse/client/demo/hello?name=world").body_json(),
+            json!({"hello": "world"})
+        );
+        assert_eq!(t.get("/_synapse/client/demo/hello").status, 400);
+        assert_eq!(
+            t.user_may_create_room("@mallory:test", json!({})),
+            SpamCheck::forbidden()
+        );
+    }
+
+    #[test]
+    fn unknown_config_keys_are_refused() {
+        let err = ModuleTest::start::<DemoModule>(json!({"evil": "x"}))
+            .err()
+            .unwrap();
+        assert!(err.starts_with("evil: unknown field `evil`"), "{err}");
+    }
+}
