@@ -205,6 +205,52 @@ impl ModuleApi {
             .spawn(name.into(), DropGuarded::new(wrapped).into_ffi());
     }
 
+    /// Run `f` every `interval` on the host's runtime, first after one interval (Synapse's
+    /// `looping_background_call`). Each run finishes before the next wait starts; a panic in
+    /// one run is logged and the loop goes on.
+    ///
+    /// ```no_run
+    /// # fn f(api: plugin_sdk::ModuleApi) {
+    /// use std::time::Duration;
+    /// api.looping_background_call("expire-accounts", Duration::from_secs(3600), || async {
+    ///     // look for expired accounts …
+    /// });
+    /// # }
+    /// ```
+    pub fn looping_background_call<F, Fut>(&self, name: &str, interval: Duration, f: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (api, task) = (self.clone(), name.to_string());
+        self.spawn(name, async move {
+            loop {
+                api.sleep(interval).await;
+                if let Err(err) = guard(async {
+                    f().await;
+                    Ok(())
+                })
+                .await
+                {
+                    tracing::error!(task = %task, "looping call failed: {}", err.message);
+                }
+            }
+        });
+    }
+
+    /// Run `f` once after `delay` on the host's runtime (Synapse's `delayed_background_call`).
+    pub fn delayed_background_call<F, Fut>(&self, name: &str, delay: Duration, f: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let api = self.clone();
+        self.spawn(name, async move {
+            api.sleep(delay).await;
+            f().await;
+        });
+    }
+
     /// Call a host service by name. This is how newer host services reach modules without
     /// changing the ABI; an older host answers `unsupported`, reported as an error naming
     /// the method and the host's SDK version.

@@ -178,3 +178,26 @@ async fn auto_accept_invites_joins_invited_local_users() {
         membership_of(&alice, &room, &bob.user_id).await
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn looping_and_delayed_calls_run_on_the_hosts_clock() {
+    let w = Workdir::new();
+    let lib = w.copy_module("scripted", "a");
+    let config = w.config(&format!(
+        "modules:\n  - module: {}\n    config: {{label: a, loop_ms: 200, answers: {{}}}}\n",
+        lib.display()
+    ));
+    let s = TestServer::start(&config).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let names = s.call_names("a").await;
+    let ticks = names.iter().filter(|n| *n == "tick").count();
+    assert!(
+        (2..=5).contains(&ticks),
+        "about one tick per 200 ms, the first after one interval: {names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "delayed").count(),
+        1,
+        "{names:?}"
+    );
+}
