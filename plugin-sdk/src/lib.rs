@@ -88,6 +88,7 @@
 #![warn(missing_docs)]
 
 mod api;
+pub mod cache;
 pub mod callbacks;
 pub mod catalogue;
 pub mod codec;
