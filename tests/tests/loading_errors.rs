@@ -186,7 +186,7 @@ fn malformed_module_entries_are_all_reported() {
     );
     assert!(
         err.contains(&format!(
-            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:` and `config:`"
+            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional `sha256:`"
         )),
         "{err}"
     );
@@ -270,4 +270,65 @@ fn modules_whose_files_share_a_name_are_told_apart() {
         "{out}"
     );
     assert!(err.contains("module 'demo#1' tried to register a web resource for path /_synapse/client/demo/hello, but module 'demo'"), "{err}");
+}
+
+#[test]
+fn a_sha256_pin_must_match_the_library() {
+    use sha2::{Digest, Sha256};
+    let w = Workdir::new();
+    let lib = w.copy_module("demo", "pinned");
+    let real: String = Sha256::digest(std::fs::read(&lib).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let good = w.config(&format!(
+        "modules:\n  - module: {}\n    sha256: {real}\n",
+        lib.display()
+    ));
+    let (code, out, err) = w.check_config(&good);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pinned 0.1.0"), "{out}");
+
+    let wrong = "0".repeat(64);
+    let bad = w.config(&format!(
+        "modules:\n  - module: {}\n    sha256: {wrong}\n",
+        lib.display()
+    ));
+    let (code, _, err) = w.check_config(&bad);
+    assert_eq!(code, 1);
+    let path = lib.canonicalize().unwrap();
+    assert!(err.contains(&format!(
+        "{}: modules[0]: {} does not match its sha256 pin: expected {wrong}, found {real}; refusing to load it",
+        bad.display(),
+        path.display()
+    )), "{err}");
+
+    let malformed = w.config(&format!(
+        "modules:\n  - module: {}\n    sha256: abc\n",
+        lib.display()
+    ));
+    let (_, _, err) = w.check_config(&malformed);
+    assert!(
+        err.contains("modules[0].sha256: expected 64 hexadecimal digits (the output of sha256sum)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_module_anyone_can_overwrite_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Workdir::new();
+    let lib = w.copy_module("demo", "exposed");
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let config = w.config(&format!("modules:\n  - module: {}\n", lib.display()));
+    let (code, _, err) = w.check_config(&config);
+    assert_eq!(code, 1);
+    let path = lib.canonicalize().unwrap();
+    assert!(err.contains(&format!(
+        "modules[0]: {} is writable by every user, so anyone could replace the module's code; fix it with: chmod o-w {}",
+        path.display(),
+        path.display()
+    )), "{err}");
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(w.check_config(&config).0, 0);
 }

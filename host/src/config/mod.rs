@@ -114,6 +114,8 @@ pub struct ModuleEntry {
     pub module: String,
     /// `config:` as JSON (`{}` when missing or null).
     pub config: Value,
+    /// `sha256:` pin of the library file (lowercase hex), if given.
+    pub sha256: Option<String>,
 }
 
 impl ModuleEntry {
@@ -400,6 +402,7 @@ fn module_entries(
             continue;
         };
         let mut module = None;
+        let mut sha256 = None;
         let mut config = Value::Object(Default::default());
         for (key, value) in map {
             match key.as_str() {
@@ -411,6 +414,10 @@ fn module_entries(
                         "expected a string",
                     )),
                 },
+                Some("sha256") => match value {
+                    Y::String(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => sha256 = Some(s.to_ascii_lowercase()),
+                    _ => errors.push(ConfigError::new(file, &format!("{at}.sha256"), "expected 64 hexadecimal digits (the output of sha256sum)")),
+                },
                 Some("config") => match yaml_to_json(value) {
                     Ok(Value::Null) => {}
                     Ok(v) => config = v,
@@ -420,7 +427,7 @@ fn module_entries(
                     file,
                     &at,
                     format!(
-                        "unknown key {:?}: a module entry has `module:` and `config:`",
+                        "unknown key {:?}: a module entry has `module:`, `config:` and optional `sha256:`",
                         other.unwrap_or("(not a string)")
                     ),
                 )),
@@ -431,6 +438,7 @@ fn module_entries(
                 index,
                 module,
                 config,
+                sha256,
             }),
             None => errors.push(ConfigError::new(
                 file,

@@ -48,6 +48,17 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
     if !meta.is_file() {
         return Err(format!("{} is not a file", path.display()));
     }
+    check_not_world_writable(&path)?;
+    if let Some(pin) = &entry.sha256 {
+        let actual =
+            sha256_hex(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if &actual != pin {
+            return Err(format!(
+                "{} does not match its sha256 pin: expected {pin}, found {actual}; refusing to load it",
+                path.display()
+            ));
+        }
+    }
     Ok(Resolved {
         name: display_name(&path),
         id: FileId {
@@ -56,6 +67,41 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
         },
         path,
     })
+}
+
+/// Like sshd with keys: a library, or the folder holding it, that any local user may write
+/// could be swapped for other code. Refuse it and say how to fix it.
+fn check_not_world_writable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut places = vec![path.to_path_buf()];
+    if let Some(dir) = path.parent() {
+        places.push(dir.to_path_buf());
+    }
+    for place in places {
+        let mode = std::fs::metadata(&place)
+            .map_err(|e| format!("cannot read {}: {e}", place.display()))?
+            .permissions()
+            .mode();
+        // World-writable without the sticky bit (a sticky /tmp-like folder is fine).
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            return Err(format!(
+                "{} is writable by every user, so anyone could replace the module's code; \
+                 fix it with: chmod o-w {}",
+                place.display(),
+                place.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn sha256_hex(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// `libdemo.so` → `demo`.
