@@ -400,6 +400,19 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// `DELETE /_synapse/admin/v2/rooms/{room}` with `token`: (status, body).
+    pub async fn shut_down_room(&self, token: &str, room: &str) -> (u16, serde_json::Value) {
+        self.call(
+            "DELETE",
+            &format!("/_synapse/admin/v2/rooms/{room}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+}
+
 /// Start a server whose `admin_users` lists `@root:test.local` with `root` already registered
 /// (admin accounts exist before they are listed), plus `scripted` modules; returns root too.
 pub async fn admin_server(

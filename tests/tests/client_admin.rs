@@ -104,13 +104,7 @@ async fn admin_endpoints_refuse_non_admins() {
     let alice = s.register("alice").await;
     let room = alice.create_room(json!({})).await;
     assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room}"),
-            Some(&alice.token),
-            None
-        )
-        .await,
+        s.shut_down_room(&alice.token, &room).await,
         (
             403,
             json!({"errcode": "M_FORBIDDEN", "error": "You are not a server admin"})
@@ -137,14 +131,7 @@ async fn t15_room_shutdown_asks_modules_then_empties_the_room() {
     let room = alice
         .create_room(json!({"room_alias_name": "doomed"}))
         .await;
-    let (status, body) = s
-        .call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room}"),
-            Some(&root.token),
-            None,
-        )
-        .await;
+    let (status, body) = s.shut_down_room(&root.token, &room).await;
     assert_eq!(
         (status, body),
         (
@@ -163,14 +150,7 @@ async fn t15_room_shutdown_asks_modules_then_empties_the_room() {
     let room = alice
         .create_room(json!({"room_alias_name": "doomed"}))
         .await;
-    let (status, body) = s
-        .call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room}"),
-            Some(&root.token),
-            None,
-        )
-        .await;
+    let (status, body) = s.shut_down_room(&root.token, &room).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["kicked_users"], json!(["@alice:test.local"]));
     assert_eq!(alice.say(&room, "anyone?").await.0, 403);
@@ -212,33 +192,13 @@ async fn admin_users_is_the_whole_truth_and_cannot_be_claimed_by_registering() {
     let (s, root) = admin_server(&w, &[]).await;
     let alice = s.register("alice").await;
     let room = alice.create_room(json!({})).await;
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room}"),
-            Some(&root.token),
-            None
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(s.shut_down_room(&root.token, &room).await.0, 200);
     drop(s);
     // Delisted: no longer an admin after a restart.
     let s = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
     let alice = s.client(&alice.user_id, &alice.token);
     let room2 = alice.create_room(json!({})).await;
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room2}"),
-            Some(&root.token),
-            None
-        )
-        .await
-        .0,
-        403
-    );
+    assert_eq!(s.shut_down_room(&root.token, &room2).await.0, 403);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -161,17 +161,7 @@ async fn a_shut_down_room_stays_closed() {
     let room = alice.create_room(json!({"preset": "public_chat"})).await;
     mal.call("POST", &format!("/join/{room}"), Some(json!({})))
         .await;
-    assert_eq!(
-        s.call(
-            "DELETE",
-            &format!("/_synapse/admin/v2/rooms/{room}"),
-            Some(&root.token),
-            None
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(s.shut_down_room(&root.token, &room).await.0, 200);
     let blocked = json!("This room has been blocked on this server");
     assert_eq!(
         mal.call("POST", &format!("/join/{room}"), Some(json!({})))
