@@ -21,6 +21,9 @@ pub struct Server {
     pub modules: LoadedModules,
     /// The database, once opened.
     pub store: Option<Store>,
+    /// The state shared by the client API and the module API (one instance, so a module's
+    /// writes wake `/sync` long-polls).
+    state: Option<AppState>,
 }
 
 impl Server {
@@ -38,6 +41,7 @@ impl Server {
             config,
             modules,
             store: None,
+            state: None,
         })
     }
 
@@ -89,6 +93,10 @@ impl Server {
         );
         // Modules can now reach the module API (HostApi::call).
         let _ = self.modules.services.set(Arc::new(state.clone()));
+        tokio::spawn(crate::service::module_api::InvalidationFeed::run(
+            state.clone(),
+        ));
+        self.state = Some(state.clone());
         tokio::spawn(async move { state.run_background_updates().await });
         self.store = Some(store);
         Ok(())
@@ -99,9 +107,8 @@ impl Server {
     pub fn app(&self) -> Router {
         let registry = Arc::clone(&self.modules.registry);
         let mut app = web::router(Arc::clone(&registry), self.config.max_module_request_body);
-        if let Some(store) = &self.store {
-            let state = AppState::new(self.config.clone(), store.clone(), registry);
-            app = app.merge(api::client_routes(state));
+        if let Some(state) = &self.state {
+            app = app.merge(api::client_routes(state.clone()));
         }
         let metrics = Arc::new(crate::metrics::HttpMetrics::default());
         let render = {
@@ -150,15 +157,31 @@ impl Server {
         })
     }
 
-    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C.
+    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM;
+    /// then stop the modules' background tasks.
     pub async fn serve(self, listen: Option<SocketAddr>) -> std::io::Result<()> {
         let addr = listen.unwrap_or(self.config.listen);
         let listener = TcpListener::bind(addr).await?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        axum::serve(listener, self.app())
+        let served = axum::serve(listener, self.app())
             .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler installs");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                tracing::info!("shutting down");
             })
-            .await
+            .await;
+        self.shutdown();
+        served
+    }
+
+    /// Stop every module background task (logged by module and task name).
+    pub fn shutdown(&self) {
+        let stopped = self.modules.tasks.stop_all();
+        tracing::info!(stopped, "module background tasks stopped");
     }
 }

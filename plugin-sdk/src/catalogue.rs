@@ -109,6 +109,7 @@ catalogue! {
     }
     "sdk" {
         RunDeferred = "run_deferred": "internal: runs a follow-up a module returned (on_login, on_update exit)",
+        InvalidateCache = "invalidate_cache": "internal: drops a key from a registered cached function (invalidate_cache on another instance)",
     }
 }
 

@@ -19,7 +19,7 @@ use super::AppState;
 use crate::modules::AuthError;
 use crate::storage::ProfileField;
 
-fn random_string(len: usize) -> String {
+pub(crate) fn random_string(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), len)
 }
 
@@ -65,7 +65,7 @@ fn valid_localpart(localpart: &str) -> bool {
 }
 
 /// Create a device and token for `user_id`; the login response.
-async fn issue_token(
+pub(crate) async fn issue_token(
     state: &AppState,
     user_id: &str,
     device_id: Option<String>,
@@ -227,6 +227,8 @@ pub(super) async fn login_flows_route(State(state): State<AppState>) -> Json<Val
             flows.push(json!({"type": login_type}));
         }
     }
+    // Tokens made by modules (create_login_token).
+    flows.push(json!({"type": "m.login.token"}));
     Json(json!({ "flows": flows }))
 }
 
@@ -329,6 +331,16 @@ pub(super) async fn login_route(
         }
     } else if login_type == "m.login.password" {
         local_password_login(&state, &qualified, &body).await?
+    } else if login_type == "m.login.token" {
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        state
+            .store
+            .take_login_token(&hash_token(token))
+            .await?
+            .ok_or_else(|| ApiError::forbidden("Invalid login token"))?
     } else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

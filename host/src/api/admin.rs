@@ -129,48 +129,61 @@ pub(super) async fn admin_delete_room_route(
     Path(room_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     AppState::require_admin(&who)?;
-    if !state.store.room_exists(&room_id).await? {
-        return Err(ApiError::not_found("Unknown room"));
-    }
-    if !state
-        .modules
-        .check_can_shutdown_room(Some(&who.user_id), &room_id)
-        .await
-    {
-        return Err(ApiError::forbidden("Shutdown of this room is forbidden"));
-    }
-    let members: Vec<String> = state
-        .store
-        .current_state(&room_id)
-        .await?
-        .into_iter()
-        .filter(|e| {
-            e["type"] == "m.room.member"
-                && matches!(
-                    e["content"]["membership"].as_str(),
-                    Some("join") | Some("invite")
-                )
-        })
-        .filter_map(|e| e["state_key"].as_str().map(String::from))
-        .collect();
-    for member in &members {
-        let actor = Requester {
-            user_id: member.clone(),
-            device_id: String::new(),
-            access_token: String::new(),
-            token_hash: String::new(),
-            is_admin: true,
-            shadow_banned: false,
-        };
-        state
-            .change_membership(&actor, &room_id, member, Change::Leave, None)
-            .await?;
-    }
-    state.store.block_room(&room_id).await?;
-    state.store.delete_room_aliases(&room_id).await?;
+    let members = state.shutdown_room(Some(&who.user_id), &room_id).await?;
     Ok(Json(
         json!({"delete_id": crate::service::events::random_id(16), "kicked_users": members}),
     ))
+}
+
+impl AppState {
+    /// Shut a room down (admin API and the module API's `delete_room`, where `requester` is
+    /// `None`): `check_can_shutdown_room` first, then every member leaves, the room is
+    /// blocked and its aliases deleted. Returns the users removed.
+    pub(crate) async fn shutdown_room(
+        &self,
+        requester: Option<&str>,
+        room_id: &str,
+    ) -> ApiResult<Vec<String>> {
+        if !self.store.room_exists(room_id).await? {
+            return Err(ApiError::not_found("Unknown room"));
+        }
+        if !self
+            .modules
+            .check_can_shutdown_room(requester, room_id)
+            .await
+        {
+            return Err(ApiError::forbidden("Shutdown of this room is forbidden"));
+        }
+        let members: Vec<String> = self
+            .store
+            .current_state(room_id)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                e["type"] == "m.room.member"
+                    && matches!(
+                        e["content"]["membership"].as_str(),
+                        Some("join") | Some("invite")
+                    )
+            })
+            .filter_map(|e| e["state_key"].as_str().map(String::from))
+            .collect();
+        for member in &members {
+            let actor = Requester {
+                user_id: member.clone(),
+                device_id: String::new(),
+                access_token: String::new(),
+                token_hash: String::new(),
+                is_admin: true,
+                shadow_banned: false,
+            };
+            self.change_membership(&actor, room_id, member, Change::Leave, None)
+                .await?;
+        }
+        self.store.block_room(room_id).await?;
+        self.store.delete_room_aliases(room_id).await?;
+        Ok(members)
+    }
 }
 
 /// # `PUT /_synapse/admin/v2/users/{userId}`

@@ -1,7 +1,7 @@
 //! The Matrix client-server API (`/_matrix/client/v3`), one file per area. Handlers stay
 //! thin: extract, check, consult the module chains, call a service, answer.
 
-mod account;
+pub(crate) mod account;
 mod admin;
 mod devices;
 mod directory;
@@ -11,7 +11,7 @@ mod media;
 mod presence;
 mod profile;
 mod room_events;
-mod rooms;
+pub(crate) mod rooms;
 mod sync;
 mod upgrade;
 
@@ -45,6 +45,8 @@ pub struct Inner {
     pub limiters: crate::service::ratelimit::Limiters,
     /// Striped locks serialising retries of one client transaction.
     txn_locks: Vec<tokio::sync::Mutex<()>>,
+    /// State behind the module API (open store transactions, presence pushes, instance name).
+    pub module_api: crate::service::module_api::ModuleApiState,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +67,10 @@ impl AppState {
                 changes: watch::channel(0).0,
                 limiters: Default::default(),
                 txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+                module_api: crate::service::module_api::ModuleApiState {
+                    instance: format!("modhost-{}", account::random_string(12)),
+                    ..Default::default()
+                },
             }),
         }
     }

@@ -61,8 +61,17 @@ pub(super) async fn visible_presence(
     since: i64,
 ) -> ApiResult<Vec<Value>> {
     let updates = state.store.presence_since(since).await?;
+    // A module asked for this user to be sent every online local user's presence.
+    let mut pushed: Vec<Value> = Vec::new();
+    if state.take_presence_push(user_id) {
+        for (sender, content) in state.store.online_presence().await? {
+            if !updates.iter().any(|(u, _)| *u == sender) {
+                pushed.push(json!({"type": "m.presence", "sender": sender, "content": content}));
+            }
+        }
+    }
     if updates.is_empty() {
-        return Ok(Vec::new());
+        return Ok(pushed);
     }
     let mut peers: Vec<String> = vec![user_id.to_string()];
     for (room_id, membership) in state.store.rooms_of(user_id).await? {
@@ -106,5 +115,6 @@ pub(super) async fn visible_presence(
                     .any(|r| r["user_id"].as_str() == Some(sender.as_str()))
         })
         .map(|(_, ev)| ev)
+        .chain(pushed)
         .collect())
 }

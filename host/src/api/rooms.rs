@@ -21,6 +21,16 @@ pub(super) async fn create_room_route(
     who: Requester,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
+    create_room(&state, &who, body).await.map(Json)
+}
+
+/// Create a room for `who` as `POST /createRoom` does (also the module API's `create_room`);
+/// returns `{"room_id", "room_alias"?}`.
+pub(crate) async fn create_room(
+    state: &AppState,
+    who: &Requester,
+    body: Value,
+) -> ApiResult<Value> {
     let body = state
         .modules
         .on_create_room(&who.user_id, body, who.is_admin)
@@ -204,7 +214,7 @@ pub(super) async fn create_room_route(
     }
     for (event_type, state_key, mut content) in creation {
         if event_type == "m.room.member" {
-            content = member_join_content(&state, &who.user_id).await?;
+            content = member_join_content(state, &who.user_id).await?;
         }
         let new = NewEvent {
             room_id: &room_id,
@@ -232,7 +242,7 @@ pub(super) async fn create_room_route(
     }
     for invitee in &invites {
         state
-            .change_membership(&who, &room_id, invitee, Change::InviteAtCreation, None)
+            .change_membership(who, &room_id, invitee, Change::InviteAtCreation, None)
             .await?;
     }
     if visibility.as_deref() == Some("public") {
@@ -242,7 +252,7 @@ pub(super) async fn create_room_route(
     if let Some(alias) = alias {
         response["room_alias"] = json!(alias);
     }
-    Ok(Json(response))
+    Ok(response)
 }
 
 async fn member_join_content(state: &AppState, user_id: &str) -> ApiResult<Value> {

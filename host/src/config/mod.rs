@@ -41,6 +41,11 @@ pub struct Config {
     pub module_callback_timeout: Duration,
     /// Largest request body handed to a module web resource.
     pub max_module_request_body: usize,
+    /// The URL clients reach this server at, ending in `/` (modules build links from it).
+    pub public_baseurl: String,
+    /// How long a module's store transaction may stay open before the host rolls it back
+    /// (SQLite has one writer: an open transaction holds every other write up).
+    pub module_transaction_timeout: Duration,
     /// The `modules:` list, in priority order.
     pub modules: Vec<ModuleEntry>,
 }
@@ -146,6 +151,8 @@ const KNOWN_KEYS: &[&str] = &[
     "password_config",
     "module_callback_timeout_ms",
     "max_module_request_body_bytes",
+    "public_baseurl",
+    "module_transaction_timeout_ms",
     "modules",
 ];
 
@@ -317,6 +324,10 @@ impl Config {
         let body_limit: usize = f
             .get("max_module_request_body_bytes", || Some(1024 * 1024))
             .unwrap_or(1024 * 1024);
+        let public_baseurl: Option<String> = f.get("public_baseurl", || None);
+        let txn_timeout_ms: u64 = f
+            .get("module_transaction_timeout_ms", || Some(5_000))
+            .unwrap_or(5_000);
         let raw_modules: Vec<serde_yaml_ng::Value> =
             f.get("modules", || Some(Vec::new())).unwrap_or_default();
         let mut errors = f.errors;
@@ -344,6 +355,27 @@ impl Config {
                 "must be a host name such as example.org",
             ));
         }
+        let public_baseurl = match public_baseurl {
+            None => format!("http://{listen}/"),
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                if url.ends_with('/') {
+                    url
+                } else {
+                    format!("{url}/")
+                }
+            }
+            Some(url) => {
+                errors.push(
+                    ConfigError::new(
+                        file,
+                        "public_baseurl",
+                        format!("{url:?} is not an http:// or https:// URL"),
+                    )
+                    .at(line_of(text, "public_baseurl")),
+                );
+                String::new()
+            }
+        };
         let modules = module_entries(file, raw_modules, &mut errors);
         let base = file.parent().unwrap_or(Path::new("."));
         let config = Config {
@@ -360,6 +392,8 @@ impl Config {
             enable_registration,
             module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
             max_module_request_body: body_limit,
+            public_baseurl,
+            module_transaction_timeout: Duration::from_millis(txn_timeout_ms.max(1)),
             modules,
         };
         (Some(config), errors)

@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) runtime: Handle,
     /// `Some` while modules are being constructed; `None` once the server is running.
     pub(crate) builder: Mutex<Option<RegistryBuilder>>,
+    /// Background tasks modules started.
+    pub(crate) tasks: Arc<super::tasks::ModuleTasks>,
 }
 
 /// One module's view of the host.
@@ -156,9 +158,10 @@ impl HostApi for ModuleHost {
     fn spawn(&self, name: RStr<'_>, task: FfiFuture<()>) {
         let module = Arc::clone(&self.name);
         let name = name.to_string();
-        self.shared.runtime.spawn(async move {
+        let (task_module, task_name) = (Arc::clone(&module), name.clone());
+        self.shared.tasks.spawn(&self.shared.runtime, &module, &name, async move {
             if AssertUnwindSafe(task).catch_unwind().await.is_err() {
-                tracing::error!(module = %module, task = %name, "module background task panicked");
+                tracing::error!(module = %task_module, task = %task_name, "module background task panicked");
             }
         });
     }
@@ -172,9 +175,18 @@ impl HostApi for ModuleHost {
         let owned: Vec<FfiValue> = args.iter().map(FfiArg::to_owned_value).collect();
         let services = self.shared.services.get().cloned();
         let (module, method) = (Arc::clone(&self.name), method.to_string());
+        let runtime = self.shared.runtime.clone();
         async move {
             match services {
-                Some(s) => s.call(module, method, owned).await.into(),
+                // Run on the host's runtime: the module may poll this future from a thread
+                // of its own, where the database and HTTP clients would find no reactor.
+                Some(s) => match runtime.spawn(s.call(module, method.clone(), owned)).await {
+                    Ok(answer) => answer.into(),
+                    Err(e) => RResult::RErr(FfiError::new(
+                        ErrorKind::MODULE,
+                        format!("host method {method} failed: {e}"),
+                    )),
+                },
                 None => RResult::RErr(FfiError::new(
                     ErrorKind::UNSUPPORTED,
                     format!("host method {method} is not available before the server has started (plugin-sdk {SDK_VERSION})"),

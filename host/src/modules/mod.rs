@@ -6,6 +6,7 @@ mod host_api;
 pub(crate) mod invoke;
 mod registry;
 mod resolve;
+pub mod tasks;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -51,6 +52,8 @@ pub struct LoadedModules {
     pub modules: Vec<ModuleSummary>,
     /// Where the server plugs in the module API once its database is open.
     pub services: ServicesSlot,
+    /// Background tasks the modules started.
+    pub tasks: Arc<tasks::ModuleTasks>,
 }
 
 struct Parsed<'a> {
@@ -148,7 +151,9 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
 
     // Phase 2: construct in `modules:` order; each registers through its own host handle.
     let services: ServicesSlot = Arc::default();
+    let tasks: Arc<tasks::ModuleTasks> = Arc::default();
     let shared = Arc::new(Shared {
+        tasks: Arc::clone(&tasks),
         services: Arc::clone(&services),
         server_name: config.server_name.clone(),
         runtime,
@@ -220,6 +225,7 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
         registry: Arc::new(registry),
         modules,
         services,
+        tasks,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Registry {
     pub web: Vec<WebResource>,
     /// Each module's follow-up runner (`sdk.run_deferred`), by module index.
     runners: Vec<Option<Registered>>,
+    /// Each module's cache invalidator (`sdk.invalidate_cache`), by module index.
+    invalidators: Vec<Option<Registered>>,
     /// Per-callback time limit.
     pub(crate) timeout: Duration,
 }
@@ -61,6 +63,14 @@ impl Registry {
 
     pub(crate) fn runner(&self, module_index: usize) -> Option<&Registered> {
         self.runners.get(module_index).and_then(Option::as_ref)
+    }
+
+    /// The cache invalidator of the module named `module`, if it registered one.
+    pub(crate) fn invalidator(&self, module: &str) -> Option<&Registered> {
+        self.invalidators
+            .iter()
+            .flatten()
+            .find(|r| &*r.module == module)
     }
 
     /// `(module, category.callback)` for everything registered, in registration order per
@@ -88,6 +98,7 @@ pub(crate) struct RegistryBuilder {
     chains: Vec<Vec<Registered>>,
     web: Vec<WebResource>,
     runners: Vec<Option<Registered>>,
+    invalidators: Vec<Option<Registered>>,
     background_owner: Option<(usize, Arc<str>)>,
     background_refused: std::collections::HashSet<usize>,
     timeout: Duration,
@@ -108,6 +119,7 @@ impl RegistryBuilder {
             chains: (0..Hook::COUNT).map(|_| Vec::new()).collect(),
             web: Vec::new(),
             runners: (0..modules).map(|_| None).collect(),
+            invalidators: (0..modules).map(|_| None).collect(),
             background_owner: None,
             background_refused: Default::default(),
             timeout,
@@ -147,6 +159,10 @@ impl RegistryBuilder {
         match hook {
             Hook::RunDeferred => {
                 self.runners[module_index] = Some(entry);
+                return Ok(Accepted::Yes);
+            }
+            Hook::InvalidateCache => {
+                self.invalidators[module_index] = Some(entry);
                 return Ok(Accepted::Yes);
             }
             Hook::OnUpdate | Hook::DefaultBatchSize | Hook::MinBatchSize => {
@@ -242,6 +258,7 @@ impl RegistryBuilder {
             chains: self.chains.into_iter().map(Vec::into_boxed_slice).collect(),
             web: self.web,
             runners: self.runners,
+            invalidators: self.invalidators,
             timeout: self.timeout,
         })
     }

@@ -10,6 +10,7 @@ mod account_data;
 mod background;
 mod events;
 mod media;
+mod module_api;
 mod presence;
 mod rooms;
 mod users;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 
 pub use events::StoredEvent;
 pub use media::MediaRow;
+pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.

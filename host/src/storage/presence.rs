@@ -51,6 +51,17 @@ impl Store {
             .collect())
     }
 
+    /// `(user_id, content)` of every user whose presence is `online`.
+    pub async fn online_presence(&self) -> Result<Vec<(String, Value)>, StoreError> {
+        let rows = sqlx::query("SELECT user_id, presence, status_msg, last_active_ts FROM presence WHERE presence = 'online' ORDER BY user_id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), content(r.get(1), r.get(2), r.get(3))))
+            .collect())
+    }
+
     /// The newest presence stream position.
     pub async fn max_presence_stream(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM presence")

@@ -67,14 +67,16 @@ impl Store {
         }))
     }
 
-    /// Make a user a server admin (or not).
-    pub async fn set_admin(&self, user_id: &str, admin: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET is_admin = ? WHERE user_id = ?")
-            .bind(admin)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Make a user a server admin (or not) on a module's request; remembered across restarts
+    /// (see [`Store::sync_admins`]). `false` if there is no such user.
+    pub async fn set_admin(&self, user_id: &str, admin: bool) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET is_admin = ?1, admin_by_module = ?1 WHERE user_id = ?2")
+                .bind(admin)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Undo a deactivation (admin only) with a new password hash.
@@ -204,10 +206,11 @@ impl Store {
         Ok(())
     }
 
-    /// Make exactly `admins` server admins: listed users gain it, everyone else loses it.
+    /// Apply `admin_users`: listed users are admins; everyone else is an admin only if a
+    /// module made them one (`set_user_admin`).
     pub async fn sync_admins(&self, admins: &[String]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET is_admin = 0")
+        sqlx::query("UPDATE users SET is_admin = admin_by_module")
             .execute(&mut *tx)
             .await?;
         for admin in admins {

@@ -181,6 +181,19 @@ impl Registry {
         }
     }
 
+    /// Drop `key` from `module`'s cached function `function` (an invalidation from another
+    /// instance). Unknown modules and functions are ignored, as in Synapse.
+    pub async fn invalidate_cache(&self, module: &str, function: &str, key: &str) {
+        if let Some(invalidator) = self.invalidator(module) {
+            let _ = self
+                .invoke::<()>(
+                    invalidator,
+                    &[FfiArg::Str(function.into()), FfiArg::Str(key.into())],
+                )
+                .await;
+        }
+    }
+
     /// Run a follow-up a module returned (an auth checker's `on_login`, a background
     /// update's exit step). Failures are logged.
     pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {

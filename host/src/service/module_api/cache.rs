@@ -1,0 +1,78 @@
+//! Cache invalidation across instances.
+//!
+//! A module invalidates its own cache first (in the SDK), then calls `invalidate_cache`; the
+//! host appends the invalidation to the `cache_invalidations` stream in the shared database.
+//! Every instance tails that stream ([`InvalidationFeed`]) and hands rows written by other
+//! instances to the named module's `sdk.invalidate_cache` callback. One instance alone skips
+//! its own rows, so on a single instance invalidation stays local; with several instances on
+//! one database each sees every other's invalidations within one poll interval.
+
+use std::time::Duration;
+
+use plugin_sdk::ffi::{FfiError, FfiValue};
+
+use super::{internal, Args};
+use crate::api::AppState;
+
+/// How often an instance looks for other instances' invalidations.
+pub const POLL: Duration = Duration::from_millis(250);
+
+impl AppState {
+    pub(super) async fn cache_call(
+        &self,
+        module: &str,
+        method: &str,
+        args: &Args,
+    ) -> Option<Result<FfiValue, FfiError>> {
+        match method {
+            // `invalidate_cache(function, key)` → null.
+            "invalidate_cache" => Some(
+                async {
+                    let (function, key) = (args.str(0, "function")?, args.str(1, "key")?);
+                    self.store
+                        .add_invalidation(&self.module_api.instance, module, &function, &key)
+                        .await
+                        .map_err(internal)?;
+                    Ok(FfiValue::Null)
+                }
+                .await,
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Tails the invalidation stream for this instance.
+pub struct InvalidationFeed;
+
+impl InvalidationFeed {
+    /// Deliver other instances' invalidations written from now on, until the runtime stops.
+    pub async fn run(state: AppState) {
+        let mut position = match state.store.max_invalidation().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("cache invalidation stream unavailable: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::time::sleep(POLL).await;
+            let rows = match state.store.invalidations_since(position).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!("reading the cache invalidation stream failed: {e}");
+                    continue;
+                }
+            };
+            for row in rows {
+                position = row.stream_id;
+                if row.instance != state.module_api.instance {
+                    state
+                        .modules
+                        .invalidate_cache(&row.module, &row.function, &row.key)
+                        .await;
+                }
+            }
+        }
+    }
+}
