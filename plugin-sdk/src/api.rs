@@ -18,11 +18,20 @@ use crate::ModuleError;
 pub struct ModuleApi {
     host: HostApi_TO<RArc<()>>,
     module_name: &'static str,
+    module_version: &'static str,
 }
 
 impl ModuleApi {
-    pub(crate) fn new(host: HostApi_TO<RArc<()>>, module_name: &'static str) -> Self {
-        ModuleApi { host, module_name }
+    pub(crate) fn new(
+        host: HostApi_TO<RArc<()>>,
+        module_name: &'static str,
+        module_version: &'static str,
+    ) -> Self {
+        ModuleApi {
+            host,
+            module_name,
+            module_version,
+        }
     }
 
     /// The homeserver's `server_name`, e.g. `example.org`.
@@ -30,9 +39,14 @@ impl ModuleApi {
         self.host.server_name().into_string()
     }
 
-    /// This module's crate name.
+    /// This module's crate name (also its namespace in the [store](Self::store)).
     pub fn module_name(&self) -> &'static str {
         self.module_name
+    }
+
+    /// This module's crate version.
+    pub fn module_version(&self) -> &'static str {
+        self.module_version
     }
 
     /// The plugin-sdk version the host was built against (the host may be newer or older
@@ -87,6 +101,56 @@ impl ModuleApi {
             self.register("sdk", vec![runner])?;
         }
         self.register(category, entries)
+    }
+
+    /// Make `cached` invalidatable by `name` through [`invalidate_cache`](Self::invalidate_cache),
+    /// on this instance and on every other instance sharing the database (Synapse's
+    /// `register_cached_function`). Call it from [`Module::new`](crate::Module::new) so every
+    /// instance registers the same names; a second registration under a name replaces the
+    /// first.
+    ///
+    /// ```no_run
+    /// # fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
+    /// use plugin_sdk::cache::Cached;
+    /// let expiry: Cached<String, i64> = Cached::new(10_000);
+    /// api.register_cached_function("expiry_of", &expiry)?;
+    /// // later, after a user renews: drop the stale entry everywhere
+    /// // api.invalidate_cache("expiry_of", "@alice:example.org").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn register_cached_function<V>(
+        &self,
+        name: &str,
+        cached: &crate::cache::Cached<String, V>,
+    ) -> Result<(), ModuleError>
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(hook) = invalidation::hook_once() {
+            self.register("sdk", vec![hook])?;
+        }
+        let cached = cached.clone();
+        invalidation::register(
+            name,
+            std::sync::Arc::new(move |key: &str| cached.invalidate(&key.to_string())),
+        );
+        Ok(())
+    }
+
+    /// Drop `key` from the cached function registered as `name`: here at once, and on every
+    /// other instance sharing the database within a moment (Synapse's `invalidate_cache`).
+    /// An unregistered `name` is an error.
+    pub async fn invalidate_cache(&self, name: &str, key: &str) -> Result<(), ModuleError> {
+        if !invalidation::invalidate(name, key) {
+            return Err(ModuleError::new(format!(
+                "no cached function is registered as {name:?} (see register_cached_function)"
+            )));
+        }
+        self.call_host(
+            "invalidate_cache",
+            vec![name.encode(), key.encode()],
+        )
+        .await
     }
 
     /// Register spam checker callbacks. May be called several times; each call appends.
@@ -269,87 +333,14 @@ impl ModuleApi {
                     self.host_sdk_version()
                 )))
             }
+            RResult::RErr(err) if err.kind == ErrorKind::MATRIX => {
+                Err(ModuleError::from_matrix_details(
+                    err.message.as_str(),
+                    err.details.as_str(),
+                ))
+            }
             RResult::RErr(err) => Err(ModuleError::new(err.message.into_string())),
         }
-    }
-
-    /// Whether `user_id` exists: `Some(user_id)` if so.
-    pub async fn check_user_exists(&self, user_id: &str) -> Result<Option<String>, ModuleError> {
-        self.call_host("check_user_exists", vec![user_id.encode()])
-            .await
-    }
-
-    /// Whether `user_id` is a server admin.
-    pub async fn is_user_admin(&self, user_id: &str) -> Result<bool, ModuleError> {
-        self.call_host("is_user_admin", vec![user_id.encode()])
-            .await
-    }
-
-    /// Register a local user without a password (display name defaults to the localpart).
-    /// Returns the new user ID; registration callbacks fire as for any registration.
-    pub async fn register_user(
-        &self,
-        localpart: &str,
-        displayname: Option<&str>,
-    ) -> Result<String, ModuleError> {
-        self.call_host(
-            "register_user",
-            vec![localpart.encode(), displayname.map(String::from).encode()],
-        )
-        .await
-    }
-
-    /// Change `target`'s membership of `room_id` (`join`, `leave`, `invite`, `ban`) as the
-    /// local user `sender`, with the same checks as a client request. Returns the event ID.
-    ///
-    /// ```no_run
-    /// # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
-    /// let me = "@bot:example.org";
-    /// api.update_room_membership(me, me, "!room:example.org", "join").await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn update_room_membership(
-        &self,
-        sender: &str,
-        target: &str,
-        room_id: &str,
-        membership: &str,
-    ) -> Result<String, ModuleError> {
-        self.call_host(
-            "update_room_membership",
-            vec![
-                sender.encode(),
-                target.encode(),
-                room_id.encode(),
-                membership.encode(),
-            ],
-        )
-        .await
-    }
-
-    /// Send an event (`{"room_id", "sender", "type", "content", "state_key"?}`) through the same
-    /// third-party-rules and spam checks as a client's event. Returns the stored event.
-    pub async fn create_and_send_event_into_room(
-        &self,
-        event: serde_json::Value,
-    ) -> Result<serde_json::Value, ModuleError> {
-        self.call_host("create_and_send_event_into_room", vec![event.encode()])
-            .await
-    }
-
-    /// The room's current state events.
-    pub async fn get_room_state(
-        &self,
-        room_id: &str,
-    ) -> Result<Vec<serde_json::Value>, ModuleError> {
-        self.call_host("get_room_state", vec![room_id.encode()])
-            .await
-    }
-
-    /// The room an alias points to, if any.
-    pub async fn lookup_room_alias(&self, alias: &str) -> Result<Option<String>, ModuleError> {
-        self.call_host("lookup_room_alias", vec![alias.encode()])
-            .await
     }
 
     /// Encode a value for [`call_host`](Self::call_host).

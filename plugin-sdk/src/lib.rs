@@ -96,12 +96,17 @@ pub mod ffi;
 mod json;
 mod module;
 mod runtime;
+mod services;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
 mod web;
 
 pub use api::ModuleApi;
+pub use services::{
+    CreatedRoom, HostConfig, HttpClient, HttpRequest, HttpResponse, RegisteredDevice, Requester,
+    Store, StoreTxn, UserInfo,
+};
 pub use callbacks::{
     AccountDataCallbacks, AccountValidityCallbacks, AuthResult, BackgroundUpdateCallbacks,
     MediaRepositoryCallbacks, PasswordAuthProviderCallbacks, PresenceRouterCallbacks,

@@ -197,6 +197,20 @@ impl ModuleError {
         &self.message
     }
 
+    /// Rebuild a Matrix error the host sent (`details` as written by [`Self::into_ffi`]).
+    pub(crate) fn from_matrix_details(message: &str, details: &str) -> Self {
+        let d: Value = serde_json::from_str(details).unwrap_or(Value::Null);
+        let mut err = ModuleError::matrix(
+            d["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+            d["errcode"].as_str().unwrap_or("M_UNKNOWN"),
+            d["error"].as_str().unwrap_or(message),
+        );
+        if let (Some(m), Some(fields)) = (&mut err.matrix, d["fields"].as_object()) {
+            m.fields = fields.clone();
+        }
+        err
+    }
+
     /// The Matrix error, if this is one.
     pub fn as_matrix(&self) -> Option<&MatrixError> {
         self.matrix.as_ref()

@@ -166,7 +166,7 @@ impl ModuleTest {
         };
         let host_to = HostApi_TO::from_ptr(RArc::new(host.clone()), TD_Opaque);
         let logs = tracing::subscriber::set_default(crate::runtime::bridge(&host_to));
-        let api = ModuleApi::new(host_to, "module-under-test");
+        let api = ModuleApi::new(host_to, "module-under-test", "0.0.0");
         let module = M::new(parsed, api).map_err(|e| e.to_string())?;
         Ok(ModuleTest {
             host,

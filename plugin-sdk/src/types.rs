@@ -131,6 +131,7 @@ pub struct UserProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ProfileInfo {
     /// Display name, if set.
+    #[serde(alias = "displayname")]
     pub display_name: Option<String>,
     /// Avatar URL, if set.
     pub avatar_url: Option<String>,

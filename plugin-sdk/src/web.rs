@@ -29,6 +29,15 @@ pub struct Request {
 }
 
 impl Request {
+    /// The Matrix access token the request carries: `Authorization: Bearer …`, else the
+    /// `access_token` query parameter.
+    pub fn access_token(&self) -> Option<String> {
+        if let Some(auth) = self.header("authorization") {
+            return auth.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+        }
+        self.query_param("access_token")
+    }
+
     /// The first value of query parameter `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
@@ -99,6 +108,24 @@ impl Response {
     /// A Matrix error response: `{"errcode": …, "error": …}`.
     pub fn error(status: u16, errcode: &str, error: &str) -> Self {
         Response::json(status, &json!({ "errcode": errcode, "error": error }))
+    }
+
+    /// The answer for a failed module API call: a Matrix error as the host gave it (status,
+    /// errcode, extra fields), anything else as `500 M_UNKNOWN` with the message logged, not
+    /// shown.
+    pub fn from_error(err: &crate::ModuleError) -> Self {
+        match err.as_matrix() {
+            Some(m) => {
+                let mut body = m.fields.clone();
+                body.insert("errcode".into(), json!(m.errcode));
+                body.insert("error".into(), json!(m.error));
+                Response::json(m.status, &body)
+            }
+            None => {
+                tracing::error!("request failed: {}", err.message());
+                Response::error(500, "M_UNKNOWN", "Internal server error")
+            }
+        }
     }
 
     /// A plain-text response.

@@ -324,7 +324,9 @@ impl Config {
         let body_limit: usize = f
             .get("max_module_request_body_bytes", || Some(1024 * 1024))
             .unwrap_or(1024 * 1024);
-        let public_baseurl: Option<String> = f.get("public_baseurl", || None);
+        let public_baseurl: Option<String> = f
+            .get::<Option<String>>("public_baseurl", || Some(None))
+            .flatten();
         let txn_timeout_ms: u64 = f
             .get("module_transaction_timeout_ms", || Some(5_000))
             .unwrap_or(5_000);

@@ -9,6 +9,7 @@ mod account_data;
 mod account_validity;
 mod background_update;
 pub(crate) mod deferred;
+pub(crate) mod invalidation;
 mod media_repository;
 mod password_auth;
 mod presence_router;

@@ -89,7 +89,7 @@ extern "C" fn init<M: Exported>(config: u64, host: HostApi_TO<RArc<()>>) -> RRes
         let config = parsed
             .and_then(|boxed| boxed.downcast::<M::Config>().ok())
             .ok_or_else(|| FfiError::new(ErrorKind::BAD_VALUE, "unknown configuration handle"))?;
-        let api = ModuleApi::new(host, M::NAME);
+        let api = ModuleApi::new(host, M::NAME, M::VERSION);
         let module = M::new(*config, api).map_err(|e| e.into_ffi())?;
         INSTANCES
             .lock()

@@ -1,0 +1,21 @@
+//! Typed host services on [`ModuleApi`](crate::ModuleApi), one file per area. Each is a named
+//! host method reached through [`ModuleApi::call_host`](crate::ModuleApi::call_host): a host
+//! that predates one answers with an error naming the method, never a crash.
+//!
+//! Errors: a refusal a client could see (a join the room forbids, an unknown access token)
+//! comes back as a Matrix [`ModuleError`](crate::ModuleError) (see
+//! [`ModuleError::as_matrix`](crate::ModuleError::as_matrix)), which a web resource can answer
+//! with as it is; misuse (a remote user where a local one is needed) as a plain error whose
+//! message says what was wrong.
+
+mod account;
+mod http;
+mod identity;
+mod rooms;
+mod runtime;
+pub(crate) mod store;
+
+pub use http::{HttpClient, HttpRequest, HttpResponse};
+pub use identity::{HostConfig, RegisteredDevice, Requester, UserInfo};
+pub use rooms::CreatedRoom;
+pub use store::{Store, StoreTxn};
