@@ -146,11 +146,8 @@ impl ModuleApi {
                 "no cached function is registered as {name:?} (see register_cached_function)"
             )));
         }
-        self.call_host(
-            "invalidate_cache",
-            vec![name.encode(), key.encode()],
-        )
-        .await
+        self.call_host("invalidate_cache", vec![name.encode(), key.encode()])
+            .await
     }
 
     /// Register spam checker callbacks. May be called several times; each call appends.
@@ -333,12 +330,9 @@ impl ModuleApi {
                     self.host_sdk_version()
                 )))
             }
-            RResult::RErr(err) if err.kind == ErrorKind::MATRIX => {
-                Err(ModuleError::from_matrix_details(
-                    err.message.as_str(),
-                    err.details.as_str(),
-                ))
-            }
+            RResult::RErr(err) if err.kind == ErrorKind::MATRIX => Err(
+                ModuleError::from_matrix_details(err.message.as_str(), err.details.as_str()),
+            ),
             RResult::RErr(err) => Err(ModuleError::new(err.message.into_string())),
         }
     }

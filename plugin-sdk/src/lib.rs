@@ -103,10 +103,6 @@ mod types;
 mod web;
 
 pub use api::ModuleApi;
-pub use services::{
-    CreatedRoom, HostConfig, HttpClient, HttpRequest, HttpResponse, RegisteredDevice, Requester,
-    Store, StoreTxn, UserInfo,
-};
 pub use callbacks::{
     AccountDataCallbacks, AccountValidityCallbacks, AuthResult, BackgroundUpdateCallbacks,
     MediaRepositoryCallbacks, PasswordAuthProviderCallbacks, PresenceRouterCallbacks,
@@ -115,6 +111,10 @@ pub use callbacks::{
 };
 pub use json::{Event, Json, StateMap};
 pub use module::{render_path, ConfigError, MatrixError, Module, ModuleError};
+pub use services::{
+    CreatedRoom, HostConfig, HttpClient, HttpRequest, HttpResponse, RegisteredDevice, Requester,
+    Store, StoreTxn, UserInfo,
+};
 pub use types::*;
 pub use web::{Request, Response};
 

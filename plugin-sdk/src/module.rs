@@ -201,7 +201,10 @@ impl ModuleError {
     pub(crate) fn from_matrix_details(message: &str, details: &str) -> Self {
         let d: Value = serde_json::from_str(details).unwrap_or(Value::Null);
         let mut err = ModuleError::matrix(
-            d["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+            d["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(500),
             d["errcode"].as_str().unwrap_or("M_UNKNOWN"),
             d["error"].as_str().unwrap_or(message),
         );

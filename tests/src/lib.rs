@@ -246,6 +246,8 @@ pub struct TestServer {
     pub registry: Arc<Registry>,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The modules' background tasks.
+    pub tasks: Arc<modhost::modules::tasks::ModuleTasks>,
     task: JoinHandle<()>,
 }
 
@@ -257,6 +259,7 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("server failed to load:\n{e}"));
         let registry = Arc::clone(&server.modules.registry);
+        let tasks = Arc::clone(&server.modules.tasks);
         let app = server.app();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -269,6 +272,7 @@ impl TestServer {
             base,
             registry,
             http: reqwest::Client::new(),
+            tasks,
             task,
         }
     }
@@ -283,6 +287,42 @@ impl TestServer {
             .expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `POST /_synapse/client/scripted/<label>/host` `{method, args}`: the module API's
+    /// answer as `{"ok": …}` or `{"error": …}`.
+    pub async fn host_call(
+        &self,
+        label: &str,
+        method: &str,
+        args: serde_json::Value,
+    ) -> serde_json::Value {
+        let (_, body) = self
+            .call(
+                "POST",
+                &format!("/_synapse/client/scripted/{label}/host"),
+                None,
+                Some(serde_json::json!({"method": method, "args": args})),
+            )
+            .await;
+        body
+    }
+
+    /// Call probe `op` of a `scripted` module with `sdk_probe: true`: (status, body).
+    pub async fn probe(
+        &self,
+        label: &str,
+        method: &str,
+        op: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.call(
+            method,
+            &format!("/_synapse/client/scripted/{label}/probe/{op}"),
+            None,
+            body,
+        )
+        .await
     }
 
     /// The calls a `scripted` module with `label` recorded.
@@ -306,6 +346,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.tasks.stop_all();
         self.task.abort();
     }
 }

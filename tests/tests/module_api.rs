@@ -58,7 +58,7 @@ async fn identity_services_answer_for_local_users() {
     assert_eq!(name, json!({"displayname": "Bobberino"}));
     assert_eq!(
         host(&s, "register_user", json!(["bob"])).await,
-        json!({"error": "User ID already taken."})
+        json!({"error": "User ID already taken.", "errcode": "M_USER_IN_USE", "status": 400})
     );
     assert_eq!(
         host(&s, "teleport_user", json!([])).await,
@@ -97,7 +97,7 @@ async fn room_services_act_with_the_usual_checks() {
     .await;
     assert_eq!(
         stranger,
-        json!({"error": "You are not invited to this room."})
+        json!({"error": "You are not invited to this room.", "errcode": "M_FORBIDDEN", "status": 403})
     );
     let remote = host(
         &s,

@@ -146,7 +146,10 @@ impl HttpClient {
             "body": request.body, "json": request.json, "timeout_ms": request.timeout_ms,
             "max_response_bytes": request.max_response_bytes,
         });
-        let v: Value = self.api.call_host("http_request", vec![spec.encode()]).await?;
+        let v: Value = self
+            .api
+            .call_host("http_request", vec![spec.encode()])
+            .await?;
         let body = match (v["body"].as_str(), v["body_hex"].as_str()) {
             (Some(text), _) => text.as_bytes().to_vec(),
             (None, Some(hex)) => from_hex(hex),

@@ -147,7 +147,11 @@ impl ModuleApi {
     }
 
     /// Set a local user's display name. `on_profile_update` fires with `by_admin = true`.
-    pub async fn set_displayname(&self, user_id: &str, displayname: &str) -> Result<(), ModuleError> {
+    pub async fn set_displayname(
+        &self,
+        user_id: &str,
+        displayname: &str,
+    ) -> Result<(), ModuleError> {
         self.call_host(
             "set_displayname",
             vec![user_id.encode(), displayname.encode()],

@@ -51,7 +51,10 @@ impl ModuleApi {
     /// through the same third-party-rules and spam checks as a client's event. Returns the
     /// stored event. Membership events are refused: use
     /// [`update_room_membership`](Self::update_room_membership).
-    pub async fn create_and_send_event_into_room(&self, event: Value) -> Result<Value, ModuleError> {
+    pub async fn create_and_send_event_into_room(
+        &self,
+        event: Value,
+    ) -> Result<Value, ModuleError> {
         self.call_host("create_and_send_event_into_room", vec![event.encode()])
             .await
     }
@@ -69,7 +72,10 @@ impl ModuleApi {
     }
 
     /// The alias in the room's `m.room.canonical_alias` state, if any.
-    pub async fn get_canonical_room_alias(&self, room_id: &str) -> Result<Option<String>, ModuleError> {
+    pub async fn get_canonical_room_alias(
+        &self,
+        room_id: &str,
+    ) -> Result<Option<String>, ModuleError> {
         self.call_host("get_canonical_room_alias", vec![room_id.encode()])
             .await
     }
@@ -85,7 +91,11 @@ impl ModuleApi {
     /// assert_eq!(room.room_alias.as_deref(), Some("#news:example.org"));
     /// # Ok(()) }
     /// ```
-    pub async fn create_room(&self, user_id: &str, config: Value) -> Result<CreatedRoom, ModuleError> {
+    pub async fn create_room(
+        &self,
+        user_id: &str,
+        config: Value,
+    ) -> Result<CreatedRoom, ModuleError> {
         let v: Value = self
             .call_host("create_room", vec![user_id.encode(), config.encode()])
             .await?;
@@ -95,7 +105,9 @@ impl ModuleApi {
     /// Shut a room down: `check_can_shutdown_room` is asked (with no requester), then every
     /// member leaves, the room is blocked and its aliases removed. Returns the users removed.
     pub async fn delete_room(&self, room_id: &str) -> Result<Vec<String>, ModuleError> {
-        let v: Value = self.call_host("delete_room", vec![room_id.encode()]).await?;
+        let v: Value = self
+            .call_host("delete_room", vec![room_id.encode()])
+            .await?;
         Ok(serde_json::from_value(v)?)
     }
 

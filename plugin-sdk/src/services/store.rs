@@ -143,7 +143,11 @@ impl Store {
     }
 
     /// Store `value` (as JSON, at most 1 MiB) under `key` (1 to 512 bytes).
-    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), ModuleError> {
+    pub async fn put<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ModuleError> {
         check_user_key(key)?;
         put(&self.api, key, value, None).await
     }
@@ -249,7 +253,11 @@ impl StoreTxn {
     }
 
     /// Store `value` under `key` in this transaction.
-    pub async fn put<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), ModuleError> {
+    pub async fn put<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ModuleError> {
         check_user_key(key)?;
         put(&self.inner.api, key, value, self.id()).await
     }
