@@ -1,10 +1,9 @@
 //! The module API behind `HostApi::call` (the start of issue 4): each host service as a module
-//! sees it, through the `scripted` fixture's host-call resource, and the auto-accept-invites
-//! sample built on it.
+//! sees it, through the `scripted` fixture's host-call resource.
 
 use std::time::Duration;
 
-use modhost_tests::{Client, TestServer, Workdir};
+use modhost_tests::{TestServer, Workdir};
 use serde_json::{json, Value};
 
 async fn host(s: &TestServer, method: &str, args: Value) -> Value {
@@ -136,47 +135,6 @@ async fn room_services_act_with_the_usual_checks() {
         .call("GET", &format!("/rooms/{room}/messages"), None)
         .await;
     assert_eq!(messages["errcode"], "M_FORBIDDEN", "bob is only invited");
-}
-
-async fn membership_of(c: &Client, room: &str, user: &str) -> Option<String> {
-    let (_, state) = c
-        .call(
-            "GET",
-            &format!("/rooms/{room}/state/m.room.member/{user}"),
-            None,
-        )
-        .await;
-    state["membership"].as_str().map(String::from)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn auto_accept_invites_joins_invited_local_users() {
-    let w = Workdir::new();
-    let s = server(&w, "  - module: auto_accept_invites\n").await;
-    let alice = s.register("alice").await;
-    let bob = s.register("bob").await;
-    let room = alice.create_room(json!({})).await;
-    assert_eq!(
-        alice
-            .call(
-                "POST",
-                &format!("/rooms/{room}/invite"),
-                Some(json!({"user_id": bob.user_id}))
-            )
-            .await
-            .0,
-        200
-    );
-    for _ in 0..100 {
-        if membership_of(&alice, &room, &bob.user_id).await.as_deref() == Some("join") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "bob never joined: {:?}",
-        membership_of(&alice, &room, &bob.user_id).await
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -240,9 +240,14 @@ pub(crate) async fn create_room(
             .create_alias(alias, &room_id, &who.user_id)
             .await?;
     }
+    let invite_kind = if body.get("is_direct") == Some(&Value::Bool(true)) {
+        Change::DirectInviteAtCreation
+    } else {
+        Change::InviteAtCreation
+    };
     for invitee in &invites {
         state
-            .change_membership(who, &room_id, invitee, Change::InviteAtCreation, None)
+            .change_membership(who, &room_id, invitee, invite_kind, None)
             .await?;
     }
     if visibility.as_deref() == Some("public") {

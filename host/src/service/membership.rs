@@ -16,6 +16,8 @@ pub enum Change {
     Invite,
     /// `invite` sent by `createRoom` (not rate-limited).
     InviteAtCreation,
+    /// An invite made by `createRoom` with `is_direct: true` (marked so in the event).
+    DirectInviteAtCreation,
     /// `join`.
     Join,
     /// `leave` by oneself.
@@ -101,7 +103,7 @@ impl AppState {
                 }
                 "join"
             }
-            Change::Invite | Change::InviteAtCreation => {
+            Change::Invite | Change::InviteAtCreation | Change::DirectInviteAtCreation => {
                 if !joined {
                     return Err(ApiError::forbidden(format!(
                         "User {} not in room {room_id}",
@@ -173,7 +175,10 @@ impl AppState {
                 }
             }
         };
-        let content = self.member_content(target, membership, reason).await?;
+        let mut content = self.member_content(target, membership, reason).await?;
+        if change == Change::DirectInviteAtCreation {
+            content["is_direct"] = serde_json::json!(true);
+        }
         let new = NewEvent {
             room_id,
             sender: &who.user_id,
