@@ -1,6 +1,8 @@
 //! [`ModuleApi`]: what a module may ask of the host.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use abi_stable::std_types::{RDuration, RResult, RSlice};
@@ -19,6 +21,14 @@ pub struct ModuleApi {
     host: HostApi_TO<RArc<()>>,
     module_name: &'static str,
     module_version: &'static str,
+    instance: Arc<Instance>,
+}
+
+/// What one module instance keeps for its lifetime (shared by the clones of its API).
+#[derive(Default)]
+struct Instance {
+    runner_registered: AtomicBool,
+    invalidators: Arc<invalidation::Invalidators>,
 }
 
 impl ModuleApi {
@@ -31,6 +41,7 @@ impl ModuleApi {
             host,
             module_name,
             module_version,
+            instance: Arc::default(),
         }
     }
 
@@ -97,8 +108,8 @@ impl ModuleApi {
         category: &'static str,
         entries: Vec<Entry>,
     ) -> Result<(), ModuleError> {
-        if let Some(runner) = deferred::runner_once() {
-            self.register("sdk", vec![runner])?;
+        if !self.instance.runner_registered.swap(true, Ordering::SeqCst) {
+            self.register("sdk", vec![deferred::runner()])?;
         }
         self.register(category, entries)
     }
@@ -126,14 +137,15 @@ impl ModuleApi {
     where
         V: Clone + Send + Sync + 'static,
     {
-        if let Some(hook) = invalidation::hook_once() {
+        let cached = cached.clone();
+        let first = self.instance.invalidators.register(
+            name,
+            Arc::new(move |key: &str| cached.invalidate(&key.to_string())),
+        );
+        if first {
+            let hook = invalidation::hook(Arc::clone(&self.instance.invalidators));
             self.register("sdk", vec![hook])?;
         }
-        let cached = cached.clone();
-        invalidation::register(
-            name,
-            std::sync::Arc::new(move |key: &str| cached.invalidate(&key.to_string())),
-        );
         Ok(())
     }
 
@@ -141,7 +153,7 @@ impl ModuleApi {
     /// other instance sharing the database within a moment (Synapse's `invalidate_cache`).
     /// An unregistered `name` is an error.
     pub async fn invalidate_cache(&self, name: &str, key: &str) -> Result<(), ModuleError> {
-        if !invalidation::invalidate(name, key) {
+        if !self.instance.invalidators.invalidate(name, key) {
             return Err(ModuleError::new(format!(
                 "no cached function is registered as {name:?} (see register_cached_function)"
             )));

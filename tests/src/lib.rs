@@ -20,6 +20,7 @@ const PACKAGES: &[&str] = &[
     "auto_accept_invites",
     "shared_secret_auth",
     "user_restrictions",
+    "account_validity",
     "scripted",
     "panicky",
     "bad_config",

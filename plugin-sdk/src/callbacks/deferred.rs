@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::{entry, Entry};
@@ -17,7 +17,6 @@ pub(crate) type Deferred = Box<dyn FnOnce(Json) -> BoxFuture + Send>;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 static PENDING: Mutex<Option<HashMap<u64, Deferred>>> = Mutex::new(None);
-static RUNNER_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// Box an async closure taking the host's payload.
 pub(crate) fn boxed<F, Fut>(f: F) -> Deferred
@@ -47,14 +46,11 @@ fn take(token: u64) -> Option<Deferred> {
         .remove(&token)
 }
 
-/// The hidden runner callback, the first time a module needs it.
-pub(crate) fn runner_once() -> Option<Entry> {
-    if RUNNER_REGISTERED.swap(true, Ordering::SeqCst) {
-        return None;
-    }
+/// The hidden runner callback (registered once per module instance).
+pub(crate) fn runner() -> Entry {
     // Arguments: token, payload, and `discard = true` when the host drops the follow-up
     // without running it (e.g. a login refused after authentication).
-    Some(entry::<(u64, Json, Option<bool>), _, _, (), ()>(
+    entry::<(u64, Json, Option<bool>), _, _, (), ()>(
         "run_deferred",
         String::new(),
         |(token, payload, discard)| {
@@ -65,5 +61,5 @@ pub(crate) fn runner_once() -> Option<Entry> {
                 }
             }
         },
-    ))
+    )
 }

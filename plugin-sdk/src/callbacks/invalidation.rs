@@ -1,58 +1,60 @@
 //! Cached functions registered for invalidation by name ([`ModuleApi::register_cached_function`]
 //! and [`ModuleApi::invalidate_cache`]), and the hidden `sdk.invalidate_cache` callback
-//! through which the host delivers other instances' invalidations.
+//! through which the host delivers other instances' invalidations. The table belongs to one
+//! module instance (its `ModuleApi`), not to the library, so two servers in one process
+//! that load the same library keep separate tables.
 //!
 //! [`ModuleApi::register_cached_function`]: crate::ModuleApi::register_cached_function
 //! [`ModuleApi::invalidate_cache`]: crate::ModuleApi::invalidate_cache
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{entry, Entry};
 
-type Invalidator = Arc<dyn Fn(&str) + Send + Sync>;
+pub(crate) type Invalidator = Arc<dyn Fn(&str) + Send + Sync>;
 
-static REGISTERED: Mutex<Option<HashMap<String, Invalidator>>> = Mutex::new(None);
-static HOOK_REGISTERED: AtomicBool = AtomicBool::new(false);
+/// One module instance's registered cached functions.
+#[derive(Default)]
+pub(crate) struct Invalidators(Mutex<HashMap<String, Invalidator>>);
 
-/// Remember `invalidate` under `name` (a later registration under the same name replaces it).
-pub(crate) fn register(name: &str, invalidate: Invalidator) {
-    REGISTERED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(HashMap::new)
-        .insert(name.to_string(), invalidate);
-}
+impl Invalidators {
+    /// Remember `invalidate` under `name` (a later registration under the same name
+    /// replaces it); whether this is the first registration of any function.
+    pub(crate) fn register(&self, name: &str, invalidate: Invalidator) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let first = map.is_empty();
+        map.insert(name.to_string(), invalidate);
+        first
+    }
 
-/// Drop `key` from the function registered as `name`; whether there is one.
-pub(crate) fn invalidate(name: &str, key: &str) -> bool {
-    let f = REGISTERED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|m| m.get(name).cloned());
-    match f {
-        Some(f) => {
-            f(key);
-            true
+    /// Drop `key` from the function registered as `name`; whether there is one.
+    pub(crate) fn invalidate(&self, name: &str, key: &str) -> bool {
+        let f = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        match f {
+            Some(f) => {
+                f(key);
+                true
+            }
+            None => false,
         }
-        None => false,
     }
 }
 
-/// The hidden callback, the first time a module registers a cached function.
-pub(crate) fn hook_once() -> Option<Entry> {
-    if HOOK_REGISTERED.swap(true, Ordering::SeqCst) {
-        return None;
-    }
-    // Arguments: function name, key. Unknown names are ignored, as in Synapse.
-    Some(entry::<(String, String), _, _, (), ()>(
+/// The hidden callback for `table`. Arguments: function name, key; unknown names are
+/// ignored, as in Synapse.
+pub(crate) fn hook(table: Arc<Invalidators>) -> Entry {
+    entry::<(String, String), _, _, (), ()>(
         "invalidate_cache",
         String::new(),
-        |(name, key)| {
-            invalidate(&name, &key);
+        move |(name, key)| {
+            table.invalidate(&name, &key);
             async {}
         },
-    ))
+    )
 }
