@@ -84,6 +84,18 @@
 //!   becomes a module failure (a web handler's answers 500); the server keeps running.
 //! * **Build with `panic = "unwind"`** (the default). `panic = "abort"` turns any module
 //!   panic into a server crash.
+//!
+//! # What the host offers
+//!
+//! Besides callbacks and web resources, [`ModuleApi`] reaches the host's services: users,
+//! sessions and profiles, rooms and events, account data and presence, a
+//! [key/value store](Store) with transactions and schema versions, an
+//! [HTTP client](HttpClient), background tasks, blocking work, and
+//! [caches](cache::Cached) invalidated across instances. Each is a named host method, so a
+//! module built against a newer SDK still loads on an older host and gets a clear error
+//! only from the method that host lacks. Coming from Synapse? See [`porting`].
+//!
+//! Modules can be unit-tested without a server: see `testing` (feature `testing`).
 
 #![warn(missing_docs)]
 
@@ -95,6 +107,7 @@ pub mod codec;
 pub mod ffi;
 mod json;
 mod module;
+pub mod porting;
 mod runtime;
 mod services;
 #[cfg(feature = "testing")]

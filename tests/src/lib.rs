@@ -21,6 +21,7 @@ const PACKAGES: &[&str] = &[
     "shared_secret_auth",
     "user_restrictions",
     "account_validity",
+    "domain_rule_checker",
     "scripted",
     "panicky",
     "bad_config",

@@ -224,7 +224,7 @@ async fn p6_p8_module_login_types_are_advertised_checked_and_followed_up() {
     let (_, flows) = s.call("GET", "/_matrix/client/v3/login", None, None).await;
     assert_eq!(
         flows,
-        json!({"flows": [{"type": "m.login.password"}, {"type": "test.login_type"}]})
+        json!({"flows": [{"type": "m.login.password"}, {"type": "test.login_type"}, {"type": "m.login.token"}]})
     );
 
     let (status, body) = s
@@ -361,7 +361,10 @@ async fn p3_p4_p5_password_config_controls_the_local_fallback_and_password_login
     let w = Workdir::new();
     let s = scripted_server(&w, "enable_registration: true\npassword_config: {enabled: false}\n", &[("a", json!({"auth_checker:m.login.password:password": null, "auth_checker:org.example.t:t": "@x:test.local"}))]).await;
     let (_, flows) = s.call("GET", "/_matrix/client/v3/login", None, None).await;
-    assert_eq!(flows, json!({"flows": [{"type": "org.example.t"}]}));
+    assert_eq!(
+        flows,
+        json!({"flows": [{"type": "org.example.t"}, {"type": "m.login.token"}]})
+    );
     assert_eq!(login(&s, pw("anyone", "pw")).await.0, 400);
     assert!(s.calls("a").await.is_empty());
 }

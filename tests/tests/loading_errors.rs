@@ -28,7 +28,7 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
         "{err}"
     );
     assert!(
-        err.contains("demo, future_sdk, house_rules"),
+        err.contains("demo, domain_rule_checker, future_sdk, house_rules"),
         "available modules listed: {err}"
     );
     assert!(err.contains(&format!(

@@ -16,6 +16,9 @@ use tokio::runtime::Handle;
 
 use super::registry::{Accepted, RegistryBuilder};
 
+/// How long a host call made before the database is open waits for it.
+const SERVICES_WAIT: Duration = Duration::from_secs(30);
+
 /// The module API behind `HostApi::call`, provided by the server once its database is open.
 pub trait HostServices: Send + Sync {
     /// Run host method `method` for `module` with owned `args`.
@@ -173,10 +176,22 @@ impl HostApi for ModuleHost {
     ) -> FfiFuture<RResult<FfiValue, FfiError>> {
         // Arguments are borrowed for this call only: copy them before going async.
         let owned: Vec<FfiValue> = args.iter().map(FfiArg::to_owned_value).collect();
-        let services = self.shared.services.get().cloned();
+        let slot = Arc::clone(&self.shared.services);
         let (module, method) = (Arc::clone(&self.name), method.to_string());
         let runtime = self.shared.runtime.clone();
         async move {
+            // A task a module starts in `new` may call before the database is open: wait
+            // for it (briefly) rather than fail.
+            let mut services = slot.get().cloned();
+            let deadline = std::time::Instant::now() + SERVICES_WAIT;
+            while services.is_none() && std::time::Instant::now() < deadline {
+                let pause = {
+                    let _entered = runtime.enter();
+                    tokio::time::sleep(Duration::from_millis(10))
+                };
+                pause.await;
+                services = slot.get().cloned();
+            }
             match services {
                 // Run on the host's runtime: the module may poll this future from a thread
                 // of its own, where the database and HTTP clients would find no reactor.
@@ -189,7 +204,7 @@ impl HostApi for ModuleHost {
                 },
                 None => RResult::RErr(FfiError::new(
                     ErrorKind::UNSUPPORTED,
-                    format!("host method {method} is not available before the server has started (plugin-sdk {SDK_VERSION})"),
+                    format!("host method {method} is not available: the server has not started (plugin-sdk {SDK_VERSION})"),
                 )),
             }
         }

@@ -12,7 +12,10 @@ impl ModuleApi {
     ///
     /// ```no_run
     /// # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
-    /// let text = api.spawn_blocking(|| std::fs::read_to_string("/etc/hostname")).await??;
+    /// let text = api
+    ///     .spawn_blocking(|| std::fs::read_to_string("/etc/hostname"))
+    ///     .await?
+    ///     .map_err(|e| plugin_sdk::ModuleError::new(format!("cannot read the host name: {e}")))?;
     /// # Ok(()) }
     /// ```
     pub async fn spawn_blocking<T, F>(&self, f: F) -> Result<T, ModuleError>
