@@ -138,7 +138,7 @@ impl Module for DomainRuleChecker {
                 })
                 .user_may_create_room(move |_user: String, room_config: Json| {
                     let refuse = c4.can_only_create_one_to_one_rooms
-                        && !Config::is_one_to_one(&room_config.value());
+                        && !Config::is_one_to_one(room_config.value());
                     async move {
                         if refuse {
                             SpamCheck::forbidden()
