@@ -204,3 +204,49 @@ impl Module for AccountValidity {
 pub struct AccountValidity;
 
 export_module!(AccountValidity);
+
+#[cfg(test)]
+mod tests {
+    use plugin_sdk::codec::Encode;
+    use plugin_sdk::ffi::FfiValue;
+    use plugin_sdk::testing::ModuleTest;
+    use serde_json::json;
+
+    use super::AccountValidity;
+
+    #[test]
+    fn registration_records_an_expiry_one_period_ahead() {
+        let t = ModuleTest::start::<AccountValidity>(json!({"period": "1h"})).unwrap();
+        t.stub("invalidate_cache", FfiValue::Null);
+        let done = t.call::<()>("on_user_registration", vec!["@a:test".encode()]);
+        assert_eq!(done, [Ok(())]);
+        let at = t.stored("expiry/@a:test").unwrap()["expires_at"]
+            .as_i64()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!((at - now - 3_600_000).abs() < 10_000, "{at} vs {now}");
+        assert_eq!(
+            t.call::<Option<bool>>("is_user_expired", vec!["@a:test".encode()]),
+            [Ok(Some(false))]
+        );
+        assert_eq!(
+            t.call::<Option<bool>>("is_user_expired", vec!["@b:test".encode()]),
+            [Ok(None)],
+            "no opinion on users without an expiry"
+        );
+        assert!(t.host_calls().iter().any(
+            |(m, args)| m == "invalidate_cache" && args[0] == FfiValue::Str("expiry_of".into())
+        ));
+    }
+
+    #[test]
+    fn periods_must_be_durations() {
+        let err = ModuleTest::start::<AccountValidity>(json!({"period": "soon"}))
+            .err()
+            .unwrap();
+        assert!(err.contains("period"), "{err}");
+    }
+}

@@ -34,6 +34,8 @@
 
 use std::sync::{Arc, Mutex};
 
+mod store;
+
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RBox, RDuration, RResult, RSlice, RStr, RString, RVec};
 use async_ffi::{FfiFuture, FutureExt as _};
@@ -56,13 +58,15 @@ struct Recorded {
 }
 
 /// The in-memory host: records everything; `sleep` completes at once (time does not pass in
-/// tests); spawned tasks run when [`ModuleTest::run_tasks`] is called; host services answer
-/// "unsupported" unless stubbed with [`ModuleTest::stub`].
+/// tests); spawned tasks run when [`ModuleTest::run_tasks`] is called; the module's store is
+/// a map (see [`ModuleTest::stored`]); other host services answer "unsupported" unless
+/// stubbed with [`ModuleTest::stub`].
 #[derive(Clone)]
 struct FakeHost {
     server_name: String,
     recorded: Arc<Mutex<Recorded>>,
     stubs: Arc<Mutex<Vec<(String, FfiValue)>>>,
+    store: Arc<Mutex<store::MemStore>>,
 }
 
 impl HostApi for FakeHost {
@@ -124,7 +128,7 @@ impl HostApi for FakeHost {
             .lock()
             .unwrap()
             .host_calls
-            .push((method.to_string(), owned));
+            .push((method.to_string(), owned.clone()));
         let stub = self
             .stubs
             .lock()
@@ -133,10 +137,15 @@ impl HostApi for FakeHost {
             .find(|(m, _)| m == method.as_str())
             .map(|(_, v)| v.clone());
         let method = method.to_string();
+        let stored = match stub {
+            Some(_) => None,
+            None => self.store.lock().unwrap().call(&method, &owned),
+        };
         async move {
-            match stub {
-                Some(v) => RResult::ROk(v),
-                None => RResult::RErr(FfiError::new(
+            match (stub, stored) {
+                (Some(v), _) => RResult::ROk(v),
+                (None, Some(answer)) => answer.into(),
+                (None, None) => RResult::RErr(FfiError::new(
                     ErrorKind::UNSUPPORTED,
                     format!("{method} is not stubbed"),
                 )),
@@ -163,6 +172,7 @@ impl ModuleTest {
             server_name: "test".into(),
             recorded: Arc::default(),
             stubs: Arc::default(),
+            store: Arc::default(),
         };
         let host_to = HostApi_TO::from_ptr(RArc::new(host.clone()), TD_Opaque);
         let logs = tracing::subscriber::set_default(crate::runtime::bridge(&host_to));
@@ -267,6 +277,18 @@ impl ModuleTest {
             .lock()
             .unwrap()
             .push((method.to_string(), value));
+    }
+
+    /// The value the module stored under `key` in its [store](crate::Store) (the in-memory
+    /// host keeps one, with transactions, so store logic can be unit-tested).
+    pub fn stored(&self, key: &str) -> Option<Value> {
+        self.host
+            .store
+            .lock()
+            .unwrap()
+            .data
+            .get(key)
+            .and_then(|v| serde_json::from_str(v).ok())
     }
 
     /// Every host service the module called, with its arguments.
