@@ -25,6 +25,8 @@ pub struct CallbackStats {
     pub denials: AtomicU64,
     /// Errors, panics, timeouts and invalid answers.
     pub failures: AtomicU64,
+    /// Failures since the last success (reset by any answer).
+    pub consecutive_failures: AtomicU64,
     sampled: AtomicU64,
     sampled_nanos: AtomicU64,
 }
@@ -117,7 +119,7 @@ impl HttpMetrics {
             );
         }
         drop(routes);
-        let series: [Series; 5] = [
+        let series: [Series; 6] = [
             (
                 "modhost_module_callback_calls_total",
                 "Module callback calls.",
@@ -134,6 +136,11 @@ impl HttpMetrics {
                 |s| s.failures.load(Ordering::Relaxed),
             ),
             (
+                "modhost_module_callback_consecutive_failures",
+                "Failures of the callback since its last answer (a module that keeps failing).",
+                |s| s.consecutive_failures.load(Ordering::Relaxed),
+            ),
+            (
                 "modhost_module_callback_seconds_count",
                 "Sampled module callback calls (one in 8 is timed).",
                 |s| s.sampled.load(Ordering::Relaxed),
@@ -147,6 +154,8 @@ impl HttpMetrics {
         for (name, help, get) in series {
             let kind = if name.ends_with("_total") {
                 "counter"
+            } else if name.ends_with("_failures") {
+                "gauge"
             } else {
                 "untyped"
             };

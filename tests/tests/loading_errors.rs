@@ -186,7 +186,7 @@ fn malformed_module_entries_are_all_reported() {
     );
     assert!(
         err.contains(&format!(
-            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional `sha256:`"
+            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, `on_failure:`"
         )),
         "{err}"
     );

@@ -2,6 +2,7 @@
 //! against the config file's directory, every problem reported with the file and YAML path.
 
 mod error;
+mod modules;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use error::{ConfigError, ConfigErrors};
+use modules::module_entries;
+pub use modules::{ModuleEntry, OnFailure};
 
 /// The validated server configuration.
 #[derive(Debug, Clone)]
@@ -107,26 +110,6 @@ impl Default for RcInvites {
                 burst_count: 10.0,
             },
         }
-    }
-}
-
-/// One `modules:` entry.
-#[derive(Debug, Clone)]
-pub struct ModuleEntry {
-    /// Position in `modules:`.
-    pub index: usize,
-    /// `module:` as written: a bare name or a path.
-    pub module: String,
-    /// `config:` as JSON (`{}` when missing or null).
-    pub config: Value,
-    /// `sha256:` pin of the library file (lowercase hex), if given.
-    pub sha256: Option<String>,
-}
-
-impl ModuleEntry {
-    /// `modules[3]`.
-    pub fn yaml_path(&self) -> String {
-        format!("modules[{}]", self.index)
     }
 }
 
@@ -420,73 +403,7 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-fn module_entries(
-    file: &Path,
-    raw: Vec<serde_yaml_ng::Value>,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<ModuleEntry> {
-    use serde_yaml_ng::Value as Y;
-    let mut out = Vec::new();
-    for (index, item) in raw.into_iter().enumerate() {
-        let at = format!("modules[{index}]");
-        let Y::Mapping(map) = item else {
-            errors.push(ConfigError::new(
-                file,
-                &at,
-                "expected a mapping with `module:` and optional `config:`",
-            ));
-            continue;
-        };
-        let mut module = None;
-        let mut sha256 = None;
-        let mut config = Value::Object(Default::default());
-        for (key, value) in map {
-            match key.as_str() {
-                Some("module") => match value {
-                    Y::String(s) if !s.trim().is_empty() => module = Some(s),
-                    _ => errors.push(ConfigError::new(
-                        file,
-                        &format!("{at}.module"),
-                        "expected a string",
-                    )),
-                },
-                Some("sha256") => match value {
-                    Y::String(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => sha256 = Some(s.to_ascii_lowercase()),
-                    _ => errors.push(ConfigError::new(file, &format!("{at}.sha256"), "expected 64 hexadecimal digits (the output of sha256sum)")),
-                },
-                Some("config") => match yaml_to_json(value) {
-                    Ok(Value::Null) => {}
-                    Ok(v) => config = v,
-                    Err(e) => errors.push(ConfigError::new(file, &format!("{at}.config"), e)),
-                },
-                other => errors.push(ConfigError::new(
-                    file,
-                    &at,
-                    format!(
-                        "unknown key {:?}: a module entry has `module:`, `config:` and optional `sha256:`",
-                        other.unwrap_or("(not a string)")
-                    ),
-                )),
-            }
-        }
-        match module {
-            Some(module) => out.push(ModuleEntry {
-                index,
-                module,
-                config,
-                sha256,
-            }),
-            None => errors.push(ConfigError::new(
-                file,
-                &format!("{at}.module"),
-                "missing: name the module to load",
-            )),
-        }
-    }
-    out
-}
-
-fn yaml_to_json(value: serde_yaml_ng::Value) -> Result<Value, String> {
+pub(crate) fn yaml_to_json(value: serde_yaml_ng::Value) -> Result<Value, String> {
     serde_json::to_value(&value).map_err(|e| format!("cannot be expressed as JSON: {e}"))
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use abi_stable::std_types::{RResult, RSlice};
@@ -71,6 +72,19 @@ fn from_ffi(err: FfiError) -> Failure {
     }
 }
 
+trait PowerOfTen {
+    fn is_power_of_ten(self) -> bool;
+}
+
+impl PowerOfTen for u64 {
+    fn is_power_of_ten(mut self) -> bool {
+        while self >= 10 && self % 10 == 0 {
+            self /= 10;
+        }
+        self == 1
+    }
+}
+
 impl Registry {
     /// Call `cb` with `args` and decode its answer as `T`. Failures are logged here, once,
     /// with the module and callback names; callers apply the callback's failure policy.
@@ -92,7 +106,7 @@ impl Registry {
         .await;
         let answer = match first {
             Some(r) => Ok(r),
-            None => tokio::time::timeout(self.timeout, call).await,
+            None => tokio::time::timeout(cb.timeout, call).await,
         };
         let outcome = match answer {
             Err(_) => Err(Failure::TimedOut),
@@ -105,12 +119,31 @@ impl Registry {
         if let Some(t) = started {
             cb.stats.timed(t.elapsed());
         }
-        if let Err(failure) = &outcome {
-            if !matches!(failure, Failure::Matrix(_)) {
-                cb.stats
-                    .failures
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &outcome {
+            Err(Failure::Matrix(_)) | Ok(_) => {
+                cb.stats.consecutive_failures.store(0, Ordering::Relaxed);
             }
+            Err(_) => {
+                cb.stats.failures.fetch_add(1, Ordering::Relaxed);
+                let streak = cb
+                    .stats
+                    .consecutive_failures
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                // A module that keeps failing is reported at 10, 100, 1000 … failures in a
+                // row. It is never skipped automatically: skipping a fail-closed check would
+                // quietly open the server; operators choose with `on_failure`/`timeout_ms`.
+                if streak >= 10 && streak.is_power_of_ten() {
+                    tracing::warn!(
+                        module = %cb.module,
+                        callback = cb.hook.info().name,
+                        failures = streak,
+                        "module callback keeps failing: {streak} failures in a row"
+                    );
+                }
+            }
+        }
+        if let Err(failure) = &outcome {
             let callback = cb.hook.info().name;
             match failure {
                 Failure::Matrix(_) => {

@@ -158,8 +158,15 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
         server_name: config.server_name.clone(),
         runtime,
         builder: Mutex::new(Some(RegistryBuilder::new(
-            parsed.len(),
-            config.module_callback_timeout,
+            parsed
+                .iter()
+                .map(|p| {
+                    (
+                        p.entry.timeout.unwrap_or(config.module_callback_timeout),
+                        p.entry.on_failure,
+                    )
+                })
+                .collect(),
         ))),
     });
     for (index, p) in parsed.iter().enumerate() {

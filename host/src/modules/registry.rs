@@ -9,6 +9,7 @@ use plugin_sdk::catalogue::Hook;
 use plugin_sdk::ffi::{CallbackFn_TO, WebHandler_TO};
 use serde_json::Value;
 
+use crate::config::OnFailure;
 use crate::web::paths;
 
 /// One module's callback in a chain.
@@ -23,6 +24,10 @@ pub struct Registered {
     pub meta: Value,
     /// Calls, denials, failures and sampled latency.
     pub stats: crate::metrics::CallbackStats,
+    /// This module's callback time limit.
+    pub timeout: Duration,
+    /// What a failure of this module's verdict callbacks counts as.
+    pub on_failure: OnFailure,
     pub(crate) callback: CallbackFn_TO<RBox<()>>,
 }
 
@@ -34,6 +39,8 @@ pub struct WebResource {
     pub module: Arc<str>,
     /// The owning module's position among the loaded modules.
     pub module_index: usize,
+    /// The owning module's time limit.
+    pub timeout: Duration,
     pub(crate) handler: WebHandler_TO<RBox<()>>,
 }
 
@@ -46,8 +53,6 @@ pub struct Registry {
     runners: Vec<Option<Registered>>,
     /// Each module's cache invalidator (`sdk.invalidate_cache`), by module index.
     invalidators: Vec<Option<Registered>>,
-    /// Per-callback time limit.
-    pub(crate) timeout: Duration,
 }
 
 impl Registry {
@@ -101,7 +106,8 @@ pub(crate) struct RegistryBuilder {
     invalidators: Vec<Option<Registered>>,
     background_owner: Option<(usize, Arc<str>)>,
     background_refused: std::collections::HashSet<usize>,
-    timeout: Duration,
+    /// Each module's time limit and verdict failure policy, by module index.
+    policies: Vec<(Duration, OnFailure)>,
 }
 
 /// What became of a registration.
@@ -114,7 +120,9 @@ pub(crate) enum Accepted {
 }
 
 impl RegistryBuilder {
-    pub(crate) fn new(modules: usize, timeout: Duration) -> Self {
+    /// A builder for modules with these `(time limit, on_failure)` policies, by index.
+    pub(crate) fn new(policies: Vec<(Duration, OnFailure)>) -> Self {
+        let modules = policies.len();
         RegistryBuilder {
             chains: (0..Hook::COUNT).map(|_| Vec::new()).collect(),
             web: Vec::new(),
@@ -122,7 +130,7 @@ impl RegistryBuilder {
             invalidators: (0..modules).map(|_| None).collect(),
             background_owner: None,
             background_refused: Default::default(),
-            timeout,
+            policies,
         }
     }
 
@@ -154,6 +162,8 @@ impl RegistryBuilder {
             hook,
             meta,
             stats: Default::default(),
+            timeout: self.policies[module_index].0,
+            on_failure: self.policies[module_index].1,
             callback,
         };
         match hook {
@@ -224,6 +234,7 @@ impl RegistryBuilder {
             path: path.to_string(),
             module: Arc::clone(module),
             module_index,
+            timeout: self.policies[module_index].0,
             handler,
         });
         Ok(Accepted::Yes)
@@ -259,7 +270,6 @@ impl RegistryBuilder {
             web: self.web,
             runners: self.runners,
             invalidators: self.invalidators,
-            timeout: self.timeout,
         })
     }
 }

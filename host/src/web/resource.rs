@@ -71,7 +71,7 @@ async fn serve(registry: &Registry, index: usize, body_limit: usize, req: Reques
         body: RVec::from(body.as_ref()),
     };
     let call = AssertUnwindSafe(resource.handler.handle(request)).catch_unwind();
-    let failure = match tokio::time::timeout(registry.timeout, call).await {
+    let failure = match tokio::time::timeout(resource.timeout, call).await {
         Ok(Ok(RResult::ROk(response))) => return into_response(response),
         Ok(Ok(RResult::RErr(err))) => err.message.to_string(),
         Ok(Err(_)) => "panicked".to_string(),

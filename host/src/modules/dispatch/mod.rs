@@ -7,6 +7,10 @@
 //! * **fail-open** — logged, the callback counts as allowing, the next module runs;
 //! * **skip** — logged, the module's answer is ignored, the next module runs.
 //!
+//! For verdict callbacks (spam checks and the third-party rules' `check_*` callbacks) an
+//! operator may override the policy per module with `on_failure: allow` (fail open) or
+//! `on_failure: deny` (fail closed); `timeout_ms:` overrides the time limit per module.
+//!
 //! A module's deliberate Matrix error ([`plugin_sdk::ModuleError::matrix`]) surfaces as
 //! [`CallbackError::Matrix`] where Synapse lets `SynapseError` through, and counts as an
 //! ordinary failure elsewhere.
@@ -26,6 +30,7 @@ use plugin_sdk::MatrixError;
 
 use super::invoke::Failure;
 use super::registry::{Registered, Registry};
+use crate::config::OnFailure;
 
 pub use other::UpdateTarget;
 pub use password_auth::{AuthError, AuthOutcome};
@@ -128,7 +133,7 @@ impl Registry {
         Ok(())
     }
 
-    /// FIRST `false` wins; on failure either fail open or propagate.
+    /// FIRST `false` wins; on failure the module's `on_failure:`, else fail open or propagate.
     pub(crate) async fn first_false(
         &self,
         hook: Hook,
@@ -144,8 +149,13 @@ impl Registry {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Ok(false);
                 }
-                Err(_) if fail_open => {}
-                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+                Err(f) => match cb.on_failure {
+                    // The operator's `on_failure:` for this module, else the callback's own.
+                    OnFailure::Allow => {}
+                    OnFailure::Deny => return Ok(false),
+                    OnFailure::Default if fail_open => {}
+                    OnFailure::Default => return Err(CallbackError::from_failure(cb, f, false)),
+                },
             }
         }
         Ok(true)

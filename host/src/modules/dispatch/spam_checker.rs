@@ -1,5 +1,6 @@
 //! Spam checker chains: FIRST-NON-NOT_SPAM; failures propagate (500), as in Synapse where
-//! spam-checker exceptions are not caught. An answer that does not decode is treated as a
+//! spam-checker exceptions are not caught, unless the module's `on_failure:` says `allow`
+//! (the failure counts as not spam) or `deny` (as a denial, `M_FORBIDDEN`). An answer that does not decode is treated as a
 //! denial with `M_FORBIDDEN` (Synapse rejects invalid return values as spam).
 
 use abi_stable::std_types::RSlice;
@@ -8,6 +9,7 @@ use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::{RegistrationBehaviour, SpamCheck, UserProfile};
 
 use super::{j, opt, s, CallbackError};
+use crate::config::OnFailure;
 use crate::modules::invoke::Failure;
 use crate::modules::registry::Registry;
 
@@ -30,7 +32,12 @@ impl Registry {
                     tracing::warn!(module = %cb.module, callback = hook.info().name, "Module returned invalid value, rejecting as spam");
                     return Ok(SpamCheck::forbidden());
                 }
-                Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
+                Err(f) => match cb.on_failure {
+                    // The operator's `on_failure:` for this module.
+                    OnFailure::Allow => {}
+                    OnFailure::Deny => return Ok(SpamCheck::forbidden()),
+                    OnFailure::Default => return Err(CallbackError::from_failure(cb, f, false)),
+                },
             }
         }
         Ok(SpamCheck::NotSpam)
