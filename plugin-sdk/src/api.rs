@@ -50,7 +50,9 @@ impl ModuleApi {
         self.host.server_name().into_string()
     }
 
-    /// This module's crate name (also its namespace in the [store](Self::store)).
+    /// This module's crate name. (The host knows the module by the name the operator loads
+    /// it under, its library file's name: that name keys its [store](Self::store) and
+    /// appears in the server's log.)
     pub fn module_name(&self) -> &'static str {
         self.module_name
     }

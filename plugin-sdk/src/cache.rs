@@ -18,8 +18,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Invalidation is local to this server process; with several processes sharing a database,
-//! each must be told (a later modhost version will carry invalidations between them).
+//! [`Cached::invalidate`] is local to this process; to reach every instance sharing the
+//! database, register the cache with
+//! [`ModuleApi::register_cached_function`](crate::ModuleApi::register_cached_function) and
+//! call [`ModuleApi::invalidate_cache`](crate::ModuleApi::invalidate_cache).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,14 +36,15 @@ type Pending<V> = Shared<BoxFuture<'static, Result<V, String>>>;
 
 enum Slot<V> {
     Ready(V, u64),
-    InFlight(Pending<V>, u64),
+    /// A computation in flight: its result, last use, and its own id (a computation stores
+    /// its result only if its slot is still there, so invalidating a key drops exactly
+    /// that key's computation).
+    InFlight(Pending<V>, u64, u64),
 }
 
 struct Inner<K, V> {
     slots: HashMap<K, Slot<V>>,
     tick: u64,
-    /// Bumped by invalidation, so a computation started before it is not stored after it.
-    generation: u64,
 }
 
 /// See the module docs. Cheap to clone; clones share the cache.
@@ -70,7 +73,6 @@ where
             inner: Arc::new(Mutex::new(Inner {
                 slots: HashMap::new(),
                 tick: 0,
-                generation: 0,
             })),
             max_entries: max_entries.max(1),
         }
@@ -84,7 +86,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, ModuleError>> + Send + 'static,
     {
-        let (pending, generation) = {
+        let (pending, id) = {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             inner.tick += 1;
             let tick = inner.tick;
@@ -93,9 +95,9 @@ where
                     *used = tick;
                     return Ok(v.clone());
                 }
-                Some(Slot::InFlight(p, used)) => {
+                Some(Slot::InFlight(p, used, id)) => {
                     *used = tick;
-                    (p.clone(), inner.generation)
+                    (p.clone(), *id)
                 }
                 None => {
                     let fut = compute();
@@ -105,15 +107,15 @@ where
                             .shared();
                     inner
                         .slots
-                        .insert(key.clone(), Slot::InFlight(p.clone(), tick));
-                    (p, inner.generation)
+                        .insert(key.clone(), Slot::InFlight(p.clone(), tick, tick));
+                    (p, tick)
                 }
             }
         };
         let result = pending.await;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let still_ours = inner.generation == generation
-            && matches!(inner.slots.get(&key), Some(Slot::InFlight(..)));
+        let still_ours =
+            matches!(inner.slots.get(&key), Some(Slot::InFlight(_, _, slot)) if *slot == id);
         if still_ours {
             match &result {
                 Ok(v) => {
@@ -136,7 +138,7 @@ where
                 .iter()
                 .filter(|(_, s)| matches!(s, Slot::Ready(..)))
                 .min_by_key(|(_, s)| match s {
-                    Slot::Ready(_, t) | Slot::InFlight(_, t) => *t,
+                    Slot::Ready(_, t) | Slot::InFlight(_, t, _) => *t,
                 })
                 .map(|(k, _)| k.clone());
             match oldest {
@@ -151,14 +153,12 @@ where
     /// Forget `key` (also an in-flight computation: its result will not be stored).
     pub fn invalidate(&self, key: &K) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.generation += 1;
         inner.slots.remove(key);
     }
 
     /// Forget everything.
     pub fn invalidate_all(&self) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.generation += 1;
         inner.slots.clear();
     }
 
@@ -284,5 +284,46 @@ mod tests {
         assert_eq!(lookup(&cache, 5, &calls).await.unwrap(), "five");
         cache.invalidate_all();
         assert!(cache.is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalidating_another_key_leaves_a_computation_alone() {
+        let cache: Cached<u32, String> = Cached::new(10);
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let slow = cache.get_or_compute(1, || async move {
+            let _ = rx.await;
+            Err(ModuleError::new("first try fails"))
+        });
+        let other = async {
+            tokio::task::yield_now().await;
+            cache.invalidate(&2);
+            let _ = tx.send(());
+        };
+        let (result, ()) = futures_util::future::join(slow, other).await;
+        assert!(result.is_err());
+        // The failure was neither stored nor left behind for the next caller.
+        let again = cache
+            .get_or_compute(1, || async { Ok("ok".to_string()) })
+            .await;
+        assert_eq!(again.unwrap(), "ok");
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn invalidating_a_key_mid_computation_keeps_the_old_result_out() {
+        let cache: Cached<u32, String> = Cached::new(10);
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let slow = cache.get_or_compute(1, || async move {
+            let _ = rx.await;
+            Ok("stale".to_string())
+        });
+        let other = async {
+            tokio::task::yield_now().await;
+            cache.invalidate(&1);
+            let _ = tx.send(());
+        };
+        let (result, ()) = futures_util::future::join(slow, other).await;
+        assert_eq!(result.unwrap(), "stale", "the caller still gets its answer");
+        assert!(cache.is_empty(), "but it is not kept");
     }
 }

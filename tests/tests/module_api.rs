@@ -88,6 +88,16 @@ async fn room_services_act_with_the_usual_checks() {
         invited["ok"].as_str().is_some_and(|id| id.starts_with('$')),
         "{invited}"
     );
+    assert_eq!(
+        host(
+            &s,
+            "update_room_membership",
+            json!(["@mallory:test.local", "@mallory:test.local", room, "join"]),
+        )
+        .await,
+        json!({"error": "sender @mallory:test.local is not registered"})
+    );
+    s.register("mallory").await;
     let stranger = host(
         &s,
         "update_room_membership",

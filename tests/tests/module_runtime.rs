@@ -22,6 +22,14 @@ async fn external_service() -> String {
         )
         .route("/big", get(|| async { "a".repeat(64 * 1024) }))
         .route(
+            "/big-chunked",
+            // No Content-Length: the limit must hold while the body streams in.
+            get(|| async {
+                let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 1024]));
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        )
+        .route(
             "/fail",
             get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
         )
@@ -80,6 +88,12 @@ async fn http_client_calls_external_services_within_limits() {
     assert_eq!(
         big["error"],
         format!("GET {ext}/big: the response is larger than 1000 bytes")
+    );
+    let (_, chunked) =
+        http(json!({"url": format!("{ext}/big-chunked"), "max_response_bytes": 5000})).await;
+    assert_eq!(
+        chunked["error"],
+        format!("GET {ext}/big-chunked: the response is larger than 5000 bytes")
     );
     let (_, scheme) = http(json!({"url": "ftp://example.org/x"})).await;
     assert_eq!(

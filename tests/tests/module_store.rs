@@ -164,7 +164,7 @@ async fn schema_versions_upgrade_once_in_one_transaction() {
     let (_, older) = migrate(json!({"target": 1})).await;
     assert_eq!(
         older["error"],
-        "the store of module scripted is at schema version 2, newer than this build's 1; run a build of the module that knows version 2"
+        "this module's store is at schema version 2, newer than this build's 1; run a build of the module that knows version 2"
     );
 }
 
@@ -242,5 +242,50 @@ async fn cached_functions_are_invalidated_here_and_on_other_instances() {
     assert_eq!(
         unknown["error"],
         "no cached function is registered as \"nope\" (see register_cached_function)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_module_sees_only_its_own_keys() {
+    let (w, other_dir) = (Workdir::new(), Workdir::new());
+    let a = w.copy_module("scripted", "a");
+    let b = w.copy_module("scripted", "b");
+    // The same file name from another folder: loaded as `a#2`, which gets no store.
+    let twin = other_dir.copy_module("scripted", "a");
+    let s = TestServer::start(&w.config(&format!(
+        "modules:\n  - module: {}\n    config: {{label: a, sdk_probe: true}}\n  - module: {}\n    config: {{label: b, sdk_probe: true}}\n  - module: {}\n    config: {{label: twin, sdk_probe: true}}\n",
+        a.display(),
+        b.display(),
+        twin.display()
+    )))
+    .await;
+    let (status, _) = s
+        .probe(
+            "a",
+            "POST",
+            "kv",
+            Some(json!({"key": "secret", "value": "a's"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        s.probe("b", "GET", "kv?key=secret", None).await.1["ok"],
+        json!(null)
+    );
+    assert_eq!(
+        s.probe("b", "GET", "scan?prefix=", None).await.1["ok"],
+        json!([])
+    );
+    assert_eq!(
+        s.probe("a", "GET", "kv?key=secret", None).await.1["ok"],
+        "a's"
+    );
+    let (status, twin) = s.probe("twin", "GET", "kv?key=secret", None).await;
+    assert_eq!(
+        (status, twin["error"].clone()),
+        (
+            500,
+            json!("module a#2 has no store: its library file shares its name with another module's; give the file a name of its own")
+        )
     );
 }

@@ -313,6 +313,26 @@ impl Config {
         let txn_timeout_ms: u64 = f
             .get("module_transaction_timeout_ms", || Some(5_000))
             .unwrap_or(5_000);
+        // A module transaction holds SQLite's write lock; every other write waits at most the
+        // database's busy timeout, so a transaction must give up first.
+        let txn_timeout_ms = if txn_timeout_ms == 0
+            || txn_timeout_ms >= crate::storage::BUSY_TIMEOUT_MS
+        {
+            f.errors.push(
+                ConfigError::new(
+                    file,
+                    "module_transaction_timeout_ms",
+                    format!(
+                        "must be between 1 and {} (the database busy timeout: a module transaction must end before other writes give up)",
+                        crate::storage::BUSY_TIMEOUT_MS - 1
+                    ),
+                )
+                .at(line_of(text, "module_transaction_timeout_ms")),
+            );
+            5_000
+        } else {
+            txn_timeout_ms
+        };
         let raw_modules: Vec<serde_yaml_ng::Value> =
             f.get("modules", || Some(Vec::new())).unwrap_or_default();
         let mut errors = f.errors;
@@ -421,6 +441,17 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8008");
         assert_eq!(c.plugins_dir, Path::new("conf/plugins"));
         assert!(c.modules.is_empty());
+    }
+
+    #[test]
+    fn module_transactions_must_end_before_other_writes_give_up() {
+        let err = parse("server_name: a\nmodule_transaction_timeout_ms: 10000\n").unwrap_err();
+        assert!(
+            err.contains("module_transaction_timeout_ms: must be between 1 and 9999 (the database busy timeout"),
+            "{err}"
+        );
+        let ok = parse("server_name: a\nmodule_transaction_timeout_ms: 300\n").unwrap();
+        assert_eq!(ok.module_transaction_timeout, Duration::from_millis(300));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub trait HostServices: Send + Sync {
         method: String,
         args: Vec<FfiValue>,
     ) -> BoxFuture<'static, Result<FfiValue, FfiError>>;
+
+    /// `method` finished with `answer` after the module stopped waiting for it.
+    fn abandoned(&self, module: Arc<str>, method: &str, answer: Result<FfiValue, FfiError>);
 }
 
 /// Where the server plugs its [`HostServices`] in (empty until the database is open).
@@ -195,13 +198,25 @@ impl HostApi for ModuleHost {
             match services {
                 // Run on the host's runtime: the module may poll this future from a thread
                 // of its own, where the database and HTTP clients would find no reactor.
-                Some(s) => match runtime.spawn(s.call(module, method.clone(), owned)).await {
-                    Ok(answer) => answer.into(),
-                    Err(e) => RResult::RErr(FfiError::new(
-                        ErrorKind::MODULE,
-                        format!("host method {method} failed: {e}"),
-                    )),
-                },
+                Some(s) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let name = method.clone();
+                    runtime.spawn(async move {
+                        let answer = s.call(Arc::clone(&module), name.clone(), owned).await;
+                        // The module stopped waiting (its future was dropped): let the host
+                        // undo what nobody will finish, such as an opened transaction.
+                        if let Err(answer) = tx.send(answer) {
+                            s.abandoned(module, &name, answer);
+                        }
+                    });
+                    match rx.await {
+                        Ok(answer) => answer.into(),
+                        Err(_) => RResult::RErr(FfiError::new(
+                            ErrorKind::MODULE,
+                            format!("host method {method} failed"),
+                        )),
+                    }
+                }
                 None => RResult::RErr(FfiError::new(
                     ErrorKind::UNSUPPORTED,
                     format!("host method {method} is not available: the server has not started (plugin-sdk {SDK_VERSION})"),

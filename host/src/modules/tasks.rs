@@ -31,15 +31,16 @@ impl ModuleTasks {
         name: &str,
         task: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
+        // Held across the check and the spawn: the task cannot report itself finished before
+        // it is recorded, and `stop_all` cannot drain the list between the check and the
+        // insert.
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if self.stopped.load(Ordering::SeqCst) {
             tracing::warn!(module = %module, task = %name, "not starting module background task: the server is stopping");
             return;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let this = Arc::clone(self);
-        // Held across the spawn so the task cannot report itself finished before it is
-        // recorded as running.
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let handle = runtime.spawn(async move {
             task.await;
             this.finished(id);
@@ -78,14 +79,11 @@ impl ModuleTasks {
     /// Stop every task (and refuse new ones); each is logged by module and name. Returns how
     /// many were stopped.
     pub fn stop_all(&self) -> usize {
-        self.stopped.store(true, Ordering::SeqCst);
-        let tasks: Vec<Task> = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .map(|(_, t)| t)
-            .collect();
+        let tasks: Vec<Task> = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            self.stopped.store(true, Ordering::SeqCst);
+            running.drain().map(|(_, t)| t).collect()
+        };
         let mut stopped = 0;
         for t in tasks {
             if !t.handle.is_finished() {

@@ -34,6 +34,9 @@ pub struct Store {
     pool: SqlitePool,
 }
 
+/// How long a write waits for another to finish before failing (ms).
+pub const BUSY_TIMEOUT_MS: u64 = 10_000;
+
 /// A storage failure (always a 500 for clients).
 pub type StoreError = sqlx::Error;
 
@@ -52,7 +55,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

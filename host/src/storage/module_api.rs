@@ -55,6 +55,11 @@ impl Store {
         expires_ts: i64,
         auth_provider_id: Option<&str>,
     ) -> Result<(), StoreError> {
+        // Expired tokens nobody used are dropped here, so the table stays small.
+        sqlx::query("DELETE FROM login_tokens WHERE expires_ts < ?")
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         sqlx::query("INSERT INTO login_tokens (token_hash, user_id, expires_ts, auth_provider_id) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id)
@@ -114,6 +119,15 @@ impl Store {
                 key: r.get(4),
             })
             .collect())
+    }
+
+    /// Drop invalidations older than `age_ms` (every instance has read them by then).
+    pub async fn prune_invalidations(&self, age_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM cache_invalidations WHERE ts < ?")
+            .bind(now_ms() - age_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// The newest invalidation stream position.

@@ -2,6 +2,9 @@
 //! Every request has a deadline (10 s unless set, at most 60 s) and a response size limit
 //! (1 MiB unless set, at most 16 MiB); running over either is an error naming the request.
 //!
+//! The client reaches any address the server can, loopback and private networks included
+//! (as Synapse's `http_client` does): check URLs that users supply before fetching them.
+//!
 //! ```no_run
 //! # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
 //! use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The module's own store: ordered keys, JSON values, transactions and schema versions.
 //!
 //! Every module gets a key/value space of its own in the host's database (namespaced by the
-//! host under the module's name), so a module never needs a database driver, cannot touch
+//! host under the name the module is loaded as, its library file's name), so a module never needs a database driver, cannot touch
 //! another module's data, and works on whatever database the host runs. Keys sort as bytes;
 //! [`Store::scan`] reads every key under a prefix in order, which is how a module keeps an
 //! index (`expiry/<user>` → …).
@@ -197,9 +197,8 @@ impl Store {
             .unwrap_or(0);
         if current > target {
             return Err(ModuleError::new(format!(
-                "the store of module {} is at schema version {current}, newer than this build's {target}; \
-                 run a build of the module that knows version {current}",
-                self.api.module_name()
+                "this module's store is at schema version {current}, newer than this build's {target}; \
+                 run a build of the module that knows version {current}"
             )));
         }
         if current == target {

@@ -117,23 +117,30 @@ impl Validity {
         self.api.current_time_msec() + self.period.as_millis() as i64
     }
 
-    /// The periodic job: mark accounts whose expiry passed.
+    /// The periodic job: mark accounts whose expiry passed. Each mark is written in a
+    /// transaction that re-reads the expiry, so a renewal in between is never marked.
     async fn mark_expired(&self) -> Result<usize, ModuleError> {
         let store = self.api.store();
         let now = self.api.current_time_msec();
         let mut marked = 0;
         for (key, value) in store.scan("expiry/").await? {
             let user_id = key.trim_start_matches("expiry/");
-            let Some(expires_at) = value["expires_at"].as_i64() else {
+            if value["expires_at"].as_i64().is_none_or(|at| at > now) {
                 continue;
-            };
+            }
             let mark = format!("expired/{user_id}");
-            if expires_at <= now && store.get::<Value>(&mark).await?.is_none() {
-                store
-                    .put(&mark, &json!({"expired_at": expires_at, "noticed_at": now}))
-                    .await?;
-                tracing::info!(%user_id, "account expired");
-                marked += 1;
+            let txn = store.transaction().await?;
+            let current = txn.get::<Value>(&key).await?;
+            let expires_at = current.as_ref().and_then(|v| v["expires_at"].as_i64());
+            match expires_at {
+                Some(at) if at <= now && txn.get::<Value>(&mark).await?.is_none() => {
+                    txn.put(&mark, &json!({"expired_at": at, "noticed_at": now}))
+                        .await?;
+                    txn.commit().await?;
+                    tracing::info!(%user_id, "account expired");
+                    marked += 1;
+                }
+                _ => txn.rollback().await?,
             }
         }
         Ok(marked)

@@ -41,16 +41,17 @@ async fn route(v: Validity, req: Request) -> Result<Response, ModuleError> {
                     "Missing user_id",
                 ));
             };
-            if v.api.check_user_exists(user_id).await?.is_none() {
+            // The stored form of the ID (localparts match case-insensitively).
+            let Some(user_id) = v.api.check_user_exists(user_id).await? else {
                 return Err(ModuleError::matrix(404, "M_NOT_FOUND", "Unknown user"));
-            }
+            };
             let at = match &body["expiration_ts"] {
                 Value::Null => v.next_expiry(),
                 t => t.as_i64().ok_or_else(|| {
                     ModuleError::matrix(400, "M_INVALID_PARAM", "expiration_ts must be an integer")
                 })?,
             };
-            v.set_expiry(user_id, at).await?;
+            v.set_expiry(&user_id, at).await?;
             Ok(Response::json(200, &json!({ "expiration_ts": at })))
         }
         ("GET", "/expired") => {

@@ -135,7 +135,7 @@ async fn accept(api: ModuleApi, config: Config, invite: Invite) {
             Err(e) if attempt < config.max_attempts => {
                 tracing::warn!(%invitee, %room, attempt, "could not accept invite yet: {e}");
                 api.sleep(delay).await;
-                delay *= 2;
+                delay = delay.saturating_mul(2).min(Duration::from_secs(3600));
             }
             Err(e) => {
                 tracing::error!(%invitee, %room, attempts = attempt, "gave up accepting invite: {e}")
@@ -144,6 +144,10 @@ async fn accept(api: ModuleApi, config: Config, invite: Invite) {
     }
 }
 
+/// Serialises `m.direct` updates: two direct invites accepted at once must not both read
+/// the old list and each drop the other's room.
+static DIRECT_LOCK: futures_util::lock::Mutex<()> = futures_util::lock::Mutex::new(());
+
 /// Add `room` under `inviter` in `invitee`'s `m.direct` (once).
 async fn mark_direct(
     api: &ModuleApi,
@@ -151,6 +155,7 @@ async fn mark_direct(
     inviter: &str,
     room: &str,
 ) -> Result<(), ModuleError> {
+    let _one_at_a_time = DIRECT_LOCK.lock().await;
     let mut direct = api
         .account_data_get_global(invitee, "m.direct")
         .await?

@@ -111,7 +111,7 @@ impl AppState {
         let users: Vec<String> = serde_json::from_value(args.json(0, "users")?)
             .map_err(|_| bad_value("argument 0 (users) must be a list of user IDs"))?;
         for user in &users {
-            self.require_local(user, "user")?;
+            self.acting_user(user, "user").await?;
         }
         self.module_api
             .presence_pushes

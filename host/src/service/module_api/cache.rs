@@ -6,6 +6,10 @@
 //! instances to the named module's `sdk.invalidate_cache` callback. One instance alone skips
 //! its own rows, so on a single instance invalidation stays local; with several instances on
 //! one database each sees every other's invalidations within one poll interval.
+//!
+//! On SQLite stream positions are assigned by the single writer in commit order. A
+//! PostgreSQL backend must not tail by `stream_id > position` alone (sequence values can
+//! commit out of order); it needs the usual "minimum pending position" scheme.
 
 use std::time::Duration;
 
@@ -16,6 +20,9 @@ use crate::api::AppState;
 
 /// How often an instance looks for other instances' invalidations.
 pub const POLL: Duration = Duration::from_millis(250);
+/// How long an invalidation stays in the stream (far longer than any instance takes to read
+/// it; an instance that was down longer starts with empty caches anyway).
+const KEEP_MS: i64 = 10 * 60 * 1000;
 
 impl AppState {
     pub(super) async fn cache_call(
@@ -55,8 +62,16 @@ impl InvalidationFeed {
                 return;
             }
         };
+        let mut polls: u64 = 0;
         loop {
             tokio::time::sleep(POLL).await;
+            polls += 1;
+            // Once a minute, drop rows every instance has long read.
+            if polls % 240 == 0 {
+                if let Err(e) = state.store.prune_invalidations(KEEP_MS).await {
+                    tracing::warn!("pruning the cache invalidation stream failed: {e}");
+                }
+            }
             let rows = match state.store.invalidations_since(position).await {
                 Ok(rows) => rows,
                 Err(e) => {

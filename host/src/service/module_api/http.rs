@@ -1,6 +1,10 @@
 //! The HTTP client modules use for external services: the host's connection pool and TLS,
 //! with a deadline and a response size limit on every request, so a slow or huge answer
 //! costs the module an error, not the server its memory.
+//!
+//! Like Synapse's module `http_client`, it reaches any address the server can, loopback and
+//! private networks included: a module that fetches URLs its users supply must check them
+//! itself, or it lets users probe the server's network.
 
 use std::sync::OnceLock;
 use std::time::Duration;

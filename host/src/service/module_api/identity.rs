@@ -14,6 +14,8 @@ use crate::storage::{now_ms, ProfileField};
 
 /// Login tokens last two minutes unless the module asks otherwise (Synapse's default).
 const LOGIN_TOKEN_MS: i64 = 120_000;
+/// The longest a login token may last.
+const MAX_LOGIN_TOKEN_MS: i64 = 86_400_000;
 
 impl AppState {
     /// An existing, local user, or a `BAD_VALUE` naming the problem.
@@ -285,8 +287,10 @@ impl AppState {
         let duration = args.opt_int(1, "duration_ms")?.unwrap_or(LOGIN_TOKEN_MS);
         let provider = args.opt_str(2, "auth_provider_id")?;
         self.require_user(&user_id, "user").await?;
-        if duration <= 0 {
-            return Err(bad_value("duration_ms must be positive"));
+        if duration <= 0 || duration > MAX_LOGIN_TOKEN_MS {
+            return Err(bad_value(format!(
+                "duration_ms must be between 1 and {MAX_LOGIN_TOKEN_MS} (one day)"
+            )));
         }
         let token = format!("mlt_{}", random_string(32));
         self.store

@@ -133,7 +133,27 @@ impl AppState {
         Ok(())
     }
 
-    /// A requester for acting on a local user's behalf.
+    /// A requester for acting on behalf of the registered, active local user `user_id`,
+    /// with that user's admin and shadow-ban status.
+    pub(crate) async fn acting_user(
+        &self,
+        user_id: &str,
+        what: &str,
+    ) -> Result<Requester, FfiError> {
+        self.require_local(user_id, what)?;
+        match self.store.get_user(user_id).await.map_err(internal)? {
+            Some(u) if !u.deactivated => {
+                let mut who = self.acting_as(user_id);
+                who.is_admin = u.is_admin;
+                who.shadow_banned = u.shadow_banned;
+                Ok(who)
+            }
+            Some(_) => Err(bad_value(format!("{what} {user_id} is deactivated"))),
+            None => Err(bad_value(format!("{what} {user_id} is not registered"))),
+        }
+    }
+
+    /// A bare requester for `user_id` (no admin rights, not shadow-banned).
     pub(crate) fn acting_as(&self, user_id: &str) -> Requester {
         Requester {
             user_id: user_id.to_string(),
@@ -159,6 +179,16 @@ impl AppState {
         }
         if let Some(answer) = self.account_call(module, method, &args).await {
             return answer;
+        }
+        // The store and the cache stream are keyed by the module's name. A module loaded
+        // from a file whose name another module already uses gets a `#<index>` suffix, which
+        // would follow its position in `modules:`: such a module could later read another's
+        // data, so it gets neither.
+        if (method.starts_with("store_") || method == "invalidate_cache") && module.contains('#') {
+            return Err(bad_value(format!(
+                "module {module} has no store: its library file shares its name with another \
+                 module's; give the file a name of its own"
+            )));
         }
         if let Some(answer) = self.store_call(module, method, &args).await {
             return answer;
@@ -188,5 +218,12 @@ impl HostServices for AppState {
     ) -> BoxFuture<'static, Result<FfiValue, FfiError>> {
         let state = self.clone();
         async move { state.module_call(&module, &method, Args(args)).await }.boxed()
+    }
+
+    fn abandoned(&self, module: Arc<str>, method: &str, answer: Result<FfiValue, FfiError>) {
+        if let ("store_begin", Ok(FfiValue::Int(id))) = (method, answer) {
+            let state = self.clone();
+            tokio::spawn(async move { state.roll_back_abandoned(&module, id as u64).await });
+        }
     }
 }

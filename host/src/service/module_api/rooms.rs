@@ -50,7 +50,7 @@ impl AppState {
             args.str(2, "room_id")?,
             args.str(3, "membership")?,
         );
-        self.require_local(&sender, "sender")?;
+        let who = self.acting_user(&sender, "sender").await?;
         let change = match membership.as_str() {
             "join" if sender == target => Change::Join,
             "leave" if sender == target => Change::Leave,
@@ -64,7 +64,7 @@ impl AppState {
             }
         };
         let event_id = self
-            .change_membership(&self.acting_as(&sender), &room_id, &target, change, None)
+            .change_membership(&who, &room_id, &target, change, None)
             .await
             .map_err(refused)?;
         Ok(FfiValue::Str(event_id.into()))
@@ -85,7 +85,9 @@ impl AppState {
                 "use update_room_membership for membership events",
             ));
         }
-        self.require_local(&sender, "sender")?;
+        // Registered and active; as in Synapse, a module's event ignores the sender's
+        // shadow ban (the module chose to send it).
+        self.acting_user(&sender, "sender").await?;
         let state_key = field("state_key");
         let new = NewEvent {
             room_id: &room_id,
@@ -157,15 +159,7 @@ impl AppState {
         if !config.is_object() {
             return Err(bad_value("argument 1 (config) must be a JSON object"));
         }
-        self.require_local(&user_id, "user")?;
-        let who = match self.store.get_user(&user_id).await.map_err(internal)? {
-            Some(u) if !u.deactivated => {
-                let mut who = self.acting_as(&user_id);
-                who.is_admin = u.is_admin;
-                who
-            }
-            _ => return Err(bad_value(format!("user {user_id} is not registered"))),
-        };
+        let who = self.acting_user(&user_id, "user").await?;
         let created = crate::api::rooms::create_room(self, &who, config)
             .await
             .map_err(refused)?;

@@ -140,6 +140,17 @@ impl AppState {
         Ok(FfiValue::Int(id as i64))
     }
 
+    /// Roll back transaction `id`, whose ID never reached the module.
+    pub(super) async fn roll_back_abandoned(&self, module: &str, id: u64) {
+        if let Some(open) = self.module_api.txns.take(id) {
+            open.txn.lock().await.take();
+            tracing::warn!(
+                module,
+                "store transaction {id} rolled back: the module stopped waiting for it"
+            );
+        }
+    }
+
     fn txn_error(&self, id: u64) -> FfiError {
         let expired = self
             .module_api
