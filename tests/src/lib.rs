@@ -10,6 +10,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use modhost::{Config, Registry, Server};
+
+pub mod evolution;
 use tokio::task::JoinHandle;
 
 /// Every module crate the tests load, plus the `modhost` binary.

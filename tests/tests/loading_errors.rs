@@ -33,13 +33,13 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
     );
     assert!(err.contains(&format!(
         "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against a different build of \
-         plugin-sdk 1.0.0 whose ABI does not match this host's (mismatched package (expected plugin-sdk, found \
+         plugin-sdk 1.1.0 whose ABI does not match this host's (mismatched package (expected plugin-sdk, found \
          abi_mismatch)); the module is probably stale: rebuild it against this host's plugin-sdk",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
         "{file}: modules[2]: module 'future_sdk' ({}/libfuture_sdk.so): built against plugin-sdk 2.0.0, but this host \
-         uses plugin-sdk 1.0.0: rebuild the module against plugin-sdk 1.x",
+         uses plugin-sdk 1.1.0: rebuild the module against plugin-sdk 1.x",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
@@ -138,7 +138,7 @@ fn the_same_library_twice_is_refused_but_a_copy_loads() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("OK, 2 module(s) loaded"), "{out}");
     assert!(
-        out.contains("demo_copy 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room"),
+        out.contains("demo_copy 0.1.0 (plugin-sdk 1.1.0): spam_checker.user_may_create_room"),
         "{out}"
     );
 }
@@ -211,8 +211,8 @@ fn a_good_config_lists_modules_and_what_they_registered() {
     );
     let (code, out, err) = w.check_config(&config);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("demo 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello"), "{out}");
-    assert!(out.contains("house_rules 0.1.0 (plugin-sdk 1.0.0): spam_checker.check_event_for_spam, spam_checker.user_may_invite, third_party_rules.check_event_allowed"), "{out}");
+    assert!(out.contains("demo 0.1.0 (plugin-sdk 1.1.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello"), "{out}");
+    assert!(out.contains("house_rules 0.1.0 (plugin-sdk 1.1.0): spam_checker.check_event_for_spam, spam_checker.user_may_invite, third_party_rules.check_event_allowed"), "{out}");
     // The module's own tracing reaches the host log, tagged with the module's name.
     assert!(
         err.contains("demo module ready evil_user=@evilguy:test.local module=\"demo\""),
@@ -264,9 +264,9 @@ fn modules_whose_files_share_a_name_are_told_apart() {
     let config = w.config("modules:\n  - module: ./x/libdemo.so\n  - module: ./y/libdemo.so\n    config: {evil_user: \"@y:test.local\"}\n");
     let (code, out, err) = w.check_config(&config);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\n  demo 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello\n"), "{out}");
+    assert!(out.contains("\n  demo 0.1.0 (plugin-sdk 1.1.0): spam_checker.user_may_create_room, web resource /_synapse/client/demo/hello\n"), "{out}");
     assert!(
-        out.contains("\n  demo#1 0.1.0 (plugin-sdk 1.0.0): spam_checker.user_may_create_room\n"),
+        out.contains("\n  demo#1 0.1.0 (plugin-sdk 1.1.0): spam_checker.user_may_create_room\n"),
         "{out}"
     );
     assert!(err.contains("module 'demo#1' tried to register a web resource for path /_synapse/client/demo/hello, but module 'demo'"), "{err}");

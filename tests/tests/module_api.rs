@@ -61,7 +61,7 @@ async fn identity_services_answer_for_local_users() {
     );
     assert_eq!(
         host(&s, "teleport_user", json!([])).await,
-        json!({"error": "the host (plugin-sdk 1.0.0) does not support teleport_user"}),
+        json!({"error": "the host (plugin-sdk 1.1.0) does not support teleport_user"}),
         "an unknown host method is reported, not crashed on"
     );
 }

@@ -21,6 +21,16 @@
 //!
 //! A change that cannot follow these rules is plugin-sdk 2.0, which every module must be
 //! rebuilt against; modhost then refuses 1.x modules with a one-line "rebuild" message.
+//!
+//! Bump the minor version whenever a name is added (1.1.0 added the `sdk.invalidate_cache`
+//! callback and the module API services): modules report the version they were built with,
+//! and the host logs it at start-up.
+//!
+//! The rule is proven by `tests/tests/abi_evolution.rs`, in both directions: a module built
+//! against plugin-sdk 1.0.0, kept verbatim in `plugins/fixtures/frozen`, loads and works in
+//! today's host; and a module built against a generated next-minor SDK (with a callback and
+//! a host service today's host lacks) loads, keeps working where the host can serve it, and
+//! is told, not crashed, where it cannot.
 
 #![allow(unsafe_code)] // This module and `export` are the SDK's only unsafe room.
 #![allow(non_local_definitions)] // abi_stable 0.11's derives trip this lint on current rustc.
