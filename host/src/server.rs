@@ -33,8 +33,8 @@ impl Server {
         let modules = load_modules(&config, tokio::runtime::Handle::current())?;
         for m in &modules.modules {
             tracing::info!(
-                module = %m.name, path = %m.path.display(), version = %m.version, sdk = %m.sdk_version,
-                registered = ?m.registered, "module ready"
+                module = %m.name, path = %m.path.display(), size = m.size, sha256 = %m.sha256,
+                version = %m.version, sdk = %m.sdk_version, registered = ?m.registered, "module ready"
             );
         }
         Ok(Server {
@@ -90,6 +90,10 @@ impl Server {
             self.config.clone(),
             store.clone(),
             Arc::clone(&self.modules.registry),
+        )
+        .with_loaded(
+            self.modules.modules.clone(),
+            Arc::clone(&self.modules.tasks),
         );
         // Modules can now reach the module API (HostApi::call).
         let _ = self.modules.services.set(Arc::new(state.clone()));

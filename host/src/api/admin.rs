@@ -120,6 +120,47 @@ pub(super) async fn admin_deactivate_route(
     Ok(Json(json!({"id_server_unbind_result": "no-support"})))
 }
 
+/// # `GET /_synapse/admin/v1/modules`
+/// Every loaded module, in `modules:` order: file, size, SHA-256, versions, what it
+/// registered, its time limit and failure policy, its running background tasks, and its
+/// callbacks' counters. Server admins only.
+pub(super) async fn admin_modules_route(
+    State(state): State<AppState>,
+    who: Requester,
+) -> ApiResult<Json<Value>> {
+    AppState::require_admin(&who)?;
+    let tasks = state.tasks.running();
+    let modules: Vec<Value> = state
+        .loaded
+        .iter()
+        .map(|m| {
+            let mut v = m.to_json();
+            v["background_tasks"] = json!(tasks
+                .iter()
+                .filter(|(module, _)| *module == *m.name)
+                .map(|(_, task)| task)
+                .collect::<Vec<_>>());
+            v["callbacks"] = json!(state
+                .modules
+                .all_callbacks()
+                .filter(|cb| cb.module == m.name)
+                .map(|cb| {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    json!({
+                        "callback": format!("{}.{}", cb.hook.info().category, cb.hook.info().name),
+                        "calls": cb.stats.calls.load(Relaxed),
+                        "denials": cb.stats.denials.load(Relaxed),
+                        "failures": cb.stats.failures.load(Relaxed),
+                        "consecutive_failures": cb.stats.consecutive_failures.load(Relaxed),
+                    })
+                })
+                .collect::<Vec<_>>());
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "modules": modules })))
+}
+
 /// # `DELETE /_synapse/admin/v2/rooms/{roomId}`
 /// `check_can_shutdown_room` first; then every member is removed, the room unpublished and
 /// its aliases deleted.

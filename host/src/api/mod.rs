@@ -47,6 +47,10 @@ pub struct Inner {
     txn_locks: Vec<tokio::sync::Mutex<()>>,
     /// State behind the module API (open store transactions, presence pushes, instance name).
     pub module_api: crate::service::module_api::ModuleApiState,
+    /// What was loaded, for the admin API.
+    pub loaded: Vec<crate::modules::ModuleSummary>,
+    /// The modules' background tasks, for the admin API.
+    pub tasks: Arc<crate::modules::tasks::ModuleTasks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,8 +75,23 @@ impl AppState {
                     instance: format!("modhost-{}", account::random_string(12)),
                     ..Default::default()
                 },
+                loaded: Vec::new(),
+                tasks: Arc::default(),
             }),
         }
+    }
+
+    /// Attach what was loaded (listed by `GET /_synapse/admin/v1/modules`). Call before the
+    /// state is shared.
+    pub fn with_loaded(
+        mut self,
+        loaded: Vec<crate::modules::ModuleSummary>,
+        tasks: Arc<crate::modules::tasks::ModuleTasks>,
+    ) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_loaded before the state is shared");
+        inner.loaded = loaded;
+        inner.tasks = tasks;
+        self
     }
 
     /// Wake every waiting `/sync`.
@@ -243,6 +262,10 @@ pub fn client_routes(state: AppState) -> Router {
         .route(
             "/_synapse/admin/v2/rooms/{room}",
             delete(admin::admin_delete_room_route),
+        )
+        .route(
+            "/_synapse/admin/v1/modules",
+            get(admin::admin_modules_route),
         )
         .route(
             "/_matrix/client/v3/presence/{user}/status",

@@ -42,6 +42,32 @@ pub struct ModuleSummary {
     pub sdk_version: String,
     /// What it registered.
     pub registered: Vec<String>,
+    /// The library file's size in bytes.
+    pub size: u64,
+    /// SHA-256 of the library file (lowercase hex), for a `sha256:` pin.
+    pub sha256: String,
+    /// Its callback time limit.
+    pub timeout: std::time::Duration,
+    /// Its `on_failure:` policy.
+    pub on_failure: crate::config::OnFailure,
+}
+
+impl ModuleSummary {
+    /// As JSON, for the admin API.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": &*self.name,
+            "path": self.path.display().to_string(),
+            "size": self.size,
+            "sha256": self.sha256,
+            "crate": self.crate_name,
+            "version": self.version,
+            "sdk_version": self.sdk_version,
+            "registered": self.registered,
+            "timeout_ms": self.timeout.as_millis() as u64,
+            "on_failure": format!("{:?}", self.on_failure).to_lowercase(),
+        })
+    }
 }
 
 /// Every configured module, constructed, with its callbacks frozen.
@@ -226,6 +252,10 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
             version: p.library.info.version.to_string(),
             sdk_version: p.library.info.sdk_version.to_string(),
             registered: registry.describe(index),
+            size: std::fs::metadata(&p.library.path).map_or(0, |m| m.len()),
+            sha256: resolve::sha256_hex(&p.library.path).unwrap_or_default(),
+            timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
+            on_failure: p.entry.on_failure,
         })
         .collect();
     Ok(LoadedModules {

@@ -95,7 +95,7 @@ fn check_not_world_writable(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn sha256_hex(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_hex(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path)?;
     Ok(Sha256::digest(&bytes)
