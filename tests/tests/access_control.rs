@@ -14,35 +14,107 @@ const AUTHENTICATED: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/_matrix/client/v3/createRoom", Some("{}")),
     ("POST", "/_matrix/client/v3/join/{room}", Some("{}")),
     ("POST", "/_matrix/client/v3/rooms/{room}/join", Some("{}")),
-    ("POST", "/_matrix/client/v3/rooms/{room}/invite", Some(r#"{"user_id": "@x:test.local"}"#)),
+    (
+        "POST",
+        "/_matrix/client/v3/rooms/{room}/invite",
+        Some(r#"{"user_id": "@x:test.local"}"#),
+    ),
     ("POST", "/_matrix/client/v3/rooms/{room}/leave", Some("{}")),
-    ("POST", "/_matrix/client/v3/rooms/{room}/kick", Some(r#"{"user_id": "@x:test.local"}"#)),
-    ("POST", "/_matrix/client/v3/rooms/{room}/ban", Some(r#"{"user_id": "@x:test.local"}"#)),
-    ("PUT", "/_matrix/client/v3/rooms/{room}/send/m.room.message/t1", Some(r#"{"body": "x"}"#)),
-    ("PUT", "/_matrix/client/v3/rooms/{room}/state/m.room.topic/", Some(r#"{"topic": "x"}"#)),
-    ("GET", "/_matrix/client/v3/rooms/{room}/state/m.room.create/", None),
+    (
+        "POST",
+        "/_matrix/client/v3/rooms/{room}/kick",
+        Some(r#"{"user_id": "@x:test.local"}"#),
+    ),
+    (
+        "POST",
+        "/_matrix/client/v3/rooms/{room}/ban",
+        Some(r#"{"user_id": "@x:test.local"}"#),
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/rooms/{room}/send/m.room.message/t1",
+        Some(r#"{"body": "x"}"#),
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/rooms/{room}/state/m.room.topic/",
+        Some(r#"{"topic": "x"}"#),
+    ),
+    (
+        "GET",
+        "/_matrix/client/v3/rooms/{room}/state/m.room.create/",
+        None,
+    ),
     ("GET", "/_matrix/client/v3/rooms/{room}/state", None),
     ("GET", "/_matrix/client/v3/rooms/{room}/event/{event}", None),
     ("GET", "/_matrix/client/v3/rooms/{room}/messages", None),
     ("GET", "/_matrix/client/v3/rooms/{room}/members", None),
-    ("POST", "/_matrix/client/v3/rooms/{room}/upgrade", Some(r#"{"new_version": "10"}"#)),
+    (
+        "POST",
+        "/_matrix/client/v3/rooms/{room}/upgrade",
+        Some(r#"{"new_version": "10"}"#),
+    ),
     ("GET", "/_matrix/client/v3/sync", None),
     ("POST", "/_matrix/client/v3/user/{user}/filter", Some("{}")),
     ("GET", "/_matrix/client/v3/user/{user}/filter/0", None),
-    ("PUT", "/_matrix/client/v3/profile/{user}/displayname", Some(r#"{"displayname": "x"}"#)),
-    ("PUT", "/_matrix/client/v3/user/{user}/account_data/org.x", Some("{}")),
-    ("GET", "/_matrix/client/v3/user/{user}/account_data/org.x", None),
-    ("PUT", "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/org.x", Some("{}")),
-    ("GET", "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/org.x", None),
-    ("PUT", "/_matrix/client/v3/directory/room/%23x:test.local", Some(r#"{"room_id": "{room}"}"#)),
-    ("DELETE", "/_matrix/client/v3/directory/room/%23x:test.local", None),
-    ("PUT", "/_matrix/client/v3/directory/list/room/{room}", Some(r#"{"visibility": "public"}"#)),
-    ("POST", "/_matrix/client/v3/user_directory/search", Some(r#"{"search_term": "a"}"#)),
+    (
+        "PUT",
+        "/_matrix/client/v3/profile/{user}/displayname",
+        Some(r#"{"displayname": "x"}"#),
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/user/{user}/account_data/org.x",
+        Some("{}"),
+    ),
+    (
+        "GET",
+        "/_matrix/client/v3/user/{user}/account_data/org.x",
+        None,
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/org.x",
+        Some("{}"),
+    ),
+    (
+        "GET",
+        "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/org.x",
+        None,
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/directory/room/%23x:test.local",
+        Some(r#"{"room_id": "{room}"}"#),
+    ),
+    (
+        "DELETE",
+        "/_matrix/client/v3/directory/room/%23x:test.local",
+        None,
+    ),
+    (
+        "PUT",
+        "/_matrix/client/v3/directory/list/room/{room}",
+        Some(r#"{"visibility": "public"}"#),
+    ),
+    (
+        "POST",
+        "/_matrix/client/v3/user_directory/search",
+        Some(r#"{"search_term": "a"}"#),
+    ),
     ("GET", "/_matrix/client/v1/media/config", None),
-    ("GET", "/_matrix/client/v1/media/download/test.local/abc", None),
+    (
+        "GET",
+        "/_matrix/client/v1/media/download/test.local/abc",
+        None,
+    ),
     ("POST", "/_matrix/media/v3/upload", Some("bytes")),
     ("POST", "/_matrix/client/v3/account/deactivate", Some("{}")),
-    ("PUT", "/_matrix/client/v3/presence/{user}/status", Some(r#"{"presence": "online"}"#)),
+    (
+        "PUT",
+        "/_matrix/client/v3/presence/{user}/status",
+        Some(r#"{"presence": "online"}"#),
+    ),
     ("GET", "/_matrix/client/v3/presence/{user}/status", None),
     ("GET", "/_matrix/client/v3/devices", None),
     ("DELETE", "/_matrix/client/v3/devices/ABC", Some("{}")),
@@ -56,17 +128,29 @@ const AUTHENTICATED: &[(&str, &str, Option<&str>)] = &[
 const ADMIN: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/_synapse/admin/v1/deactivate/{user}", Some("{}")),
     ("DELETE", "/_synapse/admin/v2/rooms/{room}", None),
-    ("PUT", "/_synapse/admin/v2/users/{user}", Some(r#"{"displayname": "x"}"#)),
+    (
+        "PUT",
+        "/_synapse/admin/v2/users/{user}",
+        Some(r#"{"displayname": "x"}"#),
+    ),
     ("GET", "/_synapse/admin/v1/modules", None),
 ];
 
-async fn send(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+async fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
     let mut req = reqwest::Client::new().request(method.parse().unwrap(), format!("{base}{path}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req.body(b.to_string()).header("content-type", "application/json");
+        req = req
+            .body(b.to_string())
+            .header("content-type", "application/json");
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -95,7 +179,9 @@ async fn every_authenticated_endpoint_refuses_missing_and_unknown_tokens() {
         }
         let unknown = send(&s.base, method, &path, Some("not-a-token"), body.as_deref()).await;
         if (unknown.0, unknown.1["errcode"].as_str()) != (401, Some("M_UNKNOWN_TOKEN")) {
-            wrong.push(format!("{method} {path} with an unknown token: {unknown:?}"));
+            wrong.push(format!(
+                "{method} {path} with an unknown token: {unknown:?}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -104,14 +190,22 @@ async fn every_authenticated_endpoint_refuses_missing_and_unknown_tokens() {
     let bob = s.register("bob").await;
     for (method, path, body) in ADMIN {
         let (path, body) = (fill(path), body.map(fill));
-        let (status, answer) = send(&s.base, method, &path, Some(&bob.token), body.as_deref()).await;
+        let (status, answer) =
+            send(&s.base, method, &path, Some(&bob.token), body.as_deref()).await;
         assert_eq!(
             (status, answer["errcode"].as_str()),
             (403, Some("M_FORBIDDEN")),
             "{method} {path} as a non-admin: {answer}"
         );
     }
-    let (status, _) = send(&s.base, "GET", "/_synapse/admin/v1/modules", Some(&root.token), None).await;
+    let (status, _) = send(
+        &s.base,
+        "GET",
+        "/_synapse/admin/v1/modules",
+        Some(&root.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -139,9 +233,16 @@ async fn a_user_cannot_read_a_room_they_are_not_in() {
         );
     }
     let (status, _) = eve
-        .call("PUT", &format!("/rooms/{room}/send/m.room.message/t1"), Some(json!({"body": "x"})))
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/send/m.room.message/t1"),
+            Some(json!({"body": "x"})),
+        )
         .await;
     assert_eq!(status, 403, "nor write to it");
     let (_, sync) = eve.call("GET", "/sync?timeout=0", None).await;
-    assert!(!sync.to_string().contains("secret"), "nor see it in /sync: {sync}");
+    assert!(
+        !sync.to_string().contains("secret"),
+        "nor see it in /sync: {sync}"
+    );
 }
