@@ -393,6 +393,55 @@ mod tests {
         assert!(args.1.is_none());
     }
 
+    /// Garbage from the other side of the ABI (a raw module, a skewed SDK): any value
+    /// decodes as any result type to a value or an error, never a panic.
+    mod garbage {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,40}",
+                Just("{\"deny\": 7}".to_string()),
+                Just("{\"errcode\": null, \"fields\": []}".to_string()),
+                Just("[[[[[[[[[[]]]]]]]]]]".to_string()),
+                Just("{\"allowed\": \"yes\", \"event\": 3}".to_string()),
+                Just("1e400".to_string()),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = FfiValue> {
+            prop_oneof![
+                Just(FfiValue::Null),
+                any::<bool>().prop_map(FfiValue::Bool),
+                any::<i64>().prop_map(FfiValue::Int),
+                any::<f64>().prop_map(FfiValue::Float),
+                "\\PC{0,20}".prop_map(|s| FfiValue::Str(s.into())),
+                json_text().prop_map(|s| FfiValue::Json(s.into())),
+                prop::collection::vec(any::<u8>(), 0..32).prop_map(|b| FfiValue::Bytes(b.into())),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, rng_seed: proptest::test_runner::RngSeed::Fixed(20261122), ..ProptestConfig::default() })]
+
+            #[test]
+            fn decoding_never_panics(v in value()) {
+                let _ = SpamCheck::decode_value(&v);
+                let _ = RegistrationBehaviour::decode_value(&v);
+                let _ = EventAllowed::decode_value(&v);
+                let _ = InterestedUsers::decode_value(&v);
+                let _ = Option::<bool>::decode_value(&v);
+                let _ = Option::<Value>::decode_value(&v);
+                let _ = <Vec<Value>>::decode_value(&v);
+                let _ = String::decode_value(&v);
+                let _ = u64::decode_value(&v);
+                let _ = Json::decode_value(&v);
+                let _ = <(String, Option<Json>, bool)>::decode_args(&[v.as_arg(), v.as_arg()]);
+            }
+        }
+    }
+
     #[test]
     fn wrong_argument_type_is_named() {
         let err = <(String,)>::decode_args(&[FfiArg::Int(1)]).unwrap_err();

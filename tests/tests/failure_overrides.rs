@@ -114,6 +114,28 @@ async fn default_policy_still_answers_500() {
     assert_eq!(status, 500, "{body}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_impossible_allocation_is_contained_and_the_server_serves_on() {
+    let w = Workdir::new();
+    let s = server(
+        &w,
+        "",
+        &[("greedy", json!({"user_may_create_room": "alloc"}), "")],
+    )
+    .await;
+    let err = s
+        .registry
+        .user_may_create_room("@u:test.local", "{}")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("capacity overflow"), "{err}");
+    let alice = s.register("alice").await;
+    let (status, body) = alice.call("POST", "/createRoom", Some(json!({}))).await;
+    assert_eq!((status, body["errcode"].clone()), (500, json!("M_UNKNOWN")));
+    let (status, _) = alice.call("GET", "/account/whoami", None).await;
+    assert_eq!(status, 200, "the server serves on");
+}
+
 #[test]
 fn bad_overrides_are_config_errors() {
     let w = Workdir::new();

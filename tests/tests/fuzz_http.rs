@@ -2,6 +2,8 @@
 //! headers and bodies against the client API and module web resources (the part of a
 //! request that crosses into plugins). Every request gets an answer in time, never a
 //! dropped connection; errors are Matrix JSON errors; and the server keeps serving.
+//!
+//! The seed is fixed so CI runs are repeatable; change it (and raise `cases`) to explore.
 
 use std::time::Duration;
 
@@ -48,9 +50,12 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         Just(b"[]".to_vec()),
         Just(b"{\"username\": 7, \"auth\": {\"type\": []}}".to_vec()),
         Just(br#"{"method": "store_put", "args": [null, {"a": 1}, "x"]}"#.to_vec()),
-        Just(vec![b'a'; 2 * 1024 * 1024]),
+        // Stands for a 2 MiB body (built at send time, so a failure report stays short).
+        Just(BIG.to_vec()),
     ]
 }
+
+const BIG: &[u8] = b"<2 MiB body>";
 
 #[test]
 fn random_requests_get_matrix_answers_and_the_server_keeps_serving() {
@@ -71,6 +76,7 @@ fn random_requests_get_matrix_answers_and_the_server_keeps_serving() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 300,
         failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20261122),
         ..ProptestConfig::default()
     });
     let strategy = (
@@ -86,7 +92,13 @@ fn random_requests_get_matrix_answers_and_the_server_keeps_serving() {
             &strategy,
             |(method, prefix, segments, query, authed, body)| {
                 let url = format!("{}{prefix}{}?{query}", s.base, segments.join("/"));
+                let big = body == BIG;
                 let answer = rt.block_on(async {
+                    let body = if big {
+                        vec![b'a'; 2 * 1024 * 1024]
+                    } else {
+                        body
+                    };
                     let mut req = http
                         .request(method.parse().unwrap(), &url)
                         .header("content-type", "application/json")
@@ -107,7 +119,18 @@ fn random_requests_get_matrix_answers_and_the_server_keeps_serving() {
                     let text = resp.text().await.map_err(|e| e.to_string())?;
                     Ok::<_, String>((status, json, text))
                 });
-                let (status, json, text) = answer.map_err(TestCaseError::fail)?;
+                let (status, json, text) = match answer {
+                    Ok(a) => a,
+                    // The server may answer an oversized body before reading it and close the
+                    // connection; the client then sees a send error. That is a refusal, not a
+                    // failure, as long as the server keeps serving.
+                    Err(_) if big => {
+                        let (status, _) = rt.block_on(s.get("/_synapse/client/demo/hello?name=x"));
+                        prop_assert_eq!(status, 200);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(TestCaseError::fail(e)),
+                };
                 prop_assert!(status != 502 && status != 504, "{method} {url}: {status}");
                 if status >= 400 && json {
                     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -115,7 +138,11 @@ fn random_requests_get_matrix_answers_and_the_server_keeps_serving() {
                             "{method} {url}: {status} not JSON: {e}: {text}"
                         ))
                     })?;
-                    prop_assert!(v["errcode"].is_string(), "{method} {url}: {status} {text}");
+                    // A Matrix error, or the interactive-auth challenge (401 with `flows`).
+                    prop_assert!(
+                        v["errcode"].is_string() || (status == 401 && v["flows"].is_array()),
+                        "{method} {url}: {status} {text}"
+                    );
                 }
                 if status >= 500 {
                     // A 500 is only ever the generic Matrix error, never a crash page.

@@ -32,9 +32,9 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
         "available modules listed: {err}"
     );
     assert!(err.contains(&format!(
-        "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against a different build of \
-         plugin-sdk 1.1.0 whose ABI does not match this host's (mismatched package (expected plugin-sdk, found \
-         abi_mismatch)); the module is probably stale: rebuild it against this host's plugin-sdk",
+        "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against plugin-sdk 1.0.0 with an \
+         ABI that does not match this host's plugin-sdk 1.1.0 (mismatched package (expected plugin-sdk, found \
+         abi_mismatch)): rebuild the module against plugin-sdk 1.x",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
