@@ -211,6 +211,12 @@ impl ServerProcess {
         }
     }
 
+    /// Kill the process with SIGKILL (no chance to flush or clean up) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Send SIGTERM and wait (up to 10 s) for the process to exit; its exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")
