@@ -72,17 +72,12 @@ fn from_ffi(err: FfiError) -> Failure {
     }
 }
 
-trait PowerOfTen {
-    fn is_power_of_ten(self) -> bool;
-}
-
-impl PowerOfTen for u64 {
-    fn is_power_of_ten(mut self) -> bool {
-        while self >= 10 && self % 10 == 0 {
-            self /= 10;
-        }
-        self == 1
+/// 1, 10, 100, …
+fn power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n % 10 == 0 {
+        n /= 10;
     }
+    n == 1
 }
 
 impl Registry {
@@ -133,7 +128,7 @@ impl Registry {
                 // A module that keeps failing is reported at 10, 100, 1000 … failures in a
                 // row. It is never skipped automatically: skipping a fail-closed check would
                 // quietly open the server; operators choose with `on_failure`/`timeout_ms`.
-                if streak >= 10 && streak.is_power_of_ten() {
+                if streak >= 10 && power_of_ten(streak) {
                     tracing::warn!(
                         module = %cb.module,
                         callback = cb.hook.info().name,
