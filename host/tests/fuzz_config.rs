@@ -45,24 +45,7 @@ fn value() -> impl Strategy<Value = String> {
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "server_name",
-            "listen",
-            "plugins_dir",
-            "database",
-            "media_store_path",
-            "max_upload_size",
-            "enable_registration",
-            "admin_users",
-            "rc_invites",
-            "password_config",
-            "module_callback_timeout_ms",
-            "max_module_request_body_bytes",
-            "public_baseurl",
-            "module_transaction_timeout_ms",
-            "modules",
-        ])
-        .prop_map(String::from),
+        prop::sample::select(modhost::config::KNOWN_KEYS.to_vec()).prop_map(String::from),
         "[a-z_]{1,16}",
     ]
 }

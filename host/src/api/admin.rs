@@ -29,14 +29,7 @@ impl AppState {
             ));
         }
         // Leave rooms while the user can still act.
-        let actor = Requester {
-            user_id: user_id.to_string(),
-            device_id: String::new(),
-            access_token: String::new(),
-            token_hash: String::new(),
-            is_admin: false,
-            shadow_banned: false,
-        };
+        let actor = self.acting_as(user_id);
         for (room_id, membership) in self.store.rooms_of(user_id).await? {
             if membership == "join" || membership == "invite" {
                 self.change_membership(&actor, &room_id, user_id, Change::Leave, None)
@@ -210,14 +203,8 @@ impl AppState {
             .filter_map(|e| e["state_key"].as_str().map(String::from))
             .collect();
         for member in &members {
-            let actor = Requester {
-                user_id: member.clone(),
-                device_id: String::new(),
-                access_token: String::new(),
-                token_hash: String::new(),
-                is_admin: true,
-                shadow_banned: false,
-            };
+            let mut actor = self.acting_as(member);
+            actor.is_admin = true;
             self.change_membership(&actor, room_id, member, Change::Leave, None)
                 .await?;
         }
@@ -257,22 +244,8 @@ pub(super) async fn admin_put_user_route(
                 .as_str()
                 .ok_or_else(|| ApiError::bad_json(format!("{key} must be a string")))?;
             state
-                .store
-                .set_profile_field(&user_id, field, Some(value))
+                .update_profile_field(&user_id, field, Some(value), true)
                 .await?;
-            let (display_name, avatar_url) = state.store.get_profile(&user_id).await?;
-            state
-                .modules
-                .on_profile_update(
-                    &user_id,
-                    &ProfileInfo {
-                        display_name,
-                        avatar_url,
-                    },
-                    true,
-                    false,
-                )
-                .await;
         }
     }
     match body.get("deactivated").and_then(Value::as_bool) {

@@ -2,7 +2,6 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use plugin_sdk::ProfileInfo;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult};
@@ -84,22 +83,8 @@ pub(super) async fn put_profile_field_route(
         Some(_) => return Err(ApiError::bad_json(format!("{name} must be a string"))),
     };
     state
-        .store
-        .set_profile_field(&user_id, which, value)
+        .update_profile_field(&user_id, which, value, false)
         .await?;
-    let (display_name, avatar_url) = state.store.get_profile(&user_id).await?;
-    state
-        .modules
-        .on_profile_update(
-            &user_id,
-            &ProfileInfo {
-                display_name,
-                avatar_url,
-            },
-            false,
-            false,
-        )
-        .await;
     Ok(Json(json!({})))
 }
 

@@ -121,7 +121,7 @@ struct RawDatabase {
 }
 
 /// Top-level keys, in the order they are documented.
-const KNOWN_KEYS: &[&str] = &[
+pub const KNOWN_KEYS: &[&str] = &[
     "server_name",
     "listen",
     "plugins_dir",

@@ -7,4 +7,5 @@ pub mod history;
 pub mod membership;
 pub mod module_api;
 pub(crate) mod power;
+pub mod profile;
 pub mod ratelimit;

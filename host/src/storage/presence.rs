@@ -45,10 +45,7 @@ impl Store {
             .bind(since)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), content(r.get(1), r.get(2), r.get(3))))
-            .collect())
+        Ok(contents(rows))
     }
 
     /// `(user_id, content)` of every user whose presence is `online`.
@@ -56,10 +53,7 @@ impl Store {
         let rows = sqlx::query("SELECT user_id, presence, status_msg, last_active_ts FROM presence WHERE presence = 'online' ORDER BY user_id")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), content(r.get(1), r.get(2), r.get(3))))
-            .collect())
+        Ok(contents(rows))
     }
 
     /// The newest presence stream position.
@@ -68,6 +62,13 @@ impl Store {
             .fetch_one(&self.pool)
             .await
     }
+}
+
+/// `(user_id, content)` from rows of `user_id, presence, status_msg, last_active_ts`.
+fn contents(rows: Vec<sqlx::sqlite::SqliteRow>) -> Vec<(String, Value)> {
+    rows.into_iter()
+        .map(|r| (r.get(0), content(r.get(1), r.get(2), r.get(3))))
+        .collect()
 }
 
 fn content(presence: String, status_msg: Option<String>, last_active_ts: i64) -> Value {

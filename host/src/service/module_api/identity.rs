@@ -2,7 +2,6 @@
 
 use axum::http::StatusCode;
 use plugin_sdk::ffi::{FfiError, FfiValue};
-use plugin_sdk::ProfileInfo;
 use serde_json::json;
 
 use super::{bad_value, internal, json_value, refused, Args};
@@ -198,23 +197,9 @@ impl AppState {
     async fn set_displayname(&self, args: &Args) -> Result<FfiValue, FfiError> {
         let (user_id, name) = (args.str(0, "user_id")?, args.str(1, "displayname")?);
         self.require_user(&user_id, "user").await?;
-        self.store
-            .set_profile_field(&user_id, ProfileField::Displayname, Some(&name))
+        self.update_profile_field(&user_id, ProfileField::Displayname, Some(&name), true)
             .await
-            .map_err(internal)?;
-        let (display_name, avatar_url) =
-            self.store.get_profile(&user_id).await.map_err(internal)?;
-        self.modules
-            .on_profile_update(
-                &user_id,
-                &ProfileInfo {
-                    display_name,
-                    avatar_url,
-                },
-                true,
-                false,
-            )
-            .await;
+            .map_err(refused)?;
         Ok(FfiValue::Null)
     }
 
