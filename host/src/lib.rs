@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod loader;
+pub mod logging;
 pub mod metrics;
 pub mod modules;
 pub mod server;
@@ -19,14 +20,4 @@ pub use config::Config;
 pub use modules::{CallbackError, LoadedModules, Registry};
 pub use server::Server;
 
-/// Install the `tracing` subscriber: `RUST_LOG` filter (default `info`), module records
-/// tagged `module=<name>`.
-pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
 pub mod storage;

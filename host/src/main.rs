@@ -35,7 +35,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    modhost::init_logging();
+    let config_file = match &cli.command {
+        Some(Command::CheckConfig { file }) => file,
+        None => &cli.config,
+    };
+    modhost::logging::init(modhost::logging::LogFormat::for_config(config_file));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -57,6 +57,10 @@ impl Server {
             Ok(_) => Err(ConfigErrors(errors)),
             Err(more) => {
                 errors.extend(more.0);
+                // Module problems (their `config:` values) are located like the file's own.
+                if let Ok(text) = std::fs::read_to_string(file) {
+                    crate::config::locate_all(&text, &mut errors);
+                }
                 Err(ConfigErrors(errors))
             }
         }

@@ -95,9 +95,12 @@
 //! module built against a newer SDK still loads on an older host and gets a clear error
 //! only from the method that host lacks. Coming from Synapse? See [`porting`].
 //!
-//! Modules can be unit-tested without a server: see `testing` (feature `testing`).
+//! Modules can be unit-tested without a server: see `testing` (feature `testing`). That
+//! module is only compiled, and only documented, with the feature on: build these docs with
+//! `cargo doc -p plugin-sdk --features testing` (or `--all-features`) to see it.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 pub mod cache;
@@ -111,6 +114,7 @@ pub mod porting;
 mod runtime;
 mod services;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod types;
 mod web;

@@ -104,8 +104,8 @@ pub fn next_module_lib() -> PathBuf {
         );
         patch(
             &sdk.join("src/callbacks/spam_checker.rs"),
-            "fn check_event_for_spam(event: Event) -> SpamCheck;",
-            "fn check_event_for_spam(event: Event) -> SpamCheck;\n        /// A callback from a future SDK.\n        fn user_may_teleport(user_id: String) -> SpamCheck;",
+            "        ) -> SpamCheck;\n        /// Federation only",
+            "        ) -> SpamCheck;\n        /// A callback from a future SDK.\n        fn user_may_teleport(user_id: String => \"the user\") -> SpamCheck;\n        /// Federation only",
         );
         // The workspace around them: today's shared settings, these two members.
         let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();

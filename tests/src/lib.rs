@@ -11,10 +11,11 @@ use std::sync::{Arc, OnceLock};
 
 use modhost::{Config, Registry, Server};
 
+pub mod client_env;
 pub mod evolution;
 use tokio::task::JoinHandle;
 
-/// Every module crate the tests load, plus the `modhost` binary.
+/// Every sample module crate the tests load, plus the `modhost` binary.
 const PACKAGES: &[&str] = &[
     "modhost",
     "demo",
@@ -24,12 +25,6 @@ const PACKAGES: &[&str] = &[
     "user_restrictions",
     "account_validity",
     "domain_rule_checker",
-    "scripted",
-    "panicky",
-    "bad_config",
-    "abi_mismatch",
-    "future_sdk",
-    "not_a_module",
 ];
 
 fn workspace_root() -> PathBuf {
@@ -45,29 +40,37 @@ pub fn build_dir() -> &'static Path {
     DIR.get_or_init(|| build_dir_with_profile("debug"))
 }
 
-/// Build the module libraries and `modhost` with cargo profile `profile` (`debug` or
-/// `release`) into `target/test-modules`; returns the output directory.
+/// Build the module libraries (samples, and the test fixtures of `plugins/fixtures/`, a
+/// workspace of their own) and `modhost` with cargo profile `profile` (`debug` or `release`)
+/// into `target/test-modules`; returns the output directory.
 pub fn build_dir_with_profile(profile: &str) -> PathBuf {
     let root = workspace_root();
     let target = root.join("target").join("test-modules");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .arg("build")
-        .arg("--quiet")
-        .env("CARGO_TARGET_DIR", &target);
-    if profile == "release" {
-        cmd.arg("--release");
-    }
-    for p in PACKAGES {
-        cmd.arg("-p").arg(p);
-    }
-    let out = cmd.output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "building the test modules failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let build = |what: &[&str]| {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(&root)
+            .arg("build")
+            .arg("--quiet")
+            .args(what)
+            .env("CARGO_TARGET_DIR", &target);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building the test modules failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let samples: Vec<&str> = PACKAGES.iter().flat_map(|p| ["-p", p]).collect();
+    build(&samples);
+    build(&[
+        "--manifest-path",
+        "plugins/fixtures/Cargo.toml",
+        "--workspace",
+    ]);
     target.join(profile)
 }
 
@@ -162,6 +165,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Start the binary and wait until it accepts connections.
     pub fn start(w: &Workdir, config: &Path) -> ServerProcess {
+        Self::start_with_env(w, config, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra environment variables. The log goes to a file,
+    /// so (not being a terminal) it has no colour codes unless the server gets that wrong.
+    pub fn start_with_env(w: &Workdir, config: &Path, env: &[(&str, &str)]) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -174,7 +183,7 @@ impl ServerProcess {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start modhost");
@@ -196,7 +205,12 @@ impl ServerProcess {
 
     /// Everything logged so far, colour codes removed.
     pub fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+        strip_ansi(&self.raw_log())
+    }
+
+    /// Everything logged so far, byte for byte.
+    pub fn raw_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Wait (up to 5 s) until the log contains `needle`; returns the log.

@@ -478,7 +478,7 @@ fn two_modules_registering_one_login_type_with_different_fields_refuse_to_start(
     let (code, _, err) = w.check_config(&config);
     assert_eq!(code, 1);
     assert!(err.contains(&format!(
-        "{}: modules[1]: module 'b' ({}): failed to start: module 'b' registers login type \"org.example.t\" with fields \
+        "{}:8:5: modules[1]: module 'b' ({}): failed to start: module 'b' registers login type \"org.example.t\" with fields \
          [\"y\"], but module 'a' registered it with fields [\"x\"]",
         config.display(),
         b.canonicalize().unwrap().display()
@@ -509,7 +509,7 @@ fn presence_routers_must_register_both_callbacks() {
     let (w, config, code, err) = check(&[("a", json!({"get_interested_users_only": true}))]);
     assert_eq!(code, 1);
     assert!(err.contains(&format!(
-        "{}: modules[0]: module 'a' ({}): failed to start: PresenceRouter modules must register neither or both of the \
+        "{}:6:5: modules[0]: module 'a' ({}): failed to start: PresenceRouter modules must register neither or both of the \
          paired callbacks: [get_users_for_states, get_interested_users]",
         config.display(),
         w.path().join("a.so").canonicalize().unwrap().display()
@@ -524,7 +524,10 @@ fn legacy_account_validity_callbacks_register_once_across_modules() {
     ]);
     assert_eq!(code, 1);
     assert!(
-        err.contains(&format!("{}: modules[1]: module 'b' (", config.display())),
+        err.contains(&format!(
+            "{}:8:5: modules[1]: module 'b' (",
+            config.display()
+        )),
         "{err}"
     );
     assert!(

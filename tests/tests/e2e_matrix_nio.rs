@@ -3,22 +3,16 @@
 //! download, list public rooms, search the user directory, hit the demo web resource — and
 //! the paths sample modules refuse (room creation, a message, an invite).
 //!
-//! Needs `pip install -r tests/e2e/requirements.txt` (`.ci/run` does it).
+//! matrix-nio comes from a private virtual environment under `target/e2e/`, made on first use
+//! (see `modhost_tests::client_env`).
 
 use std::process::Command;
 
-use modhost_tests::{ServerProcess, Workdir};
+use modhost_tests::{client_env, ServerProcess, Workdir};
 
 #[test]
 fn matrix_nio_runs_the_everyday_flows_and_the_refused_ones() {
-    let has_nio = Command::new("python3")
-        .args(["-c", "import nio"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_nio,
-        "matrix-nio is missing: pip install -r tests/e2e/requirements.txt"
-    );
+    let python = client_env::python();
     let w = Workdir::new();
     let config = w.config(
         "enable_registration: true\nmodules:\n  - module: demo\n  - module: house_rules\n    config:\n      \
@@ -26,7 +20,7 @@ fn matrix_nio_runs_the_everyday_flows_and_the_refused_ones() {
     );
     let server = ServerProcess::start(&w, &config);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/nio_e2e.py");
-    let out = Command::new("python3")
+    let out = Command::new(python)
         .arg(script)
         .arg(&server.base)
         .output()

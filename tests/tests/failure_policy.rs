@@ -64,7 +64,9 @@ async fn a_panicking_callback_is_contained_with_its_message_and_location() {
     );
     assert_eq!(module, "a");
     assert!(
-        reason.starts_with("panicked: scripted panic in user_may_create_room (a) at plugins/fixtures/scripted/src/lib.rs:"),
+        reason.starts_with(
+            "panicked: scripted panic in user_may_create_room (a) at scripted/src/lib.rs:"
+        ),
         "{reason}"
     );
     // The same module keeps serving afterwards.
@@ -98,9 +100,7 @@ async fn panics_before_and_inside_the_callback_future_are_both_contained() {
             ("panicky", "user_may_create_room")
         );
         assert!(
-            reason.starts_with(&format!(
-                "panicked: {text} at plugins/fixtures/panicky/src/lib.rs:"
-            )),
+            reason.starts_with(&format!("panicked: {text} at panicky/src/lib.rs:")),
             "{reason}"
         );
         assert_eq!(
@@ -299,7 +299,12 @@ fn web_handler_and_background_task_panics_are_logged_and_the_server_keeps_servin
         json!({"errcode": "M_UNKNOWN", "error": "Internal server error"})
     );
     let log = web.wait_for_log("module web resource failed");
-    assert!(log.contains("module web resource failed: panicked: boom in web handler at plugins/fixtures/panicky/src/lib.rs:"), "{log}");
+    assert!(
+        log.contains(
+            "module web resource failed: panicked: boom in web handler at panicky/src/lib.rs:"
+        ),
+        "{log}"
+    );
     assert!(
         log.contains("module=panicky path=/_synapse/client/panicky"),
         "{log}"
@@ -324,7 +329,10 @@ fn web_handler_and_background_task_panics_are_logged_and_the_server_keeps_servin
         &w.config("modules:\n  - module: panicky\n    config: {panic_in: task}\n"),
     );
     let log = task.wait_for_log("background task failed");
-    assert!(log.contains("background task failed: panicked: boom in task at plugins/fixtures/panicky/src/lib.rs:"), "{log}");
+    assert!(
+        log.contains("background task failed: panicked: boom in task at panicky/src/lib.rs:"),
+        "{log}"
+    );
     assert!(log.contains("module=\"panicky\""), "{log}");
     assert!(task.is_running());
     let status = rt.block_on(async {

@@ -22,7 +22,7 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
     assert!(err.contains("5 problems in"), "{err}");
     assert!(
         err.contains(&format!(
-        "{file}: modules[0]: unknown module \"demx\": no libdemx.so in plugins_dir {} (available: ",
+        "{file}:6:5: modules[0]: unknown module \"demx\": no libdemx.so in plugins_dir {} (available: ",
         build_dir().display()
     )),
         "{err}"
@@ -32,24 +32,24 @@ fn every_broken_module_is_reported_together_with_its_yaml_path() {
         "available modules listed: {err}"
     );
     assert!(err.contains(&format!(
-        "{file}: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against plugin-sdk 1.0.0 with an \
+        "{file}:7:5: modules[1]: module 'abi_mismatch' ({}/libabi_mismatch.so): built against plugin-sdk 1.0.0 with an \
          ABI that does not match this host's plugin-sdk 1.1.0 (mismatched package (expected plugin-sdk, found \
          abi_mismatch)): rebuild the module against plugin-sdk 1.x",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
-        "{file}: modules[2]: module 'future_sdk' ({}/libfuture_sdk.so): built against plugin-sdk 2.0.0, but this host \
+        "{file}:8:5: modules[2]: module 'future_sdk' ({}/libfuture_sdk.so): built against plugin-sdk 2.0.0, but this host \
          uses plugin-sdk 1.1.0: rebuild the module against plugin-sdk 1.x",
         dir.display()
     )), "{err}");
     assert!(err.contains(&format!(
-        "{file}: modules[3]: module 'not_a_module' ({}/libnot_a_module.so): not a modhost module: the library exports \
+        "{file}:9:5: modules[3]: module 'not_a_module' ({}/libnot_a_module.so): not a modhost module: the library exports \
          no modhost root module (a module crate must call plugin_sdk::export_module!)",
         dir.display()
     )), "{err}");
     assert!(
         err.contains(&format!(
-            "{file}: modules[4]: module file /nonexistent/libx.so does not exist"
+            "{file}:10:5: modules[4]: module file /nonexistent/libx.so does not exist"
         )),
         "{err}"
     );
@@ -63,7 +63,7 @@ fn parse_config_error_names_the_path_inside_the_module_config() {
         "modules:\n  - module: bad_config\n    config:\n      rules:\n        - pattern: \"a(b)\"\n        - pattern: \"((\"\n",
     );
     assert!(err.contains(&format!(
-        "{file}: modules[0].config.rules[1].pattern: module 'bad_config' ({}): invalid pattern \"((\": unbalanced parentheses",
+        "{file}:10:11: modules[0].config.rules[1].pattern: module 'bad_config' ({}): invalid pattern \"((\": unbalanced parentheses",
         module_lib("bad_config").canonicalize().unwrap().display()
     )), "{err}");
 }
@@ -75,7 +75,7 @@ fn serde_errors_in_module_config_carry_their_path_too() {
     );
     assert!(
         err.contains(&format!(
-            "{file}: modules[0].config.rules[0].actoin: module 'bad_config'"
+            "{file}:10:11: modules[0].config.rules[0].actoin: module 'bad_config'"
         )),
         "{err}"
     );
@@ -90,7 +90,7 @@ fn constructor_error_is_reported_with_the_module() {
     let (_w, file, err) =
         expect_problems("modules:\n  - module: bad_config\n    config: {rules: []}\n");
     assert!(err.contains(&format!(
-        "{file}: modules[0]: module 'bad_config' ({}): failed to start: bad_config refuses to start: no rule matched the server",
+        "{file}:6:5: modules[0]: module 'bad_config' ({}): failed to start: bad_config refuses to start: no rule matched the server",
         module_lib("bad_config").canonicalize().unwrap().display()
     )), "{err}");
 }
@@ -100,18 +100,18 @@ fn panics_in_parse_config_and_new_are_contained_and_located() {
     let (_w, file, err) =
         expect_problems("modules:\n  - module: panicky\n    config: {panic_in: parse_config}\n");
     assert!(
-        err.contains(&format!("{file}: modules[0]: module 'panicky' (")),
+        err.contains(&format!("{file}:6:5: modules[0]: module 'panicky' (")),
         "{err}"
     );
     assert!(
-        err.contains("panicked in parse_config: boom in parse_config at plugins/fixtures/panicky/src/lib.rs:"),
+        err.contains("panicked in parse_config: boom in parse_config at panicky/src/lib.rs:"),
         "{err}"
     );
 
     let (_w, _file, err) =
         expect_problems("modules:\n  - module: panicky\n    config: {panic_in: new}\n");
     assert!(
-        err.contains("panicked in new: boom in new at plugins/fixtures/panicky/src/lib.rs:"),
+        err.contains("panicked in new: boom in new at panicky/src/lib.rs:"),
         "{err}"
     );
 }
@@ -123,7 +123,7 @@ fn the_same_library_twice_is_refused_but_a_copy_loads() {
         module_lib("demo").display()
     ));
     assert!(err.contains(&format!(
-        "{file}: modules[1]: module 'demo' ({}): this library is already loaded for modules[0]; one library file backs \
+        "{file}:7:5: modules[1]: module 'demo' ({}): this library is already loaded for modules[0]; one library file backs \
          one module entry (copy it under another file name to run a second instance)",
         module_lib("demo").canonicalize().unwrap().display()
     )), "{err}");
@@ -174,19 +174,19 @@ fn malformed_module_entries_are_all_reported() {
         expect_problems("modules:\n  - demo\n  - config: {}\n  - module: demo\n    confg: {}\n");
     assert!(
         err.contains(&format!(
-            "{file}: modules[0]: expected a mapping with `module:` and optional `config:`"
+            "{file}:6:5: modules[0]: expected a mapping with `module:` and optional `config:`"
         )),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "{file}: modules[1].module: missing: name the module to load"
+            "{file}:7:5: modules[1].module: missing: name the module to load"
         )),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "{file}: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, `on_failure:`"
+            "{file}:9:5: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, `on_failure:`"
         )),
         "{err}"
     );
@@ -249,7 +249,7 @@ fn a_broken_setting_does_not_hide_a_broken_module() {
         "{err}"
     );
     assert!(
-        err.contains(&format!("{file}: modules[0]: unknown module \"demx\"")),
+        err.contains(&format!("{file}:6:5: modules[0]: unknown module \"demx\"")),
         "{err}"
     );
 }
@@ -298,7 +298,7 @@ fn a_sha256_pin_must_match_the_library() {
     assert_eq!(code, 1);
     let path = lib.canonicalize().unwrap();
     assert!(err.contains(&format!(
-        "{}: modules[0]: {} does not match its sha256 pin: expected {wrong}, found {real}; refusing to load it",
+        "{}:6:5: modules[0]: {} does not match its sha256 pin: expected {wrong}, found {real}; refusing to load it",
         bad.display(),
         path.display()
     )), "{err}");

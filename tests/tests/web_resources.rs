@@ -139,7 +139,7 @@ fn reserved_namespaces_and_malformed_paths_are_refused_at_start_up() {
         let (code, _, err) = w.check_config(&config);
         assert_eq!(code, 1, "{path}: {err}");
         assert!(err.contains(&format!(
-            "{}: modules[0]: module 'a' ({}): failed to start: {reason}",
+            "{}:6:5: modules[0]: module 'a' ({}): failed to start: {reason}",
             config.display(),
             lib.canonicalize().unwrap().display()
         )), "{path}: {err}");

@@ -2,6 +2,7 @@
 //! against the config file's directory, every problem reported with the file and YAML path.
 
 mod error;
+mod locate;
 mod modules;
 
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ pub struct Config {
     /// How long a module's store transaction may stay open before the host rolls it back
     /// (SQLite has one writer: an open transaction holds every other write up).
     pub module_transaction_timeout: Duration,
+    /// How the log is written (`text` or `json`; `RUST_LOG_FORMAT` overrides it).
+    pub log_format: crate::logging::LogFormat,
     /// The `modules:` list, in priority order.
     pub modules: Vec<ModuleEntry>,
 }
@@ -136,21 +139,12 @@ pub const KNOWN_KEYS: &[&str] = &[
     "max_module_request_body_bytes",
     "public_baseurl",
     "module_transaction_timeout_ms",
+    "log_format",
     "modules",
 ];
 
 fn default_db_path() -> PathBuf {
     "data/homeserver.db".into()
-}
-
-/// The 1-based line of top-level `key:` in `text`, if it is written plainly.
-fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
-    text.lines()
-        .position(|l| {
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map(|i| (i + 1, 1))
 }
 
 /// Reads each top-level field on its own, so one bad field does not hide the others.
@@ -190,7 +184,8 @@ impl Fields<'_> {
                     };
                     let message = strip_location(&err.into_inner().to_string());
                     self.errors.push(
-                        ConfigError::new(self.file, &path, message).at(line_of(self.text, key)),
+                        ConfigError::new(self.file, &path, message)
+                            .at(locate::locate(self.text, &path)),
                     );
                     None
                 }
@@ -267,7 +262,7 @@ impl Config {
                         KNOWN_KEYS.join(", ")
                     ),
                 )
-                .at(line_of(text, &key)),
+                .at(locate::locate(text, &key)),
             );
         }
 
@@ -327,12 +322,15 @@ impl Config {
                         crate::storage::BUSY_TIMEOUT_MS - 1
                     ),
                 )
-                .at(line_of(text, "module_transaction_timeout_ms")),
+                .at(locate::locate(text, "module_transaction_timeout_ms")),
             );
             5_000
         } else {
             txn_timeout_ms
         };
+        let log_format = f
+            .get("log_format", || Some(crate::logging::LogFormat::Text))
+            .unwrap_or_default();
         let raw_modules: Vec<serde_yaml_ng::Value> =
             f.get("modules", || Some(Vec::new())).unwrap_or_default();
         let mut errors = f.errors;
@@ -345,7 +343,7 @@ impl Config {
                         "listen",
                         format!("{listen_text:?} is not an address such as 127.0.0.1:8008"),
                     )
-                    .at(line_of(text, "listen")),
+                    .at(locate::locate(text, "listen")),
                 );
             }
             SocketAddr::from(([127, 0, 0, 1], 8008))
@@ -376,12 +374,12 @@ impl Config {
                         "public_baseurl",
                         format!("{url:?} is not an http:// or https:// URL"),
                     )
-                    .at(line_of(text, "public_baseurl")),
+                    .at(locate::locate(text, "public_baseurl")),
                 );
                 String::new()
             }
         };
-        let modules = module_entries(file, raw_modules, &mut errors);
+        let modules = module_entries(file, text, raw_modules, &mut errors);
         let base = file.parent().unwrap_or(Path::new("."));
         let config = Config {
             file: file.to_path_buf(),
@@ -399,9 +397,23 @@ impl Config {
             max_module_request_body: body_limit,
             public_baseurl,
             module_transaction_timeout: Duration::from_millis(txn_timeout_ms.max(1)),
+            log_format,
             modules,
         };
+        locate_all(text, &mut errors);
         (Some(config), errors)
+    }
+}
+
+/// Give every problem that has no line and column yet the place where its YAML path is
+/// written in `text` (the config file's contents), so operators get `file:line:column` for
+/// module entries and module `config:` values too.
+pub fn locate_all(text: &str, errors: &mut [ConfigError]) {
+    for e in errors.iter_mut().filter(|e| e.location.is_none()) {
+        // A missing key has no place of its own: point at the entry that lacks it.
+        let parent = e.path.rfind('.').map(|i| &e.path[..i]);
+        e.location =
+            locate::locate(text, &e.path).or_else(|| parent.and_then(|p| locate::locate(text, p)));
     }
 }
 
@@ -512,6 +524,13 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("modules[0]: expected a mapping"), "{err}");
         assert!(err.contains("modules[1].module: missing"), "{err}");
-        assert!(err.contains("modules[2]: unknown key \"confg\""), "{err}");
+        assert!(
+            err.contains("conf/hs.yaml:6:5: modules[2]: unknown key \"confg\": a module entry has `module:`, `config:` and optional"),
+            "{err}"
+        );
+        assert!(
+            err.contains("conf/hs.yaml:3:5: modules[0]: expected a mapping"),
+            "{err}"
+        );
     }
 }

@@ -50,6 +50,7 @@ const KEYS: &str =
 
 pub(super) fn module_entries(
     file: &Path,
+    text: &str,
     raw: Vec<serde_yaml_ng::Value>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<ModuleEntry> {
@@ -114,14 +115,15 @@ pub(super) fn module_entries(
                     Ok(v) => config = v,
                     Err(e) => errors.push(ConfigError::new(file, &field("config"), e)),
                 },
-                other => errors.push(ConfigError::new(
-                    file,
-                    &at,
-                    format!(
-                        "unknown key {:?}: {KEYS}",
-                        other.unwrap_or("(not a string)")
-                    ),
-                )),
+                other => {
+                    let key = other.unwrap_or("(not a string)");
+                    // Located at the key itself, like unknown top-level settings.
+                    let location = super::locate::locate(text, &field(key));
+                    errors.push(
+                        ConfigError::new(file, &at, format!("unknown key {key:?}: {KEYS}"))
+                            .at(location),
+                    )
+                }
             }
         }
         match module {

@@ -24,7 +24,8 @@ pub struct UpdateGuard {
 }
 
 impl UpdateGuard {
-    /// Aim for batches of `target_duration_ms` (ignored for one-shot updates).
+    /// Aim for batches of `target_duration_ms` milliseconds (ignored for one-shot updates;
+    /// `0` counts as 1 ms).
     pub fn new(target_duration_ms: u64) -> Self {
         UpdateGuard {
             target_duration_ms,
@@ -33,6 +34,13 @@ impl UpdateGuard {
     }
 
     /// Run `f` after the batch.
+    ///
+    /// # Arguments
+    ///
+    /// The closure receives no arguments. It runs once, after the batch this guard was
+    /// returned for has finished (Synapse's context-manager exit), before the next
+    /// `min_batch_size` and `on_update` calls; if the batch fails, the update stops and `f`
+    /// does not run.
     pub fn on_exit<F, Fut>(mut self, f: F) -> Self
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -54,10 +62,21 @@ impl BackgroundUpdateCallbacks {
     callback_methods! {
         /// Fires before each batch of a background update; may sleep to throttle. Required
         /// when registering this category.
-        fn on_update(update_name: String, database_name: String, one_shot: bool) -> UpdateGuard;
+        fn on_update(
+            update_name: String => "the background update, e.g. `current_state_membership`",
+            database_name: String => "the database, always `master` in modhost",
+            one_shot: bool => "`true` for an update that runs in one go (its target \
+                duration is then ignored); modhost's updates are batched, so always `false`",
+        ) -> UpdateGuard;
         /// Fires before the first batch: the initial batch size (default 100).
-        fn default_batch_size(update_name: String, database_name: String) -> u64;
+        fn default_batch_size(
+            update_name: String => "the background update, e.g. `current_state_membership`",
+            database_name: String => "the database, always `master` in modhost",
+        ) -> u64;
         /// Fires before each batch: the minimum batch size (default 1).
-        fn min_batch_size(update_name: String, database_name: String) -> u64;
+        fn min_batch_size(
+            update_name: String => "the background update, e.g. `current_state_membership`",
+            database_name: String => "the database, always `master` in modhost",
+        ) -> u64;
     }
 }

@@ -185,12 +185,26 @@ pub(crate) async fn guard<T>(
 }
 
 /// Generates one builder method per callback.
+///
+/// Each argument carries its meaning (`name: Type => "meaning, with an example"`), which
+/// becomes the method's "Arguments" list in the rendered docs, so names and order are written
+/// once, here, for the builder and for the docs.
 macro_rules! callback_methods {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty;
+        fn $name:ident($($arg:ident : $ty:ty => $meaning:literal),* $(,)?) -> $ret:ty;
     )*) => {$(
         $(#[$doc])*
+        ///
+        /// # Arguments
+        ///
+        /// The callback receives, in this order:
+        ///
+        $(
+            #[doc = concat!("* `", stringify!($arg), ": ", stringify!($ty), "` — ", $meaning)]
+        )*
+        ///
+        #[doc = concat!("Returns `", stringify!($ret), "`.")]
         pub fn $name<F, Fut, R>(mut self, callback: F) -> Self
         where
             F: Fn($($ty),*) -> Fut + Send + Sync + 'static,

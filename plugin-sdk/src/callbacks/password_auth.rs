@@ -30,6 +30,18 @@ impl AuthResult {
     }
 
     /// Run `f` with the login response once the login completed.
+    ///
+    /// # Arguments
+    ///
+    /// The closure receives:
+    ///
+    /// * `response: Json` — the `POST /login` response body, sent after the device and access
+    ///   token were created and before `on_user_login` callbacks run: `{"user_id":
+    ///   "@alice:example.org", "access_token": "…", "device_id": "ABCDEFGHIJ",
+    ///   "home_server": "example.org"}`.
+    ///
+    /// It runs at most once, and only for `POST /login`: not when a spam checker's
+    /// `check_login_for_spam` refuses the login, and not for interactive auth.
     pub fn on_login<F, Fut>(mut self, f: F) -> Self
     where
         F: FnOnce(Json) -> Fut + Send + 'static,
@@ -74,6 +86,29 @@ impl PasswordAuthProviderCallbacks {
     /// anything else answers 403 "Invalid username or password". A failure is logged and
     /// counts as `None`. Two modules registering the same login type with different fields
     /// refuse to start (Synapse documents this; its code forgets to check).
+    ///
+    /// `login_type` is the login type to handle, `m.login.password` or a custom one such as
+    /// `com.example.login.token`; `fields` are the fields a submission of that type must
+    /// carry, e.g. `&["token"]`.
+    ///
+    /// # Arguments
+    ///
+    /// The callback receives, in this order:
+    ///
+    /// * `user: String` — the user identifier as submitted, not canonicalised: on
+    ///   `POST /login` the `identifier.user` (or legacy top-level `user`) field, a localpart
+    ///   `alice` or a full ID `@alice:example.org`, `""` when the request has none; in
+    ///   interactive auth the `auth` dict's `identifier.user` or `user`, else the requesting
+    ///   user's full ID.
+    /// * `login_type: String` — the submitted login type, one this checker registered,
+    ///   `com.example.login.token`.
+    /// * `login_dict: Json` — a JSON object holding exactly the registered `fields`, with the
+    ///   values as submitted (any JSON type), e.g. `{"token": "abc123"}`; a `password` field
+    ///   is in plain text.
+    ///
+    /// Returns `Option<AuthResult>`. In interactive auth an [`AuthResult`] for another user
+    /// than the requester answers 403 "Requested user is not the logged-in user", and its
+    /// [`on_login`](AuthResult::on_login) follow-up is not run.
     pub fn auth_checker<F, Fut, R>(mut self, login_type: &str, fields: &[&str], callback: F) -> Self
     where
         F: Fn(String, String, Json) -> Fut + Send + Sync + 'static,
@@ -94,19 +129,53 @@ impl PasswordAuthProviderCallbacks {
     callback_methods! {
         /// Fires on `m.login.password` logins with a third-party identifier, before the local
         /// lookup. Same results as an auth checker; FIRST-NON-None; failures count as `None`.
-        fn check_3pid_auth(medium: String, address: String, password: String) -> Option<AuthResult>;
+        fn check_3pid_auth(
+            medium: String => "the identifier's medium: for `m.id.thirdparty` its `medium` \
+                as sent (normally `email`), for `m.id.phone` always `msisdn`",
+            address: String => "for `m.id.thirdparty` its `address`, lowercased, \
+                `alice@example.org`; for `m.id.phone` the identifier's `country` and `phone` \
+                concatenated as sent (e.g. `GB7700900123`; not converted to international \
+                form)",
+            password: String => "the `password` from the login request, in plain text \
+                (`\"\"` when absent)",
+        ) -> Option<AuthResult>;
         /// Fires on logout and device deletion, before pushers are removed. Every module is
         /// called; failures are logged.
-        fn on_logged_out(user_id: String, device_id: Option<String>, access_token: String) -> ();
+        fn on_logged_out(
+            user_id: String => "the user whose session ends, `@alice:example.org`",
+            device_id: Option<String> => "the device being logged out, `ABCDEFGHIJ`; \
+                modhost always passes `Some`",
+            access_token: String => "the device's access token in plain text when it is the \
+                token of the request doing the logout (`/logout`, deleting one's own device) or \
+                the token handed to the module API's `invalidate_access_token`; `\"\"` for \
+                other devices (`/logout/all`, deleting another device, deactivation)",
+        ) -> ();
         /// Fires on `/register` after interactive auth completed. `Some(localpart)` chooses the
         /// username; FIRST-NON-None. A failure answers 500.
-        fn get_username_for_registration(uia_results: Json, params: Json) -> Option<String>;
+        fn get_username_for_registration(
+            uia_results: Json => "the completed interactive-auth stages; modhost only \
+                offers `m.login.dummy`, so always `{\"m.login.dummy\": true}`",
+            params: Json => "the whole `/register` request body as sent, e.g. \
+                `{\"username\": \"alice\", \"password\": \"…\", \"auth\": {…}, \
+                \"initial_device_display_name\": \"…\"}` (the password in plain text)",
+        ) -> Option<String>;
         /// Same moment: `Some(name)` chooses the display name (default: the localpart).
         /// FIRST-NON-None. A failure answers 500.
-        fn get_displayname_for_registration(uia_results: Json, params: Json) -> Option<String>;
+        fn get_displayname_for_registration(
+            uia_results: Json => "the completed interactive-auth stages; always \
+                `{\"m.login.dummy\": true}` in modhost",
+            params: Json => "the whole `/register` request body as sent (the password in \
+                plain text)",
+        ) -> Option<String>;
         /// Fires when a third-party identifier is about to be used (`registration` tells
         /// whether for registering). `false` answers 403 `M_THREEPID_DENIED`. FIRST `false`
-        /// wins; a failure answers 500.
-        fn is_3pid_allowed(medium: String, address: String, registration: bool) -> bool;
+        /// wins; a failure answers 500. Accepted and kept, but never called while modhost
+        /// has no third-party identifier endpoints.
+        fn is_3pid_allowed(
+            medium: String => "the third-party medium, `email` or `msisdn`",
+            address: String => "the address, `alice@example.org` or a phone number",
+            registration: bool => "`true` when the identifier is being used to register, \
+                `false` when it is being added to an existing account",
+        ) -> bool;
     }
 }

@@ -11,6 +11,13 @@ impl RatelimitCallbacks {
         /// Fires for each check of a module-aware limiter (the invite limiters), with the
         /// limiter's name. `Some(override)` replaces rate and burst for this check; `None`
         /// keeps the configuration. FIRST-NON-None.
-        fn get_ratelimit_override_for_user(user_id: String, limiter_name: String) -> Option<RatelimitOverride>;
+        fn get_ratelimit_override_for_user(
+            user_id: String => "the user being rate-limited: for the invite limiters, the \
+                local user sending the invite, `@alice:example.org` (whatever the limiter's \
+                key)",
+            limiter_name: String => "the limiter, `rc_invites.per_room`, \
+                `rc_invites.per_user` or `rc_invites.per_issuer` (one invite checks all \
+                three, in that order)",
+        ) -> Option<RatelimitOverride>;
     }
 }

@@ -14,6 +14,10 @@ impl UnsignedFieldsCallbacks {
         /// `/event`, …), so keep it fast. The returned object is merged into the event's
         /// `unsigned`; the server's own keys are never overwritten, and when two modules add
         /// the same key the last one in `modules:` order wins.
-        fn add_field_to_unsigned(event: Event) -> serde_json::Map<String, serde_json::Value>;
+        fn add_field_to_unsigned(
+            event: Event => "the event as stored, client-server format (`event_id`, \
+                `room_id`, `sender`, `type`, `content`, `origin_server_ts` in ms, \
+                `state_key` for state events), with no `unsigned`: that is what is being built",
+        ) -> serde_json::Map<String, serde_json::Value>;
     }
 }

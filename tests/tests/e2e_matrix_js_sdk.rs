@@ -1,0 +1,29 @@
+//! End to end with matrix-js-sdk (the library Element is built on), unmodified: register, log
+//! in, create a room, send and read back, a module's refusal, logout.
+//!
+//! matrix-js-sdk comes from `npm ci` of `tests/e2e/js/` into `target/e2e/js`, made on first
+//! use (see `modhost_tests::client_env`).
+
+use std::process::Command;
+
+use modhost_tests::{client_env, ServerProcess, Workdir};
+
+#[test]
+fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
+    let script = client_env::node_script("session_basics.mjs");
+    let w = Workdir::new();
+    let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
+    let server = ServerProcess::start(&w, &config);
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(&server.base)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("JS OK"),
+        "matrix-js-sdk run failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
+}
