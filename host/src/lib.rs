@@ -8,12 +8,14 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod loader;
 pub mod logging;
 pub mod metrics;
 pub mod modules;
 pub mod server;
 pub mod service;
+pub mod state;
 pub mod web;
 
 pub use config::Config;

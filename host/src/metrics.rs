@@ -2,48 +2,17 @@
 //! callback its calls, denials, failures and latency.
 //!
 //! Callback counters live in each registered callback as atomics, so the dispatch hot path
-//! takes no lock. Latency is sampled (one call in [`SAMPLE_EVERY`]): reading the clock twice
+//! takes no lock. Latency is sampled (one call in [`crate::modules::stats::SAMPLE_EVERY`]): reading the clock twice
 //! would cost a third of a whole in-process callback dispatch.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::modules::stats::CallbackStats;
 use crate::modules::Registry;
-
-/// One callback in eight is timed.
-pub const SAMPLE_EVERY: u64 = 8;
-
-/// Counters of one registered callback.
-#[derive(Default, Debug)]
-pub struct CallbackStats {
-    /// Calls.
-    pub calls: AtomicU64,
-    /// Answers that refused the operation.
-    pub denials: AtomicU64,
-    /// Errors, panics, timeouts and invalid answers.
-    pub failures: AtomicU64,
-    /// Failures since the last success (reset by any answer).
-    pub consecutive_failures: AtomicU64,
-    sampled: AtomicU64,
-    sampled_nanos: AtomicU64,
-}
-
-impl CallbackStats {
-    /// Count a call; `true` when this one should be timed.
-    pub fn start(&self) -> bool {
-        self.calls.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0
-    }
-
-    /// Record a timed call's duration.
-    pub fn timed(&self, took: Duration) {
-        self.sampled.fetch_add(1, Ordering::Relaxed);
-        self.sampled_nanos
-            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-    }
-}
 
 /// A callback metric: name, help text, and how to read it.
 type Series = (&'static str, &'static str, fn(&CallbackStats) -> u64);

@@ -94,13 +94,11 @@ impl Server {
             self.config.clone(),
             store.clone(),
             Arc::clone(&self.modules.registry),
-        )
-        .with_loaded(
             self.modules.modules.clone(),
             Arc::clone(&self.modules.tasks),
         );
         // Modules can now reach the module API (HostApi::call).
-        let _ = self.modules.services.set(Arc::new(state.clone()));
+        self.modules.services.set(Arc::new(state.clone()));
         tokio::spawn(crate::service::module_api::InvalidationFeed::run(
             state.clone(),
         ));

@@ -9,19 +9,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use plugin_sdk::{RegistrationBehaviour, SpamCheck};
-use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{hash_token, JsonBody, Requester, RequesterAllowExpired};
+use super::extract::{JsonBody, Requester, RequesterAllowExpired};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::modules::AuthError;
+use crate::service::session::{hash_token, issue_token, random_string};
 use crate::storage::ProfileField;
-
-pub(crate) fn random_string(len: usize) -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
-}
 
 fn request_info(headers: &HeaderMap) -> Vec<(String, String)> {
     let agent = headers
@@ -31,7 +27,7 @@ fn request_info(headers: &HeaderMap) -> Vec<(String, String)> {
     vec![(agent.to_string(), "127.0.0.1".to_string())]
 }
 
-pub(super) async fn hash_password(password: String) -> ApiResult<String> {
+pub(super) async fn hash_password(password: String) -> MatrixResult<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -39,8 +35,8 @@ pub(super) async fn hash_password(password: String) -> ApiResult<String> {
             .map(|h| h.to_string())
     })
     .await
-    .map_err(|_| ApiError::internal())?
-    .map_err(|_| ApiError::internal())
+    .map_err(|_| MatrixError::internal())?
+    .map_err(|_| MatrixError::internal())
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
@@ -64,27 +60,6 @@ fn valid_localpart(localpart: &str) -> bool {
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/'))
 }
 
-/// Create a device and token for `user_id`; the login response.
-pub(crate) async fn issue_token(
-    state: &AppState,
-    user_id: &str,
-    device_id: Option<String>,
-    display_name: Option<&str>,
-) -> ApiResult<Value> {
-    let device_id = device_id.unwrap_or_else(|| random_string(10).to_uppercase());
-    let token = format!("mh_{}", random_string(40));
-    state
-        .store
-        .create_token(user_id, &device_id, display_name, &hash_token(&token))
-        .await?;
-    Ok(json!({
-        "user_id": user_id,
-        "access_token": token,
-        "device_id": device_id,
-        "home_server": state.config.server_name,
-    }))
-}
-
 #[derive(Deserialize)]
 pub(super) struct RegisterBody {
     username: Option<String>,
@@ -102,12 +77,12 @@ pub(super) async fn register_route(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(params): JsonBody<Value>,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     if !state.config.enable_registration {
-        return Err(ApiError::forbidden("Registration has been disabled"));
+        return Err(MatrixError::forbidden("Registration has been disabled"));
     }
     let body: RegisterBody =
-        serde_json::from_value(params.clone()).map_err(|e| ApiError::bad_json(e.to_string()))?;
+        serde_json::from_value(params.clone()).map_err(|e| MatrixError::bad_json(e.to_string()))?;
     let session = random_string(24);
     let Some(auth) = body.auth.filter(|a| a.get("type").is_some()) else {
         let uia =
@@ -115,7 +90,7 @@ pub(super) async fn register_route(
         return Ok((StatusCode::UNAUTHORIZED, Json(uia)).into_response());
     };
     if auth["type"] != "m.login.dummy" {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::UNAUTHORIZED,
             "M_UNRECOGNIZED",
             "Unrecognised authentication stage",
@@ -135,7 +110,7 @@ pub(super) async fn register_route(
     };
     let localpart = localpart.to_lowercase();
     if !valid_localpart(&localpart) {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_INVALID_USERNAME",
             "User ID can only contain characters a-z, 0-9, or '=_-./'",
@@ -143,7 +118,7 @@ pub(super) async fn register_route(
     }
     let user_id = state.user_id(&localpart);
     if ruma_common::UserId::parse(&user_id).is_err() {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_INVALID_USERNAME",
             "User ID is not valid",
@@ -152,7 +127,7 @@ pub(super) async fn register_route(
     // Admin accounts are created before they are listed in admin_users (which takes effect
     // at start-up); nobody may claim a listed ID through open registration.
     if state.config.admin_users.contains(&user_id) {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "This user ID is reserved for a server admin",
         ));
     }
@@ -162,7 +137,7 @@ pub(super) async fn register_route(
         .await?;
     if verdict == RegistrationBehaviour::Deny {
         // Deliberately disguised, as Synapse does.
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "M_LIMIT_EXCEEDED",
             "Rate limited",
@@ -178,7 +153,7 @@ pub(super) async fn register_route(
         .create_user(&user_id, password_hash.as_deref(), shadow_banned)
         .await?
     {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_USER_IN_USE",
             "User ID already taken.",
@@ -238,11 +213,11 @@ pub(super) async fn login_route(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let login_type = body
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_json("Missing login type"))?
+        .ok_or_else(|| MatrixError::bad_json("Missing login type"))?
         .to_string();
     let raw_user = body
         .get("identifier")
@@ -256,13 +231,13 @@ pub(super) async fn login_route(
     } else {
         state.user_id(&raw_user.to_lowercase())
     };
-    let invalid = || ApiError::forbidden("Invalid username or password");
+    let invalid = || MatrixError::forbidden("Invalid username or password");
 
     let module_types = state.modules.supported_login_types();
     let mut on_login = None;
     let password_login = login_type == "m.login.password";
     if password_login && !state.config.password_config.enabled {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_UNKNOWN",
             "Password login has been disabled.",
@@ -316,7 +291,7 @@ pub(super) async fn login_route(
             .await
         {
             Err(AuthError::MissingParams(missing)) => {
-                return Err(ApiError::new(
+                return Err(MatrixError::new(
                     StatusCode::BAD_REQUEST,
                     "M_MISSING_PARAM",
                     format!("Missing parameters for login type {login_type}: {missing:?}"),
@@ -340,9 +315,9 @@ pub(super) async fn login_route(
             .store
             .take_login_token(&hash_token(token))
             .await?
-            .ok_or_else(|| ApiError::forbidden("Invalid login token"))?
+            .ok_or_else(|| MatrixError::forbidden("Invalid login token"))?
     } else {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_UNKNOWN",
             format!("Unknown login type {login_type}"),
@@ -374,7 +349,10 @@ pub(super) async fn login_route(
         if let Some((module, token)) = on_login {
             state.modules.discard_deferred(module, token).await;
         }
-        return Err(ApiError::denied(denial, "Login was blocked by the server"));
+        return Err(MatrixError::denied(
+            denial,
+            "Login was blocked by the server",
+        ));
     }
     let response = issue_token(&state, &user_id, device_id, display).await?;
     if let Some((module, token)) = on_login {
@@ -392,7 +370,7 @@ pub(super) async fn password_matches(
     state: &AppState,
     user_id: &str,
     password: &str,
-) -> ApiResult<bool> {
+) -> MatrixResult<bool> {
     let hash = state
         .store
         .get_user(user_id)
@@ -408,20 +386,20 @@ async fn local_password_login(
     state: &AppState,
     user_id: &str,
     body: &Map<String, Value>,
-) -> ApiResult<String> {
+) -> MatrixResult<String> {
     let password = body
         .get("password")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
     if !state.config.password_config.localdb_enabled {
-        return Err(ApiError::forbidden("Invalid username or password"));
+        return Err(MatrixError::forbidden("Invalid username or password"));
     }
     let user = state.store.get_user(user_id).await?;
     let hash = user.and_then(|u| u.password_hash);
     match hash {
         Some(hash) if verify_password(password, hash.clone()).await => Ok(user_id.to_string()),
-        _ => Err(ApiError::forbidden("Invalid username or password")),
+        _ => Err(MatrixError::forbidden("Invalid username or password")),
     }
 }
 
@@ -430,7 +408,7 @@ async fn local_password_login(
 pub(super) async fn logout_route(
     State(state): State<AppState>,
     RequesterAllowExpired(who): RequesterAllowExpired,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     state
         .modules
         .on_logged_out(&who.user_id, Some(&who.device_id), &who.access_token)
@@ -444,7 +422,7 @@ pub(super) async fn logout_route(
 pub(super) async fn logout_all_route(
     State(state): State<AppState>,
     RequesterAllowExpired(who): RequesterAllowExpired,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     for device in state.store.delete_all_tokens(&who.user_id).await? {
         let token = if device == who.device_id {
             who.access_token.as_str()

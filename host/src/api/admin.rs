@@ -5,69 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use plugin_sdk::ProfileInfo;
 use serde_json::{json, Map, Value};
 
 use super::account::password_matches;
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
-use crate::service::membership::Change;
+use crate::error::{MatrixError, MatrixResult};
 use crate::storage::ProfileField;
-
-impl AppState {
-    /// Deactivate `user_id`: ask modules, drop tokens, clear the profile, leave every room,
-    /// then notify modules.
-    async fn deactivate(&self, user_id: &str, by_admin: bool) -> ApiResult<()> {
-        if !self
-            .modules
-            .check_can_deactivate_user(user_id, by_admin)
-            .await
-        {
-            return Err(ApiError::forbidden(
-                "Deactivation of this user is forbidden",
-            ));
-        }
-        // Leave rooms while the user can still act.
-        let actor = self.acting_as(user_id);
-        for (room_id, membership) in self.store.rooms_of(user_id).await? {
-            if membership == "join" || membership == "invite" {
-                self.change_membership(&actor, &room_id, user_id, Change::Leave, None)
-                    .await?;
-            }
-        }
-        // Every session ends: modules hear about each device, as on logout.
-        for device in self.store.delete_all_tokens(user_id).await? {
-            self.modules.on_logged_out(user_id, Some(&device), "").await;
-        }
-        self.store.deactivate_user(user_id).await?;
-        self.store
-            .set_profile_field(user_id, ProfileField::Displayname, Some(""))
-            .await?;
-        self.store
-            .set_profile_field(user_id, ProfileField::AvatarUrl, None)
-            .await?;
-        let cleared = ProfileInfo {
-            display_name: Some(String::new()),
-            avatar_url: None,
-        };
-        self.modules
-            .on_profile_update(user_id, &cleared, by_admin, true)
-            .await;
-        self.modules
-            .on_user_deactivation_status_changed(user_id, true, by_admin)
-            .await;
-        Ok(())
-    }
-
-    fn require_admin(who: &Requester) -> ApiResult<()> {
-        if who.is_admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("You are not a server admin"))
-        }
-    }
-}
 
 /// # `POST /_matrix/client/v3/account/deactivate`
 /// Interactive auth with the user's password.
@@ -75,7 +19,7 @@ pub(super) async fn deactivate_route(
     State(state): State<AppState>,
     who: Requester,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     let auth = body.get("auth").filter(|a| a.get("type").is_some());
     let Some(auth) = auth else {
         let uia = json!({"flows": [{"stages": ["m.login.password"]}], "params": {}, "session": "deactivate"});
@@ -88,7 +32,7 @@ pub(super) async fn deactivate_route(
     if auth["type"] != "m.login.password"
         || !password_matches(&state, &who.user_id, password).await?
     {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::UNAUTHORIZED,
             "M_FORBIDDEN",
             "Invalid password",
@@ -103,11 +47,15 @@ pub(super) async fn admin_deactivate_route(
     State(state): State<AppState>,
     who: Requester,
     Path(user_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     AppState::require_admin(&who)?;
     match state.store.get_user(&user_id).await? {
         Some(u) if !u.deactivated => {}
-        _ => return Err(ApiError::not_found("User not found or already deactivated")),
+        _ => {
+            return Err(MatrixError::not_found(
+                "User not found or already deactivated",
+            ))
+        }
     }
     state.deactivate(&user_id, true).await?;
     Ok(Json(json!({"id_server_unbind_result": "no-support"})))
@@ -120,7 +68,7 @@ pub(super) async fn admin_deactivate_route(
 pub(super) async fn admin_modules_route(
     State(state): State<AppState>,
     who: Requester,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     AppState::require_admin(&who)?;
     let tasks = state.tasks.running();
     let modules: Vec<Value> = state
@@ -161,57 +109,12 @@ pub(super) async fn admin_delete_room_route(
     State(state): State<AppState>,
     who: Requester,
     Path(room_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     AppState::require_admin(&who)?;
     let members = state.shutdown_room(Some(&who.user_id), &room_id).await?;
     Ok(Json(
         json!({"delete_id": crate::service::events::random_id(16), "kicked_users": members}),
     ))
-}
-
-impl AppState {
-    /// Shut a room down (admin API and the module API's `delete_room`, where `requester` is
-    /// `None`): `check_can_shutdown_room` first, then every member leaves, the room is
-    /// blocked and its aliases deleted. Returns the users removed.
-    pub(crate) async fn shutdown_room(
-        &self,
-        requester: Option<&str>,
-        room_id: &str,
-    ) -> ApiResult<Vec<String>> {
-        if !self.store.room_exists(room_id).await? {
-            return Err(ApiError::not_found("Unknown room"));
-        }
-        if !self
-            .modules
-            .check_can_shutdown_room(requester, room_id)
-            .await
-        {
-            return Err(ApiError::forbidden("Shutdown of this room is forbidden"));
-        }
-        let members: Vec<String> = self
-            .store
-            .current_state(room_id)
-            .await?
-            .into_iter()
-            .filter(|e| {
-                e["type"] == "m.room.member"
-                    && matches!(
-                        e["content"]["membership"].as_str(),
-                        Some("join") | Some("invite")
-                    )
-            })
-            .filter_map(|e| e["state_key"].as_str().map(String::from))
-            .collect();
-        for member in &members {
-            let mut actor = self.acting_as(member);
-            actor.is_admin = true;
-            self.change_membership(&actor, room_id, member, Change::Leave, None)
-                .await?;
-        }
-        self.store.block_room(room_id).await?;
-        self.store.delete_room_aliases(room_id).await?;
-        Ok(members)
-    }
 }
 
 /// # `PUT /_synapse/admin/v2/users/{userId}`
@@ -223,10 +126,10 @@ pub(super) async fn admin_put_user_route(
     who: Requester,
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     AppState::require_admin(&who)?;
     if body.contains_key("admin") {
-        return Err(ApiError::bad_json(
+        return Err(MatrixError::bad_json(
             "Server admins are set with admin_users in the configuration",
         ));
     }
@@ -234,7 +137,7 @@ pub(super) async fn admin_put_user_route(
         .store
         .get_user(&user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+        .ok_or_else(|| MatrixError::not_found("User not found"))?;
     for (key, field) in [
         ("displayname", ProfileField::Displayname),
         ("avatar_url", ProfileField::AvatarUrl),
@@ -242,7 +145,7 @@ pub(super) async fn admin_put_user_route(
         if let Some(v) = body.get(key) {
             let value = v
                 .as_str()
-                .ok_or_else(|| ApiError::bad_json(format!("{key} must be a string")))?;
+                .ok_or_else(|| MatrixError::bad_json(format!("{key} must be a string")))?;
             state
                 .update_profile_field(&user_id, field, Some(value), true)
                 .await?;
@@ -255,7 +158,7 @@ pub(super) async fn admin_put_user_route(
                 .get("password")
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    ApiError::bad_json("Must provide a password to re-activate an account.")
+                    MatrixError::bad_json("Must provide a password to re-activate an account.")
                 })?;
             let hash = super::account::hash_password(password.to_string()).await?;
             state.store.reactivate_user(&user_id, &hash).await?;

@@ -8,9 +8,9 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::account::password_matches;
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::modules::AuthError;
 
 /// Check the `auth` dict of a request needing UIA. `Ok(None)` means authenticated; `Ok(Some)`
@@ -19,7 +19,7 @@ async fn user_interactive_auth(
     state: &AppState,
     who: &Requester,
     body: &Map<String, Value>,
-) -> ApiResult<Option<Response>> {
+) -> MatrixResult<Option<Response>> {
     let mut flows = vec![json!({"stages": ["m.login.password"]})];
     for (login_type, _) in state.modules.supported_login_types() {
         if login_type != "m.login.password" {
@@ -45,7 +45,7 @@ async fn user_interactive_auth(
         .and_then(Value::as_str)
         .unwrap_or(&who.user_id)
         .to_string();
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "M_FORBIDDEN", "Invalid auth");
+    let wrong = || MatrixError::new(StatusCode::UNAUTHORIZED, "M_FORBIDDEN", "Invalid auth");
     let is_module_type = state
         .modules
         .supported_login_types()
@@ -54,7 +54,7 @@ async fn user_interactive_auth(
     let authenticated = if is_module_type {
         match state.modules.check_auth(&user, login_type, auth).await {
             Err(AuthError::MissingParams(missing)) => {
-                return Err(ApiError::new(
+                return Err(MatrixError::new(
                     StatusCode::BAD_REQUEST,
                     "M_MISSING_PARAM",
                     format!("Missing parameters for login type {login_type}: {missing:?}"),
@@ -62,7 +62,7 @@ async fn user_interactive_auth(
             }
             Ok(Some(outcome)) if outcome.user_id == who.user_id => true,
             Ok(Some(_)) => {
-                return Err(ApiError::forbidden(
+                return Err(MatrixError::forbidden(
                     "Requested user is not the logged-in user",
                 ))
             }
@@ -94,7 +94,7 @@ async fn user_interactive_auth(
         )
         .await?
     } else {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_UNRECOGNIZED",
             format!("Unrecognised authentication type {login_type}"),
@@ -111,7 +111,7 @@ async fn user_interactive_auth(
 pub(super) async fn devices_route(
     State(state): State<AppState>,
     who: Requester,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let devices: Vec<Value> = state
         .store
         .devices(&who.user_id)
@@ -129,7 +129,7 @@ pub(super) async fn delete_device_route(
     who: Requester,
     Path(device_id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     if let Some(challenge) = user_interactive_auth(&state, &who, &body).await? {
         return Ok(challenge);
     }
@@ -140,7 +140,7 @@ pub(super) async fn delete_device_route(
         .iter()
         .any(|(d, _)| *d == device_id)
     {
-        return Err(ApiError::not_found("Unknown device"));
+        return Err(MatrixError::not_found("Unknown device"));
     }
     let token = if device_id == who.device_id {
         who.access_token.as_str()

@@ -5,9 +5,9 @@ use axum::Json;
 use plugin_sdk::{SpamCheck, UserProfile};
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 
 /// # `PUT /_matrix/client/v3/directory/room/{roomAlias}`
 /// `user_may_create_room_alias` first.
@@ -16,31 +16,22 @@ pub(super) async fn put_alias_route(
     who: Requester,
     Path(alias): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let room_id = body
         .get("room_id")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_json("Missing room_id"))?;
+        .ok_or_else(|| MatrixError::bad_json("Missing room_id"))?;
     let parsed = ruma_common::RoomAliasId::parse(&alias)
-        .map_err(|e| ApiError::invalid_param(format!("Invalid room alias: {e}")))?;
+        .map_err(|e| MatrixError::invalid_param(format!("Invalid room alias: {e}")))?;
     if parsed.server_name().as_str() != state.config.server_name {
-        return Err(ApiError::invalid_param(
+        return Err(MatrixError::invalid_param(
             "Room alias must be local and start with #",
         ));
     }
     if !state.store.room_exists(room_id).await? {
-        return Err(ApiError::not_found("Unknown room"));
+        return Err(MatrixError::not_found("Unknown room"));
     }
-    if let SpamCheck::Deny(d) = state
-        .modules
-        .user_may_create_room_alias(&who.user_id, &alias)
-        .await?
-    {
-        return Err(ApiError::denied(
-            d,
-            "This user is not permitted to create this alias",
-        ));
-    }
+    crate::service::rooms::check_alias_creation(&state, &who.user_id, &alias).await?;
     if state
         .store
         .membership(room_id, &who.user_id)
@@ -49,7 +40,7 @@ pub(super) async fn put_alias_route(
         != Some("join")
         && !who.is_admin
     {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You must be in the room to create an alias for it",
         ));
     }
@@ -58,7 +49,7 @@ pub(super) async fn put_alias_route(
         .create_alias(&alias, room_id, &who.user_id)
         .await?
     {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             axum::http::StatusCode::CONFLICT,
             "M_UNKNOWN",
             format!("Room alias {alias} already exists"),
@@ -71,12 +62,12 @@ pub(super) async fn put_alias_route(
 pub(super) async fn get_alias_route(
     State(state): State<AppState>,
     Path(alias): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let (room_id, _) = state
         .store
         .resolve_alias(&alias)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("Room alias {alias} not found")))?;
+        .ok_or_else(|| MatrixError::not_found(format!("Room alias {alias} not found")))?;
     Ok(Json(
         json!({"room_id": room_id, "servers": [state.config.server_name]}),
     ))
@@ -88,14 +79,14 @@ pub(super) async fn delete_alias_route(
     State(state): State<AppState>,
     who: Requester,
     Path(alias): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let (_, creator) = state
         .store
         .resolve_alias(&alias)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("Room alias {alias} not found")))?;
+        .ok_or_else(|| MatrixError::not_found(format!("Room alias {alias} not found")))?;
     if creator != who.user_id && !who.is_admin {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You don't have permission to delete the alias.",
         ));
     }
@@ -110,25 +101,25 @@ pub(super) async fn put_visibility_route(
     who: Requester,
     Path(room_id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let visibility = body
         .get("visibility")
         .and_then(Value::as_str)
         .unwrap_or("public");
     if visibility != "public" && visibility != "private" {
-        return Err(ApiError::bad_json(
+        return Err(MatrixError::bad_json(
             "visibility must be \"public\" or \"private\"",
         ));
     }
     if !state.store.room_exists(&room_id).await? {
-        return Err(ApiError::not_found("Unknown room"));
+        return Err(MatrixError::not_found("Unknown room"));
     }
     if let SpamCheck::Deny(d) = state
         .modules
         .user_may_publish_room(&who.user_id, &room_id)
         .await?
     {
-        return Err(ApiError::denied(
+        return Err(MatrixError::denied(
             d,
             "This user is not permitted to publish rooms to the room list",
         ));
@@ -141,7 +132,7 @@ pub(super) async fn put_visibility_route(
         != Some("join")
         && !who.is_admin
     {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You must be in the room to change its visibility",
         ));
     }
@@ -153,7 +144,7 @@ pub(super) async fn put_visibility_route(
             .await?;
         let pl = crate::service::power::PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
         if pl.user(&who.user_id) < pl.for_event("m.room.canonical_alias", true) {
-            return Err(ApiError::forbidden(
+            return Err(MatrixError::forbidden(
                 "You don't have permission to change the room's visibility",
             ));
         }
@@ -165,7 +156,7 @@ pub(super) async fn put_visibility_route(
             .check_visibility_can_be_modified(&room_id, &current, "public")
             .await
         {
-            return Err(ApiError::forbidden("Not allowed to publish room"));
+            return Err(MatrixError::forbidden("Not allowed to publish room"));
         }
     }
     state
@@ -179,9 +170,9 @@ pub(super) async fn put_visibility_route(
 pub(super) async fn get_visibility_route(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if !state.store.room_exists(&room_id).await? {
-        return Err(ApiError::not_found("Unknown room"));
+        return Err(MatrixError::not_found("Unknown room"));
     }
     let public = state.store.is_room_public(&room_id).await?;
     Ok(Json(
@@ -190,7 +181,7 @@ pub(super) async fn get_visibility_route(
 }
 
 /// # `GET|POST /_matrix/client/v3/publicRooms`
-pub(super) async fn public_rooms_route(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub(super) async fn public_rooms_route(State(state): State<AppState>) -> MatrixResult<Json<Value>> {
     let mut chunk = Vec::new();
     for room_id in state.store.public_rooms().await? {
         let current = state.store.current_state(&room_id).await?;
@@ -236,11 +227,11 @@ pub(super) async fn user_directory_route(
     State(state): State<AppState>,
     who: Requester,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let term = body
         .get("search_term")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_json("Missing search_term"))?
+        .ok_or_else(|| MatrixError::bad_json("Missing search_term"))?
         .to_lowercase();
     let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
     let mut candidates: Vec<String> = Vec::new();

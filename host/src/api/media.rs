@@ -11,9 +11,9 @@ use plugin_sdk::{MediaUploadLimit, SpamCheck};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::Requester;
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::random_id;
 
 /// Types safe to show inline (Synapse's list); anything else downloads as an attachment.
@@ -46,8 +46,8 @@ const INLINE_TYPES: &[&str] = &[
     "audio/x-flac",
 ];
 
-fn too_large() -> ApiError {
-    ApiError::new(
+fn too_large() -> MatrixError {
+    MatrixError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "M_TOO_LARGE",
         "Upload request body is too large",
@@ -68,7 +68,7 @@ pub(super) async fn upload_route(
     headers: HeaderMap,
     Query(q): Query<UploadQuery>,
     body: Body,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let limit = usize::try_from(state.config.max_upload_size).unwrap_or(usize::MAX);
     let body: Bytes = axum::body::to_bytes(body, limit)
         .await
@@ -107,7 +107,7 @@ pub(super) async fn upload_route(
                     .modules
                     .on_media_upload_limit_exceeded(&who.user_id, copy, sent, size)
                     .await?;
-                return Err(ApiError::new(
+                return Err(MatrixError::new(
                     StatusCode::BAD_REQUEST,
                     "M_RESOURCE_LIMIT_EXCEEDED",
                     "Media upload limit exceeded",
@@ -126,7 +126,7 @@ pub(super) async fn upload_route(
         .check_media_file_for_spam(&body, &file_info)
         .await?
     {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             StatusCode::BAD_REQUEST,
             "M_UNKNOWN",
             "Bad content",
@@ -151,10 +151,10 @@ pub(super) async fn upload_route(
     };
     write
         .await
-        .map_err(|_| ApiError::internal())?
+        .map_err(|_| MatrixError::internal())?
         .map_err(|e| {
             tracing::error!("cannot store media in {}: {e}", dir.display());
-            ApiError::internal()
+            MatrixError::internal()
         })?;
     state
         .store
@@ -171,8 +171,8 @@ pub(super) async fn upload_route(
     ))
 }
 
-async fn download(state: &AppState, server: &str, media_id: &str) -> ApiResult<Response> {
-    let not_found = || ApiError::not_found("Media not found");
+async fn download(state: &AppState, server: &str, media_id: &str) -> MatrixResult<Response> {
+    let not_found = || MatrixError::not_found("Media not found");
     if server != state.config.server_name || !media_id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
@@ -237,7 +237,7 @@ pub(super) async fn download_route(
     State(state): State<AppState>,
     _who: Requester,
     Path(p): Path<HashMap<String, String>>,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     download(&state, &p["server"], &p["media_id"]).await
 }
 
@@ -245,7 +245,7 @@ pub(super) async fn download_route(
 pub(super) async fn legacy_download_route(
     State(state): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     download(&state, &p["server"], &p["media_id"]).await
 }
 
@@ -254,7 +254,7 @@ pub(super) async fn legacy_download_route(
 pub(super) async fn config_route(
     State(state): State<AppState>,
     who: Requester,
-) -> ApiResult<Response> {
+) -> MatrixResult<Response> {
     if let Some(config) = state
         .modules
         .get_media_config_for_user(&who.user_id)

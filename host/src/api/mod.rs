@@ -15,105 +15,10 @@ pub(crate) mod rooms;
 mod sync;
 mod upgrade;
 
-use std::sync::Arc;
-
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::modules::Registry;
-use crate::storage::Store;
-
-/// Everything a handler needs.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-/// The shared parts of [`AppState`].
-pub struct Inner {
-    /// The server configuration.
-    pub config: Config,
-    /// The database.
-    pub store: Store,
-    /// The module chains.
-    pub modules: Arc<Registry>,
-    /// Bumped after every write that `/sync` may report; long-polls wait on it.
-    pub changes: watch::Sender<u64>,
-    /// Rate-limit buckets.
-    pub limiters: crate::service::ratelimit::Limiters,
-    /// Striped locks serialising retries of one client transaction.
-    txn_locks: Vec<tokio::sync::Mutex<()>>,
-    /// State behind the module API (open store transactions, presence pushes, instance name).
-    pub module_api: crate::service::module_api::ModuleApiState,
-    /// What was loaded, for the admin API.
-    pub loaded: Vec<crate::modules::ModuleSummary>,
-    /// The modules' background tasks, for the admin API.
-    pub tasks: Arc<crate::modules::tasks::ModuleTasks>,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.inner
-    }
-}
-
-impl AppState {
-    /// Bundle the server's parts.
-    pub fn new(config: Config, store: Store, modules: Arc<Registry>) -> Self {
-        AppState {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                modules,
-                changes: watch::channel(0).0,
-                limiters: Default::default(),
-                txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
-                module_api: crate::service::module_api::ModuleApiState {
-                    instance: format!("modhost-{}", account::random_string(12)),
-                    ..Default::default()
-                },
-                loaded: Vec::new(),
-                tasks: Arc::default(),
-            }),
-        }
-    }
-
-    /// Attach what was loaded (listed by `GET /_synapse/admin/v1/modules`). Call before the
-    /// state is shared.
-    pub fn with_loaded(
-        mut self,
-        loaded: Vec<crate::modules::ModuleSummary>,
-        tasks: Arc<crate::modules::tasks::ModuleTasks>,
-    ) -> Self {
-        let inner = Arc::get_mut(&mut self.inner).expect("with_loaded before the state is shared");
-        inner.loaded = loaded;
-        inner.tasks = tasks;
-        self
-    }
-
-    /// Wake every waiting `/sync`.
-    pub fn notify_change(&self) {
-        self.changes.send_modify(|n| *n += 1);
-    }
-
-    /// Hold the lock for one client transaction key.
-    pub async fn txn_lock(&self, token_hash: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (token_hash, key).hash(&mut h);
-        self.txn_locks[(h.finish() % self.txn_locks.len() as u64) as usize]
-            .lock()
-            .await
-    }
-
-    /// `@localpart:server_name`.
-    pub fn user_id(&self, localpart: &str) -> String {
-        format!("@{localpart}:{}", self.config.server_name)
-    }
-}
+pub use crate::state::AppState;
 
 /// The client-server API routes.
 pub fn client_routes(state: AppState) -> Router {

@@ -5,9 +5,9 @@ use axum::Json;
 use plugin_sdk::InterestedUsers;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 
 /// # `PUT /_matrix/client/v3/presence/{userId}/status`
 pub(super) async fn put_presence_route(
@@ -15,9 +15,9 @@ pub(super) async fn put_presence_route(
     who: Requester,
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if user_id != who.user_id {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You cannot set the presence state of another user",
         ));
     }
@@ -26,7 +26,7 @@ pub(super) async fn put_presence_route(
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !["online", "offline", "unavailable"].contains(&presence) {
-        return Err(ApiError::bad_json(
+        return Err(MatrixError::bad_json(
             "presence must be online, offline or unavailable",
         ));
     }
@@ -44,13 +44,13 @@ pub(super) async fn get_presence_route(
     State(state): State<AppState>,
     _who: Requester,
     Path(user_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     state
         .store
         .get_presence(&user_id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("Presence state not found"))
+        .ok_or_else(|| MatrixError::not_found("Presence state not found"))
 }
 
 /// Presence events `user_id` should see among the updates after `since`: its own, those of
@@ -59,7 +59,7 @@ pub(super) async fn visible_presence(
     state: &AppState,
     user_id: &str,
     since: i64,
-) -> ApiResult<Vec<Value>> {
+) -> MatrixResult<Vec<Value>> {
     let updates = state.store.presence_since(since).await?;
     // A module asked for this user to be sent every online local user's presence.
     let mut pushed: Vec<Value> = Vec::new();

@@ -4,16 +4,16 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::storage::ProfileField;
 
-fn field(name: &str) -> ApiResult<ProfileField> {
+fn field(name: &str) -> MatrixResult<ProfileField> {
     match name {
         "displayname" => Ok(ProfileField::Displayname),
         "avatar_url" => Ok(ProfileField::AvatarUrl),
-        _ => Err(ApiError::new(
+        _ => Err(MatrixError::new(
             axum::http::StatusCode::NOT_FOUND,
             "M_UNRECOGNIZED",
             "Unrecognized request",
@@ -25,9 +25,9 @@ fn field(name: &str) -> ApiResult<ProfileField> {
 pub(super) async fn get_profile_route(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if state.store.get_user(&user_id).await?.is_none() {
-        return Err(ApiError::not_found("Profile was not found"));
+        return Err(MatrixError::not_found("Profile was not found"));
     }
     let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
     let mut body = Map::new();
@@ -44,10 +44,10 @@ pub(super) async fn get_profile_route(
 pub(super) async fn get_profile_field_route(
     State(state): State<AppState>,
     Path((user_id, name)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let which = field(&name)?;
     if state.store.get_user(&user_id).await?.is_none() {
-        return Err(ApiError::not_found("Profile was not found"));
+        return Err(MatrixError::not_found("Profile was not found"));
     }
     let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
     let value = if which == ProfileField::Displayname {
@@ -57,7 +57,7 @@ pub(super) async fn get_profile_field_route(
     };
     match value {
         Some(v) => Ok(Json(json!({ name: v }))),
-        None => Err(ApiError::not_found(
+        None => Err(MatrixError::not_found(
             "The requested profile field is not set",
         )),
     }
@@ -70,17 +70,17 @@ pub(super) async fn put_profile_field_route(
     who: Requester,
     Path((user_id, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let which = field(&name)?;
     if user_id != who.user_id {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You cannot change another user's profile",
         ));
     }
     let value = match body.get(name.as_str()) {
         Some(Value::String(s)) => Some(s.as_str()),
         Some(Value::Null) | None => None,
-        Some(_) => return Err(ApiError::bad_json(format!("{name} must be a string"))),
+        Some(_) => return Err(MatrixError::bad_json(format!("{name} must be a string"))),
     };
     state
         .update_profile_field(&user_id, which, value, false)
@@ -95,9 +95,9 @@ async fn put_account_data(
     room_id: Option<&str>,
     data_type: &str,
     content: Value,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if user_id != who.user_id {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "Cannot add account data for other users.",
         ));
     }
@@ -119,9 +119,9 @@ async fn get_account_data(
     user_id: &str,
     room_id: Option<&str>,
     data_type: &str,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if user_id != who.user_id {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "Cannot get account data for other users.",
         ));
     }
@@ -130,7 +130,7 @@ async fn get_account_data(
         .get_account_data(user_id, room_id, data_type)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("Account data not found"))
+        .ok_or_else(|| MatrixError::not_found("Account data not found"))
 }
 
 /// # `PUT /_matrix/client/v3/user/{userId}/account_data/{type}`
@@ -139,7 +139,7 @@ pub(super) async fn put_global_account_data_route(
     who: Requester,
     Path((user_id, data_type)): Path<(String, String)>,
     JsonBody(content): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     put_account_data(&state, &who, &user_id, None, &data_type, content).await
 }
 
@@ -148,7 +148,7 @@ pub(super) async fn get_global_account_data_route(
     State(state): State<AppState>,
     who: Requester,
     Path((user_id, data_type)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     get_account_data(&state, &who, &user_id, None, &data_type).await
 }
 
@@ -158,7 +158,7 @@ pub(super) async fn put_room_account_data_route(
     who: Requester,
     Path((user_id, room_id, data_type)): Path<(String, String, String)>,
     JsonBody(content): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     put_account_data(&state, &who, &user_id, Some(&room_id), &data_type, content).await
 }
 
@@ -167,6 +167,6 @@ pub(super) async fn get_room_account_data_route(
     State(state): State<AppState>,
     who: Requester,
     Path((user_id, room_id, data_type)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     get_account_data(&state, &who, &user_id, Some(&room_id), &data_type).await
 }

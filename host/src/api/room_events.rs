@@ -6,21 +6,21 @@ use plugin_sdk::SpamCheck;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::{NewEvent, SendOptions};
 
 /// The requester must be joined to read the room.
-async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> ApiResult<()> {
+async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> MatrixResult<()> {
     if state.store.is_room_blocked(room_id).await? {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "This room has been blocked on this server",
         ));
     }
     match state.store.membership(room_id, user_id).await?.as_deref() {
         Some("join") => Ok(()),
-        _ => Err(ApiError::forbidden(format!(
+        _ => Err(MatrixError::forbidden(format!(
             "User {user_id} not in room {room_id}"
         ))),
     }
@@ -33,7 +33,7 @@ pub(super) async fn send_route(
     who: Requester,
     Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
     JsonBody(content): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     // Scoped to the request path, as Synapse does, and serialised per key so concurrent
     // retries of one transaction produce one event.
     let key = format!("{room_id}/{event_type}/{txn_id}");
@@ -65,7 +65,7 @@ pub(super) async fn put_state_route(
     who: Requester,
     Path((room_id, event_type, state_key)): Path<(String, String, String)>,
     JsonBody(content): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     put_state(state, who, room_id, event_type, state_key, content).await
 }
 
@@ -75,7 +75,7 @@ pub(super) async fn put_state_empty_key_route(
     who: Requester,
     Path((room_id, event_type)): Path<(String, String)>,
     JsonBody(content): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     put_state(state, who, room_id, event_type, String::new(), content).await
 }
 
@@ -86,9 +86,9 @@ async fn put_state(
     event_type: String,
     state_key: String,
     content: Value,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     if event_type == "m.room.member" {
-        return Err(ApiError::bad_json(
+        return Err(MatrixError::bad_json(
             "Use the membership endpoints (join, invite, leave, kick, ban) to change membership",
         ));
     }
@@ -104,7 +104,7 @@ async fn put_state(
             )
             .await?;
         if let SpamCheck::Deny(d) = verdict {
-            return Err(ApiError::denied(
+            return Err(MatrixError::denied(
                 d,
                 "You are not permitted to send the state event",
             ));
@@ -132,7 +132,7 @@ pub(super) async fn get_state_route(
     State(state): State<AppState>,
     who: Requester,
     Path((room_id, event_type, state_key)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     get_state_event(state, who, room_id, event_type, state_key).await
 }
 
@@ -141,7 +141,7 @@ pub(super) async fn get_state_empty_key_route(
     State(state): State<AppState>,
     who: Requester,
     Path((room_id, event_type)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     get_state_event(state, who, room_id, event_type, String::new()).await
 }
 
@@ -151,13 +151,13 @@ async fn get_state_event(
     room_id: String,
     event_type: String,
     state_key: String,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let event = state
         .store
         .state_event(&room_id, &event_type, &state_key)
         .await?
-        .ok_or_else(|| ApiError::not_found("Event not found."))?;
+        .ok_or_else(|| MatrixError::not_found("Event not found."))?;
     Ok(Json(event["content"].clone()))
 }
 
@@ -166,7 +166,7 @@ pub(super) async fn all_state_route(
     State(state): State<AppState>,
     who: Requester,
     Path(room_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let mut out = Vec::new();
     for ev in state.store.current_state(&room_id).await? {
@@ -180,7 +180,7 @@ pub(super) async fn get_event_route(
     State(state): State<AppState>,
     who: Requester,
     Path((room_id, event_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let stored = state
         .store
@@ -190,7 +190,7 @@ pub(super) async fn get_event_route(
     let from_visible = state.visible_from(&room_id, &who.user_id).await?;
     let stored = stored
         .filter(|e| e.stream_ordering >= from_visible)
-        .ok_or_else(|| ApiError::not_found("Event not found."))?;
+        .ok_or_else(|| MatrixError::not_found("Event not found."))?;
     Ok(Json(state.serialize_event(&stored.json).await?))
 }
 
@@ -218,13 +218,13 @@ pub(super) async fn messages_route(
     who: Requester,
     Path(room_id): Path<String>,
     Query(q): Query<MessagesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let backwards = q.dir.as_deref() != Some("f");
     let limit = q.limit.unwrap_or(10).clamp(1, 1000);
     let from = match q.from.as_deref() {
         Some(t) => parse_position(t, backwards)
-            .ok_or_else(|| ApiError::invalid_param("Invalid from token"))?,
+            .ok_or_else(|| MatrixError::invalid_param("Invalid from token"))?,
         None if backwards => state.store.max_stream_ordering().await? + 1,
         None => 0,
     };
@@ -254,7 +254,7 @@ pub(super) async fn members_route(
     State(state): State<AppState>,
     who: Requester,
     Path(room_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let mut chunk = Vec::new();
     for ev in state.store.current_state(&room_id).await? {

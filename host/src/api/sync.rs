@@ -8,9 +8,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 
 #[derive(Deserialize)]
 pub(super) struct SyncQuery {
@@ -51,10 +51,10 @@ pub(super) async fn sync_route(
     State(state): State<AppState>,
     who: Requester,
     Query(q): Query<SyncQuery>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let since = match q.since.as_deref() {
         Some(t) => {
-            Some(parse_since(t).ok_or_else(|| ApiError::invalid_param("Invalid since token"))?)
+            Some(parse_since(t).ok_or_else(|| MatrixError::invalid_param("Invalid since token"))?)
         }
         None => None,
     };
@@ -85,7 +85,7 @@ async fn build(
     since: Option<(i64, i64, i64)>,
     full_state: bool,
     limit: i64,
-) -> ApiResult<(Value, bool)> {
+) -> MatrixResult<(Value, bool)> {
     let ev_now = state.store.max_stream_ordering().await?;
     let ad_now = state.store.max_account_data_stream().await?;
     let pres_now = state.store.max_presence_stream().await?;

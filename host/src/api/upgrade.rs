@@ -5,9 +5,9 @@ use axum::Json;
 use plugin_sdk::SpamCheck;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Requester};
 use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::{random_id, NewEvent, SendOptions};
 use crate::service::power::PowerLevels;
 
@@ -32,13 +32,13 @@ pub(super) async fn upgrade_route(
     who: Requester,
     Path(room_id): Path<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
-) -> ApiResult<Json<Value>> {
+) -> MatrixResult<Json<Value>> {
     let new_version = body
         .get("new_version")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_json("Missing new_version"))?;
+        .ok_or_else(|| MatrixError::bad_json("Missing new_version"))?;
     if new_version != "10" {
-        return Err(ApiError::new(
+        return Err(MatrixError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "M_UNSUPPORTED_ROOM_VERSION",
             "Your homeserver does not support this room version",
@@ -51,7 +51,7 @@ pub(super) async fn upgrade_route(
         .as_deref()
         != Some("join")
     {
-        return Err(ApiError::forbidden(format!(
+        return Err(MatrixError::forbidden(format!(
             "User {} not in room {room_id}",
             who.user_id
         )));
@@ -62,7 +62,7 @@ pub(super) async fn upgrade_route(
         .await?;
     let pl = PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
     if pl.user(&who.user_id) < pl.for_event("m.room.tombstone", true) {
-        return Err(ApiError::forbidden(
+        return Err(MatrixError::forbidden(
             "You don't have permission to upgrade the room",
         ));
     }
@@ -81,7 +81,10 @@ pub(super) async fn upgrade_route(
         .user_may_create_room(&who.user_id, &synthesised.to_string())
         .await?
     {
-        return Err(ApiError::denied(d, "You are not permitted to create rooms"));
+        return Err(MatrixError::denied(
+            d,
+            "You are not permitted to create rooms",
+        ));
     }
 
     state

@@ -1,7 +1,7 @@
 //! The host side of the ABI: what each module's `ModuleApi` talks to.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use plugin_sdk::ffi::{
     CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, WebHandler_TO, SDK_VERSION,
 };
 use tokio::runtime::Handle;
+use tokio::sync::watch;
 
 use super::registry::{Accepted, RegistryBuilder};
 
@@ -33,8 +34,38 @@ pub trait HostServices: Send + Sync {
     fn abandoned(&self, module: Arc<str>, method: &str, answer: Result<FfiValue, FfiError>);
 }
 
-/// Where the server plugs its [`HostServices`] in (empty until the database is open).
-pub type ServicesSlot = Arc<OnceLock<Arc<dyn HostServices>>>;
+/// Where the server plugs its [`HostServices`] in: empty while modules are loading (there
+/// is no database yet), filled once when the server opens it. Host calls made before then
+/// (by a task a module started in `new`) wait for it instead of polling.
+#[derive(Clone)]
+pub struct ServicesSlot(watch::Sender<Option<Arc<dyn HostServices>>>);
+
+impl Default for ServicesSlot {
+    fn default() -> Self {
+        ServicesSlot(watch::channel(None).0)
+    }
+}
+
+impl ServicesSlot {
+    /// Fill the slot and wake every waiting host call. Later calls are ignored: the
+    /// services are fixed for the life of the server.
+    pub fn set(&self, services: Arc<dyn HostServices>) {
+        self.0.send_if_modified(|slot| {
+            let empty = slot.is_none();
+            if empty {
+                *slot = Some(services);
+            }
+            empty
+        });
+    }
+
+    /// The services, once the server provides them.
+    async fn wait(&self) -> Option<Arc<dyn HostServices>> {
+        let mut rx = self.0.subscribe();
+        let ready = rx.wait_for(Option::is_some).await.ok()?.clone();
+        ready
+    }
+}
 
 /// State shared by every module's host handle.
 pub(crate) struct Shared {
@@ -179,22 +210,18 @@ impl HostApi for ModuleHost {
     ) -> FfiFuture<RResult<FfiValue, FfiError>> {
         // Arguments are borrowed for this call only: copy them before going async.
         let owned: Vec<FfiValue> = args.iter().map(FfiArg::to_owned_value).collect();
-        let slot = Arc::clone(&self.shared.services);
+        let slot = self.shared.services.clone();
         let (module, method) = (Arc::clone(&self.name), method.to_string());
         let runtime = self.shared.runtime.clone();
         async move {
             // A task a module starts in `new` may call before the database is open: wait
-            // for it (briefly) rather than fail.
-            let mut services = slot.get().cloned();
-            let deadline = std::time::Instant::now() + SERVICES_WAIT;
-            while services.is_none() && std::time::Instant::now() < deadline {
-                let pause = {
-                    let _entered = runtime.enter();
-                    tokio::time::sleep(Duration::from_millis(10))
-                };
-                pause.await;
-                services = slot.get().cloned();
-            }
+            // for it (briefly) rather than fail. The timer is made on the host's runtime:
+            // the module may poll this future from a thread of its own.
+            let services = {
+                let _entered = runtime.enter();
+                tokio::time::timeout(SERVICES_WAIT, slot.wait())
+            };
+            let services = services.await.ok().flatten();
             match services {
                 // Run on the host's runtime: the module may poll this future from a thread
                 // of its own, where the database and HTTP clients would find no reactor.

@@ -6,6 +6,7 @@ mod host_api;
 pub(crate) mod invoke;
 mod registry;
 mod resolve;
+pub mod stats;
 pub mod tasks;
 
 use std::path::PathBuf;
@@ -176,11 +177,11 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
     }
 
     // Phase 2: construct in `modules:` order; each registers through its own host handle.
-    let services: ServicesSlot = Arc::default();
+    let services = ServicesSlot::default();
     let tasks: Arc<tasks::ModuleTasks> = Arc::default();
     let shared = Arc::new(Shared {
         tasks: Arc::clone(&tasks),
-        services: Arc::clone(&services),
+        services: services.clone(),
         server_name: config.server_name.clone(),
         runtime,
         builder: Mutex::new(Some(RegistryBuilder::new(

@@ -23,7 +23,7 @@ pub struct Registered {
     /// Registration metadata (an auth checker's login type and fields), or `null`.
     pub meta: Value,
     /// Calls, denials, failures and sampled latency.
-    pub stats: crate::metrics::CallbackStats,
+    pub stats: super::stats::CallbackStats,
     /// This module's callback time limit.
     pub timeout: Duration,
     /// What a failure of this module's verdict callbacks counts as.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 const DATABASE: &str = "master";
 const DEFAULT_TARGET_MS: u64 = 100;

@@ -5,8 +5,8 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::{json, Map, Value};
 
 use super::power::PowerLevels;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::AppState;
+use crate::error::{MatrixError, MatrixResult};
+use crate::state::AppState;
 use crate::storage::now_ms;
 
 /// An event a local user is about to send.
@@ -46,7 +46,7 @@ impl AppState {
     /// Create, check and store an event: third-party rules' `check_event_allowed`, then (for
     /// client non-membership events) `check_event_for_spam`, then persist, wake `/sync`, and
     /// tell `on_new_event` modules. Returns the event ID.
-    pub async fn send_event(&self, new: NewEvent<'_>, opts: SendOptions) -> ApiResult<String> {
+    pub async fn send_event(&self, new: NewEvent<'_>, opts: SendOptions) -> MatrixResult<String> {
         if !opts.skip_auth {
             self.authorise_event(&new).await?;
         }
@@ -75,7 +75,7 @@ impl AppState {
             {
                 EventAllowed::Allow => {}
                 EventAllowed::Deny => {
-                    return Err(ApiError::forbidden(
+                    return Err(MatrixError::forbidden(
                         "This event is not allowed in this context",
                     ))
                 }
@@ -93,7 +93,7 @@ impl AppState {
                 .check_event_for_spam(&event.to_string())
                 .await?
             {
-                return Err(ApiError::denied(
+                return Err(MatrixError::denied(
                     denial,
                     "This message has been rejected as probable spam",
                 ));
@@ -119,15 +119,15 @@ impl AppState {
     }
 
     /// The sender must be joined and powerful enough.
-    async fn authorise_event(&self, new: &NewEvent<'_>) -> ApiResult<()> {
+    async fn authorise_event(&self, new: &NewEvent<'_>) -> MatrixResult<()> {
         if self.store.is_room_blocked(new.room_id).await? {
-            return Err(ApiError::forbidden(
+            return Err(MatrixError::forbidden(
                 "This room has been blocked on this server",
             ));
         }
         if let Some(key) = new.state_key {
             if key.starts_with('@') && key != new.sender {
-                return Err(ApiError::forbidden(
+                return Err(MatrixError::forbidden(
                     "You can only set state keyed by your own user ID",
                 ));
             }
@@ -139,7 +139,7 @@ impl AppState {
             .as_deref()
             != Some("join")
         {
-            return Err(ApiError::forbidden(format!(
+            return Err(MatrixError::forbidden(format!(
                 "User {} not in room {}",
                 new.sender, new.room_id
             )));
@@ -150,7 +150,7 @@ impl AppState {
             .await?;
         let pl = PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
         if pl.user(new.sender) < pl.for_event(new.event_type, new.state_key.is_some()) {
-            return Err(ApiError::forbidden(format!(
+            return Err(MatrixError::forbidden(format!(
                 "You don't have permission to send {} events",
                 new.event_type
             )));
@@ -163,7 +163,7 @@ impl AppState {
 
     /// An event as clients see it: with `unsigned` holding the server's fields and what
     /// modules add (never overwriting the server's).
-    pub async fn serialize_event(&self, event: &Value) -> ApiResult<Value> {
+    pub async fn serialize_event(&self, event: &Value) -> MatrixResult<Value> {
         let mut out = event.clone();
         let mut unsigned = Map::new();
         if let Some(ts) = event.get("origin_server_ts").and_then(Value::as_i64) {
@@ -180,10 +180,10 @@ impl AppState {
 /// The room-version rule for power-level changes: nobody may set anything above their own
 /// level, change an action level that is above it, or change another user whose level is at
 /// or above it.
-fn escalation_check(old: &PowerLevels<'_>, sender: &str, new: &Value) -> ApiResult<()> {
+fn escalation_check(old: &PowerLevels<'_>, sender: &str, new: &Value) -> MatrixResult<()> {
     let mine = old.user(sender);
     let refuse = |what: &str| {
-        Err(ApiError::forbidden(format!(
+        Err(MatrixError::forbidden(format!(
             "You cannot change {what} beyond your own power level"
         )))
     };

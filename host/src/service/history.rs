@@ -1,13 +1,13 @@
 //! History visibility: which past events a member may read.
 
-use crate::api::error::ApiResult;
-use crate::api::AppState;
+use crate::error::MatrixResult;
+use crate::state::AppState;
 
 impl AppState {
     /// The first stream position `user_id` may read in `room_id`, by the room's
     /// `m.room.history_visibility`: everything for `shared`/`world_readable` (the default),
     /// from their first invite for `invited`, from their first join for `joined`.
-    pub async fn visible_from(&self, room_id: &str, user_id: &str) -> ApiResult<i64> {
+    pub async fn visible_from(&self, room_id: &str, user_id: &str) -> MatrixResult<i64> {
         let setting = self
             .store
             .state_event(room_id, "m.room.history_visibility", "")

@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 
 use super::events::{NewEvent, SendOptions};
 use super::power::PowerLevels;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::Requester;
-use crate::api::AppState;
+use crate::error::{MatrixError, MatrixResult};
+use crate::service::auth::Requester;
+use crate::state::AppState;
 
 /// A membership change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl AppState {
         user_id: &str,
         membership: &str,
         reason: Option<&str>,
-    ) -> ApiResult<Value> {
+    ) -> MatrixResult<Value> {
         let (displayname, avatar_url) = self.store.get_profile(user_id).await?;
         let mut content = json!({ "membership": membership });
         if let Some(d) = displayname {
@@ -57,9 +57,9 @@ impl AppState {
         target: &str,
         change: Change,
         reason: Option<&str>,
-    ) -> ApiResult<String> {
+    ) -> MatrixResult<String> {
         if !self.store.room_exists(room_id).await? {
-            return Err(ApiError::not_found("Unknown room"));
+            return Err(MatrixError::not_found("Unknown room"));
         }
         let own = self.store.membership(room_id, &who.user_id).await?;
         let theirs = self.store.membership(room_id, target).await?;
@@ -72,13 +72,13 @@ impl AppState {
 
         let membership = match change {
             Change::Join if self.store.is_room_blocked(room_id).await? => {
-                return Err(ApiError::forbidden(
+                return Err(MatrixError::forbidden(
                     "This room has been blocked on this server",
                 ));
             }
             Change::Join => {
                 if theirs.as_deref() == Some("ban") {
-                    return Err(ApiError::forbidden("You are banned from this room"));
+                    return Err(MatrixError::forbidden("You are banned from this room"));
                 }
                 let is_invited = theirs.as_deref() == Some("invite");
                 let join_rule = self
@@ -90,7 +90,7 @@ impl AppState {
                     .and_then(|e| e["content"]["join_rule"].as_str())
                     == Some("public");
                 if !public && !is_invited && theirs.as_deref() != Some("join") {
-                    return Err(ApiError::forbidden("You are not invited to this room."));
+                    return Err(MatrixError::forbidden("You are not invited to this room."));
                 }
                 if !who.is_admin {
                     if let SpamCheck::Deny(d) = self
@@ -98,25 +98,25 @@ impl AppState {
                         .user_may_join_room(target, room_id, is_invited)
                         .await?
                     {
-                        return Err(ApiError::denied(d, "Not allowed to join this room"));
+                        return Err(MatrixError::denied(d, "Not allowed to join this room"));
                     }
                 }
                 "join"
             }
             Change::Invite | Change::InviteAtCreation | Change::DirectInviteAtCreation => {
                 if !joined {
-                    return Err(ApiError::forbidden(format!(
+                    return Err(MatrixError::forbidden(format!(
                         "User {} not in room {room_id}",
                         who.user_id
                     )));
                 }
                 if matches!(theirs.as_deref(), Some("join") | Some("ban")) {
-                    return Err(ApiError::forbidden(format!(
+                    return Err(MatrixError::forbidden(format!(
                         "{target} is already in the room or banned"
                     )));
                 }
                 if pl.user(&who.user_id) < pl.for_action("invite") {
-                    return Err(ApiError::forbidden(
+                    return Err(MatrixError::forbidden(
                         "You don't have permission to invite users",
                     ));
                 }
@@ -135,7 +135,7 @@ impl AppState {
                         .user_may_invite(&who.user_id, target, room_id)
                         .await?
                     {
-                        return Err(ApiError::denied(
+                        return Err(MatrixError::denied(
                             d,
                             "Invites have been disabled on this server",
                         ));
@@ -145,7 +145,7 @@ impl AppState {
             }
             Change::Leave => {
                 if !matches!(theirs.as_deref(), Some("join") | Some("invite")) {
-                    return Err(ApiError::forbidden("You are not in this room"));
+                    return Err(MatrixError::forbidden("You are not in this room"));
                 }
                 "leave"
             }
@@ -159,14 +159,14 @@ impl AppState {
                     || pl.user(&who.user_id) < pl.for_action(action)
                     || pl.user(&who.user_id) <= pl.user(target) && who.user_id != target
                 {
-                    return Err(ApiError::forbidden(format!(
+                    return Err(MatrixError::forbidden(format!(
                         "You don't have permission to {action} this user"
                     )));
                 }
                 if change == Change::Kick
                     && !matches!(theirs.as_deref(), Some("join") | Some("invite"))
                 {
-                    return Err(ApiError::forbidden("The user is not in this room"));
+                    return Err(MatrixError::forbidden("The user is not in this room"));
                 }
                 if change == Change::Kick {
                     "leave"

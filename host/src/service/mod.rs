@@ -1,6 +1,8 @@
 //! Domain logic behind the handlers: creating events (with the module checks Synapse runs
 //! at event creation), membership changes, and serialising events for clients.
 
+pub mod admin;
+pub mod auth;
 pub mod background;
 pub mod events;
 pub mod history;
@@ -9,3 +11,5 @@ pub mod module_api;
 pub(crate) mod power;
 pub mod profile;
 pub mod ratelimit;
+pub mod rooms;
+pub mod session;

@@ -2,8 +2,8 @@
 
 use plugin_sdk::ProfileInfo;
 
-use crate::api::error::ApiResult;
-use crate::api::AppState;
+use crate::error::MatrixResult;
+use crate::state::AppState;
 use crate::storage::ProfileField;
 
 impl AppState {
@@ -15,7 +15,7 @@ impl AppState {
         field: ProfileField,
         value: Option<&str>,
         by_admin: bool,
-    ) -> ApiResult<()> {
+    ) -> MatrixResult<()> {
         self.store.set_profile_field(user_id, field, value).await?;
         let (display_name, avatar_url) = self.store.get_profile(user_id).await?;
         self.modules

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::AppState;
 use crate::config::Rate;
+use crate::error::{MatrixError, MatrixResult};
+use crate::state::AppState;
 
 /// A bucket's tokens and when they were last counted, keyed by limiter name and key.
 type Buckets = HashMap<(&'static str, String), (f64, Instant)>;
@@ -48,7 +48,7 @@ impl AppState {
         inviter: &str,
         invitee: &str,
         room_id: &str,
-    ) -> ApiResult<()> {
+    ) -> MatrixResult<()> {
         let rc = self.config.rc_invites;
         for (limiter, key, rate) in [
             ("rc_invites.per_room", room_id, rc.per_room),
@@ -67,7 +67,7 @@ impl AppState {
                 None => rate,
             };
             if let Err(wait) = self.limiters.take(limiter, key, rate) {
-                let mut err = ApiError::new(
+                let mut err = MatrixError::new(
                     axum::http::StatusCode::TOO_MANY_REQUESTS,
                     "M_LIMIT_EXCEEDED",
                     "Too Many Requests",

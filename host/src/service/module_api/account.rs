@@ -4,7 +4,7 @@ use plugin_sdk::ffi::{FfiError, FfiValue};
 use serde_json::Value;
 
 use super::{bad_value, internal, json_value, Args};
-use crate::api::AppState;
+use crate::state::AppState;
 
 impl AppState {
     pub(super) async fn account_call(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use plugin_sdk::ffi::{FfiError, FfiValue};
 
 use super::{internal, Args};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// How often an instance looks for other instances' invalidations.
 pub const POLL: Duration = Duration::from_millis(250);

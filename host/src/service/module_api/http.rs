@@ -13,7 +13,7 @@ use plugin_sdk::ffi::{FfiError, FfiValue};
 use serde_json::{json, Map, Value};
 
 use super::{bad_value, json_value, Args};
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// Deadline when the module names none, and the longest it may name.
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;

@@ -5,10 +5,10 @@ use plugin_sdk::ffi::{FfiError, FfiValue};
 use serde_json::json;
 
 use super::{bad_value, internal, json_value, refused, Args};
-use crate::api::account::{issue_token, random_string};
-use crate::api::error::ApiError;
-use crate::api::extract::hash_token;
-use crate::api::AppState;
+use crate::error::MatrixError;
+use crate::service::session::hash_token;
+use crate::service::session::{issue_token, random_string};
+use crate::state::AppState;
 use crate::storage::{now_ms, ProfileField};
 
 /// Login tokens last two minutes unless the module asks otherwise (Synapse's default).
@@ -130,7 +130,7 @@ impl AppState {
         let admin = matches!(args.0.get(2), Some(FfiValue::Bool(true)));
         let user_id = self.user_id(&localpart);
         if ruma_common::UserId::parse(&user_id).is_err() || localpart.is_empty() {
-            return Err(refused(ApiError::new(
+            return Err(refused(MatrixError::new(
                 StatusCode::BAD_REQUEST,
                 "M_INVALID_USERNAME",
                 format!("{localpart:?} is not a valid localpart"),
@@ -142,7 +142,7 @@ impl AppState {
             .await
             .map_err(internal)?
         {
-            return Err(refused(ApiError::new(
+            return Err(refused(MatrixError::new(
                 StatusCode::BAD_REQUEST,
                 "M_USER_IN_USE",
                 "User ID already taken.",
@@ -209,7 +209,7 @@ impl AppState {
         let token = args.str(0, "access_token")?;
         let allow_expired = args.bool(1, "allow_expired")?;
         if token.is_empty() {
-            return Err(refused(ApiError::new(
+            return Err(refused(MatrixError::new(
                 StatusCode::UNAUTHORIZED,
                 "M_MISSING_TOKEN",
                 "Missing access token",
@@ -221,7 +221,7 @@ impl AppState {
             .await
             .map_err(internal)?
             .ok_or_else(|| {
-                refused(ApiError::new(
+                refused(MatrixError::new(
                     StatusCode::UNAUTHORIZED,
                     "M_UNKNOWN_TOKEN",
                     "Invalid access token passed.",
@@ -235,7 +235,7 @@ impl AppState {
                 .map_err(internal)?
                 == Some(true)
         {
-            return Err(refused(ApiError::new(
+            return Err(refused(MatrixError::new(
                 StatusCode::FORBIDDEN,
                 "ORG_MATRIX_EXPIRED_ACCOUNT",
                 "User account has expired",

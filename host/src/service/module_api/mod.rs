@@ -21,10 +21,10 @@ use futures_util::FutureExt as _;
 use plugin_sdk::ffi::{ErrorKind, FfiError, FfiValue};
 use serde_json::Value;
 
-use crate::api::error::ApiError;
-use crate::api::extract::Requester;
-use crate::api::AppState;
+use crate::error::MatrixError;
 use crate::modules::HostServices;
+use crate::service::auth::Requester;
+use crate::state::AppState;
 
 pub use cache::InvalidationFeed;
 pub use store::ModuleTxns;
@@ -93,7 +93,7 @@ impl Args {
 }
 
 /// A refusal the module may pass on to a client as it is.
-pub(crate) fn refused(err: ApiError) -> FfiError {
+pub(crate) fn refused(err: MatrixError) -> FfiError {
     let mut e = FfiError::new(ErrorKind::MATRIX, err.error.clone());
     e.details = serde_json::json!({"status": err.status.as_u16(), "errcode": err.errcode, "error": err.error, "fields": err.fields})
         .to_string()

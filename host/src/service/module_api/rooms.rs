@@ -5,10 +5,10 @@ use plugin_sdk::ffi::{FfiError, FfiValue};
 use serde_json::{json, Value};
 
 use super::{bad_value, internal, json_value, refused, Args};
-use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::error::MatrixError;
 use crate::service::events::{NewEvent, SendOptions};
 use crate::service::membership::Change;
+use crate::state::AppState;
 
 impl AppState {
     pub(super) async fn rooms_call(
@@ -36,7 +36,7 @@ impl AppState {
         if self.store.room_exists(room_id).await.map_err(internal)? {
             Ok(())
         } else {
-            Err(refused(ApiError::not_found("Unknown room")))
+            Err(refused(MatrixError::not_found("Unknown room")))
         }
     }
 
@@ -160,7 +160,7 @@ impl AppState {
             return Err(bad_value("argument 1 (config) must be a JSON object"));
         }
         let who = self.acting_user(&user_id, "user").await?;
-        let created = crate::api::rooms::create_room(self, &who, config)
+        let created = crate::service::rooms::create_room(self, &who, config)
             .await
             .map_err(refused)?;
         tracing::info!(module, %user_id, room = %created["room_id"], "module created a room");

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{bad_value, internal, json_value, Args};
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::storage::{kv, ModuleTxn};
 
 /// Longest key, in bytes.

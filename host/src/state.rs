@@ -1,0 +1,95 @@
+//! The server's shared state: configuration, database, module chains and the in-memory
+//! parts (sync wake-ups, rate limits, module API state) every service works with. It sits
+//! below the HTTP layer: services take it, handlers hold it as axum state.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::modules::Registry;
+use crate::storage::Store;
+
+/// Everything a service needs.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// The shared parts of [`AppState`].
+pub struct Inner {
+    /// The server configuration.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// The module chains.
+    pub modules: Arc<Registry>,
+    /// Bumped after every write that `/sync` may report; long-polls wait on it.
+    pub changes: watch::Sender<u64>,
+    /// Rate-limit buckets.
+    pub limiters: crate::service::ratelimit::Limiters,
+    /// Striped locks serialising retries of one client transaction.
+    txn_locks: Vec<tokio::sync::Mutex<()>>,
+    /// State behind the module API (open store transactions, presence pushes, instance name).
+    pub module_api: crate::service::module_api::ModuleApiState,
+    /// What was loaded, for the admin API.
+    pub loaded: Vec<crate::modules::ModuleSummary>,
+    /// The modules' background tasks, for the admin API.
+    pub tasks: Arc<crate::modules::tasks::ModuleTasks>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl AppState {
+    /// Bundle the server's parts: the configuration, the open database, the frozen module
+    /// chains, and what was loaded with the modules' background tasks (for the admin API).
+    pub fn new(
+        config: Config,
+        store: Store,
+        modules: Arc<Registry>,
+        loaded: Vec<crate::modules::ModuleSummary>,
+        tasks: Arc<crate::modules::tasks::ModuleTasks>,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                modules,
+                changes: watch::channel(0).0,
+                limiters: Default::default(),
+                txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+                module_api: crate::service::module_api::ModuleApiState {
+                    instance: format!("modhost-{}", crate::service::session::random_string(12)),
+                    ..Default::default()
+                },
+                loaded,
+                tasks,
+            }),
+        }
+    }
+
+    /// Wake every waiting `/sync`.
+    pub fn notify_change(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Hold the lock for one client transaction key.
+    pub async fn txn_lock(&self, token_hash: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (token_hash, key).hash(&mut h);
+        self.txn_locks[(h.finish() % self.txn_locks.len() as u64) as usize]
+            .lock()
+            .await
+    }
+
+    /// `@localpart:server_name`.
+    pub fn user_id(&self, localpart: &str) -> String {
+        format!("@{localpart}:{}", self.config.server_name)
+    }
+}
