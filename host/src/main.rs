@@ -28,16 +28,16 @@ struct Cli {
 enum Command {
     /// Validate FILE and load its modules without serving.
     CheckConfig {
-        /// The configuration file.
-        file: PathBuf,
+        /// The configuration file (default: the one `--config` names).
+        file: Option<PathBuf>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_file = match &cli.command {
-        Some(Command::CheckConfig { file }) => file,
-        None => &cli.config,
+        Some(Command::CheckConfig { file: Some(file) }) => file,
+        _ => &cli.config,
     };
     modhost::logging::init(modhost::logging::LogFormat::for_config(config_file));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
     };
     let (file, serve) = match cli.command {
-        Some(Command::CheckConfig { file }) => (file, false),
+        Some(Command::CheckConfig { file }) => (file.unwrap_or(cli.config), false),
         None => (cli.config, true),
     };
     runtime.block_on(async move {
@@ -93,10 +93,11 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        let address = cli.listen.unwrap_or(server.config.listen);
         match server.serve(cli.listen).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("modhost: {e}");
+                eprintln!("modhost: cannot serve on {address} (listen): {e}");
                 ExitCode::FAILURE
             }
         }

@@ -51,9 +51,16 @@ impl HttpMetrics {
         }
     }
 
-    /// Everything in the Prometheus text format.
+    /// Everything in the Prometheus text format: HTTP requests, then module callbacks.
     pub fn render(&self, registry: &Registry) -> String {
         let mut out = String::new();
+        self.render_http(&mut out);
+        render_callbacks(&mut out, registry);
+        out
+    }
+
+    /// Requests per route and status, and the latency histogram per route.
+    fn render_http(&self, out: &mut String) {
         out.push_str("# HELP modhost_http_requests_total HTTP requests by route and status.\n# TYPE modhost_http_requests_total counter\n");
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         for ((method, route), s) in routes.iter() {
@@ -87,62 +94,66 @@ impl HttpMetrics {
                 s.count
             );
         }
-        drop(routes);
-        let series: [Series; 6] = [
-            (
-                "modhost_module_callback_calls_total",
-                "Module callback calls.",
-                |s| s.calls.load(Ordering::Relaxed),
-            ),
-            (
-                "modhost_module_callback_denials_total",
-                "Module callback answers that refused the operation.",
-                |s| s.denials.load(Ordering::Relaxed),
-            ),
-            (
-                "modhost_module_callback_failures_total",
-                "Module callback errors, panics, timeouts and invalid answers.",
-                |s| s.failures.load(Ordering::Relaxed),
-            ),
-            (
-                "modhost_module_callback_consecutive_failures",
-                "Failures of the callback since its last answer (a module that keeps failing).",
-                |s| s.consecutive_failures.load(Ordering::Relaxed),
-            ),
-            (
-                "modhost_module_callback_seconds_count",
-                "Sampled module callback calls (one in 8 is timed).",
-                |s| s.sampled.load(Ordering::Relaxed),
-            ),
-            (
-                "modhost_module_callback_seconds_sum",
-                "Total seconds of the sampled calls.",
-                |s| s.sampled_nanos.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, help, get) in series {
-            let kind = if name.ends_with("_total") {
-                "counter"
-            } else if name.ends_with("_failures") {
-                "gauge"
+    }
+}
+
+/// The per-callback series.
+const CALLBACK_SERIES: [Series; 6] = [
+    (
+        "modhost_module_callback_calls_total",
+        "Module callback calls.",
+        |s| s.calls.load(Ordering::Relaxed),
+    ),
+    (
+        "modhost_module_callback_denials_total",
+        "Module callback answers that refused the operation.",
+        |s| s.denials.load(Ordering::Relaxed),
+    ),
+    (
+        "modhost_module_callback_failures_total",
+        "Module callback errors, panics, timeouts and invalid answers.",
+        |s| s.failures.load(Ordering::Relaxed),
+    ),
+    (
+        "modhost_module_callback_consecutive_failures",
+        "Failures of the callback since its last answer (a module that keeps failing).",
+        |s| s.consecutive_failures.load(Ordering::Relaxed),
+    ),
+    (
+        "modhost_module_callback_seconds_count",
+        "Sampled module callback calls (one in 8 is timed).",
+        |s| s.sampled.load(Ordering::Relaxed),
+    ),
+    (
+        "modhost_module_callback_seconds_sum",
+        "Total seconds of the sampled calls.",
+        |s| s.sampled_nanos.load(Ordering::Relaxed),
+    ),
+];
+
+/// Per module callback: calls, denials, failures, consecutive failures, sampled latency.
+fn render_callbacks(out: &mut String, registry: &Registry) {
+    for (name, help, get) in CALLBACK_SERIES {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else if name.ends_with("_failures") {
+            "gauge"
+        } else {
+            "untyped"
+        };
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for cb in registry.all_callbacks() {
+            let info = cb.hook.info();
+            let value = get(&cb.stats);
+            let labels = format!(
+                "module=\"{}\",category=\"{}\",callback=\"{}\"",
+                cb.module, info.category, info.name
+            );
+            if name.ends_with("_seconds_sum") {
+                let _ = writeln!(out, "{name}{{{labels}}} {}", value as f64 / 1e9);
             } else {
-                "untyped"
-            };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for cb in registry.all_callbacks() {
-                let info = cb.hook.info();
-                let value = get(&cb.stats);
-                let labels = format!(
-                    "module=\"{}\",category=\"{}\",callback=\"{}\"",
-                    cb.module, info.category, info.name
-                );
-                if name.ends_with("_seconds_sum") {
-                    let _ = writeln!(out, "{name}{{{labels}}} {}", value as f64 / 1e9);
-                } else {
-                    let _ = writeln!(out, "{name}{{{labels}}} {value}");
-                }
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         }
-        out
     }
 }

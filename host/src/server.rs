@@ -154,13 +154,20 @@ impl Server {
                 }
             },
         ));
-        app.method_not_allowed_fallback(|| async {
+        let app = app.method_not_allowed_fallback(|| async {
             web::matrix_error(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 "M_UNRECOGNIZED",
                 "Unrecognized request",
             )
-        })
+        });
+        // Around the routes: CORS for browsers (preflights answered here), and the r0 paths
+        // clients still use mapped onto their v3 twins before routing.
+        let outer = tower::ServiceBuilder::new()
+            .layer(web::cors())
+            .map_request(web::r0_to_v3)
+            .service(app);
+        Router::new().fallback_service(outer)
     }
 
     /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM;
@@ -168,12 +175,13 @@ impl Server {
     pub async fn serve(self, listen: Option<SocketAddr>) -> std::io::Result<()> {
         let addr = listen.unwrap_or(self.config.listen);
         let listener = TcpListener::bind(addr).await?;
+        // The SIGTERM handler is in place before "listening" is logged: a supervisor that
+        // stops the server as soon as it is up must get a clean shutdown, not the default
+        // action of the signal.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(address = %listener.local_addr()?, "listening");
         let served = axum::serve(listener, self.app())
-            .with_graceful_shutdown(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler installs");
+            .with_graceful_shutdown(async move {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}

@@ -26,6 +26,8 @@ pub struct Inner {
     pub modules: Arc<Registry>,
     /// Bumped after every write that `/sync` may report; long-polls wait on it.
     pub changes: watch::Sender<u64>,
+    /// Who is typing where.
+    pub typing: crate::service::typing::Typing,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
     /// Striped locks serialising retries of one client transaction.
@@ -62,6 +64,7 @@ impl AppState {
                 modules,
                 changes: watch::channel(0).0,
                 limiters: Default::default(),
+                typing: Default::default(),
                 txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
                 module_api: crate::service::module_api::ModuleApiState {
                     instance: format!("modhost-{}", crate::service::session::random_string(12)),

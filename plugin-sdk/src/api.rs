@@ -10,7 +10,8 @@ use async_ffi::FutureExt as _;
 
 use crate::callbacks::*;
 use crate::codec::{Decode, Encode};
-use crate::ffi::{DropGuarded, ErrorKind, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
+use crate::ffi::{DropGuarded, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
+use crate::host_methods::{wire, HostError, HostMethod, InvalidateCache, InvalidateCacheArgs};
 use crate::web::{self, Request, Response};
 use crate::ModuleError;
 
@@ -160,8 +161,11 @@ impl ModuleApi {
                 "no cached function is registered as {name:?} (see register_cached_function)"
             )));
         }
-        self.call_host("invalidate_cache", vec![name.encode(), key.encode()])
-            .await
+        self.call_method::<InvalidateCache>(InvalidateCacheArgs {
+            function: name.into(),
+            key: key.into(),
+        })
+        .await
     }
 
     /// Register spam checker callbacks. May be called several times; each call appends.
@@ -334,20 +338,43 @@ impl ModuleApi {
         method: &str,
         args: Vec<FfiValue>,
     ) -> Result<T, ModuleError> {
+        let value = self.call_raw(method, args).await?;
+        T::decode_value(&value).map_err(ModuleError::new)
+    }
+
+    /// Call host method `M` of the [catalogue](crate::host_methods) with its typed
+    /// arguments; errors as for [`call_host`](Self::call_host).
+    ///
+    /// ```no_run
+    /// # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {
+    /// use plugin_sdk::host_methods::{IsUserAdmin, UserArgs};
+    /// let admin = api
+    ///     .call_method::<IsUserAdmin>(UserArgs { user_id: "@alice:example.org".into() })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_method<M: HostMethod>(
+        &self,
+        args: M::Args,
+    ) -> Result<M::Output, ModuleError> {
+        let args =
+            wire::encode_args(&args).map_err(|e| ModuleError::new(format!("{}: {e}", M::NAME)))?;
+        let value = self.call_raw(M::NAME, args).await?;
+        wire::decode_value(value.as_arg()).map_err(|e| ModuleError::new(e.to_string()))
+    }
+
+    async fn call_raw(&self, method: &str, args: Vec<FfiValue>) -> Result<FfiValue, ModuleError> {
         let borrowed: Vec<FfiArg<'_>> = args.iter().map(FfiValue::as_arg).collect();
         let pending = self.host.call(method.into(), RSlice::from_slice(&borrowed));
         match pending.await {
-            RResult::ROk(value) => T::decode_value(&value).map_err(ModuleError::new),
-            RResult::RErr(err) if err.kind == ErrorKind::UNSUPPORTED => {
-                Err(ModuleError::new(format!(
+            RResult::ROk(value) => Ok(value),
+            RResult::RErr(err) => Err(match HostError::from_ffi(&err) {
+                HostError::Unsupported(_) => ModuleError::new(format!(
                     "the host (plugin-sdk {}) does not support {method}",
                     self.host_sdk_version()
-                )))
-            }
-            RResult::RErr(err) if err.kind == ErrorKind::MATRIX => Err(
-                ModuleError::from_matrix_details(err.message.as_str(), err.details.as_str()),
-            ),
-            RResult::RErr(err) => Err(ModuleError::new(err.message.into_string())),
+                )),
+                other => other.into(),
+            }),
         }
     }
 

@@ -108,6 +108,7 @@ pub mod callbacks;
 pub mod catalogue;
 pub mod codec;
 pub mod ffi;
+pub mod host_methods;
 mod json;
 mod module;
 pub mod porting;

@@ -27,3 +27,25 @@ fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
         server.log()
     );
 }
+
+/// `startClient()` as Element runs it reaches PREPARED, live events arrive, push rules read
+/// back and toggle.
+#[test]
+fn matrix_js_sdk_start_client_syncs_live_and_reads_push_rules() {
+    let script = client_env::node_script("start_client.mjs");
+    let w = Workdir::new();
+    let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
+    let server = ServerProcess::start(&w, &config);
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(&server.base)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("JS OK"),
+        "matrix-js-sdk run failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
+}

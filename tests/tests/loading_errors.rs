@@ -332,3 +332,49 @@ fn a_module_anyone_can_overwrite_is_refused() {
     std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(w.check_config(&config).0, 0);
 }
+
+#[test]
+fn check_config_defaults_to_the_file_config_names() {
+    let w = Workdir::new();
+    let config = w.config("modules:\n  - module: demo\n");
+    let out = std::process::Command::new(modhost_tests::modhost_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{}: OK, 1 module(s) loaded", config.display())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_taken_port_names_the_address_and_the_setting() {
+    let w = Workdir::new();
+    let config = w.config("modules: []\n");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let out = std::process::Command::new(modhost_tests::modhost_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("--listen")
+        .arg(address.to_string())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "modhost: cannot serve on {address} (listen): Address already in use"
+        )),
+        "{stderr}"
+    );
+}

@@ -4,13 +4,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
 use axum::Json;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::account::password_matches;
 use super::extract::{JsonBody, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
+use crate::service::password::password_matches;
 use crate::storage::ProfileField;
 
 /// # `POST /_matrix/client/v3/account/deactivate`
@@ -160,7 +162,7 @@ pub(super) async fn admin_put_user_route(
                 .ok_or_else(|| {
                     MatrixError::bad_json("Must provide a password to re-activate an account.")
                 })?;
-            let hash = super::account::hash_password(password.to_string()).await?;
+            let hash = crate::service::password::hash_password(password.to_string()).await?;
             state.store.reactivate_user(&user_id, &hash).await?;
             state
                 .modules
@@ -178,4 +180,23 @@ pub(super) async fn admin_put_user_route(
     Ok(Json(
         json!({"name": user_id, "displayname": displayname, "avatar_url": avatar_url, "deactivated": deactivated}),
     ))
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/_matrix/client/v3/account/deactivate",
+            post(deactivate_route),
+        )
+        .route(
+            "/_synapse/admin/v1/deactivate/{user}",
+            post(admin_deactivate_route),
+        )
+        .route(
+            "/_synapse/admin/v2/rooms/{room}",
+            delete(admin_delete_room_route),
+        )
+        .route("/_synapse/admin/v1/modules", get(admin_modules_route))
+        .route("/_synapse/admin/v2/users/{user}", put(admin_put_user_route))
 }

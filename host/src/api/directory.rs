@@ -1,7 +1,9 @@
 //! Room aliases, the public room directory and the user directory.
 
 use axum::extract::{Path, State};
+use axum::routing::{get, post, put};
 use axum::Json;
+use axum::Router;
 use plugin_sdk::{SpamCheck, UserProfile};
 use serde_json::{json, Map, Value};
 
@@ -283,4 +285,27 @@ pub(super) async fn user_directory_route(
     let limited = results.len() > limit;
     results.truncate(limit);
     Ok(Json(json!({"results": results, "limited": limited})))
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/_matrix/client/v3/directory/room/{alias}",
+            put(put_alias_route)
+                .get(get_alias_route)
+                .delete(delete_alias_route),
+        )
+        .route(
+            "/_matrix/client/v3/directory/list/room/{room}",
+            put(put_visibility_route).get(get_visibility_route),
+        )
+        .route(
+            "/_matrix/client/v3/publicRooms",
+            get(public_rooms_route).post(public_rooms_route),
+        )
+        .route(
+            "/_matrix/client/v3/user_directory/search",
+            post(user_directory_route),
+        )
 }

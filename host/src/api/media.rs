@@ -1,20 +1,21 @@
 //! Media: upload, download, config — with the media repository and media spam callbacks.
 
+use axum::routing::{get, post};
+use axum::Router;
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use plugin_sdk::{MediaUploadLimit, SpamCheck};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::Requester;
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
-use crate::service::events::random_id;
+use crate::service::media::{too_large, Upload};
 
 /// Types safe to show inline (Synapse's list); anything else downloads as an attachment.
 const INLINE_TYPES: &[&str] = &[
@@ -46,22 +47,13 @@ const INLINE_TYPES: &[&str] = &[
     "audio/x-flac",
 ];
 
-fn too_large() -> MatrixError {
-    MatrixError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "M_TOO_LARGE",
-        "Upload request body is too large",
-    )
-}
-
 #[derive(Deserialize)]
 pub(super) struct UploadQuery {
     filename: Option<String>,
 }
 
 /// # `POST /_matrix/media/v3/upload`
-/// Size checks (server limit, then `is_user_allowed_to_upload_media_of_size`), upload limits
-/// (`get_media_upload_limits_for_user`), then `check_media_file_for_spam`, then storage.
+/// The body is read up to `max_upload_size`; the checks and storage are `service::media`.
 pub(super) async fn upload_route(
     State(state): State<AppState>,
     who: Requester,
@@ -73,99 +65,18 @@ pub(super) async fn upload_route(
     let body: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(body.len() as u64);
-    if declared > state.config.max_upload_size || body.len() as u64 > state.config.max_upload_size {
-        return Err(too_large());
-    }
-    if !state
-        .modules
-        .is_user_allowed_to_upload_media_of_size(&who.user_id, declared)
-        .await?
-    {
-        return Err(too_large());
-    }
-    let size = body.len() as u64;
-    if let Some(mut limits) = state
-        .modules
-        .get_media_upload_limits_for_user(&who.user_id)
-        .await?
-    {
-        // Longest period first, as Synapse checks them.
-        limits.sort_by_key(|l| std::cmp::Reverse(l.time_period_ms));
-        for limit in limits {
-            let sent = state
-                .store
-                .uploaded_since(&who.user_id, limit.time_period_ms as i64)
-                .await? as u64;
-            if sent + size > limit.max_bytes {
-                let copy = MediaUploadLimit { ..limit };
-                state
-                    .modules
-                    .on_media_upload_limit_exceeded(&who.user_id, copy, sent, size)
-                    .await?;
-                return Err(MatrixError::new(
-                    StatusCode::BAD_REQUEST,
-                    "M_RESOURCE_LIMIT_EXCEEDED",
-                    "Media upload limit exceeded",
-                ));
-            }
-        }
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let file_info =
-        json!({"media_type": content_type, "size": size, "upload_name": q.filename}).to_string();
-    if let SpamCheck::Deny(_) = state
-        .modules
-        .check_media_file_for_spam(&body, &file_info)
-        .await?
-    {
-        return Err(MatrixError::new(
-            StatusCode::BAD_REQUEST,
-            "M_UNKNOWN",
-            "Bad content",
-        ));
-    }
-
-    let media_id = random_id(24);
-    let dir = &state.config.media_store_path;
-    let write = {
-        let (dir, media_id, body) = (dir.clone(), media_id.clone(), body.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            std::fs::create_dir_all(&dir)?;
-            let tmp = dir.join(format!(".{media_id}.part"));
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&body)?;
-            // Durable before it is acknowledged: data, then the rename.
-            file.sync_all()?;
-            std::fs::rename(&tmp, dir.join(&media_id))?;
-            std::fs::File::open(&dir)?.sync_all()
-        })
+    let header_value = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
     };
-    write
-        .await
-        .map_err(|_| MatrixError::internal())?
-        .map_err(|e| {
-            tracing::error!("cannot store media in {}: {e}", dir.display());
-            MatrixError::internal()
-        })?;
-    state
-        .store
-        .add_media(
-            &media_id,
-            &who.user_id,
-            content_type.as_deref(),
-            q.filename.as_deref(),
-            size as i64,
-        )
-        .await?;
+    let upload = Upload {
+        declared_size: header_value(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()),
+        content_type: header_value(header::CONTENT_TYPE).map(String::from),
+        filename: q.filename,
+        body,
+    };
+    let media_id = crate::service::media::upload(&state, &who.user_id, upload).await?;
     Ok(Json(
         json!({"content_uri": format!("mxc://{}/{media_id}", state.config.server_name)}),
     ))
@@ -263,4 +174,28 @@ pub(super) async fn config_route(
         return Ok(Json(config).into_response());
     }
     Ok(Json(json!({"m.upload.size": state.config.max_upload_size})).into_response())
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_matrix/client/v1/media/config", get(config_route))
+        .route("/_matrix/media/v3/config", get(config_route))
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{media_id}",
+            get(download_route),
+        )
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{media_id}/{file_name}",
+            get(download_route),
+        )
+        .route(
+            "/_matrix/media/v3/download/{server}/{media_id}",
+            get(legacy_download_route),
+        )
+        .route(
+            "/_matrix/media/v3/download/{server}/{media_id}/{file_name}",
+            get(legacy_download_route),
+        )
+        .route("/_matrix/media/v3/upload", post(upload_route))
 }

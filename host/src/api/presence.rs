@@ -1,8 +1,9 @@
 //! Presence status endpoints; delivery happens in `/sync`.
 
 use axum::extract::{Path, State};
+use axum::routing::put;
 use axum::Json;
-use plugin_sdk::InterestedUsers;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::extract::{JsonBody, Requester};
@@ -53,68 +54,10 @@ pub(super) async fn get_presence_route(
         .ok_or_else(|| MatrixError::not_found("Presence state not found"))
 }
 
-/// Presence events `user_id` should see among the updates after `since`: its own, those of
-/// users it shares a room with, and whatever presence-router modules add.
-pub(super) async fn visible_presence(
-    state: &AppState,
-    user_id: &str,
-    since: i64,
-) -> MatrixResult<Vec<Value>> {
-    let updates = state.store.presence_since(since).await?;
-    // A module asked for this user to be sent every online local user's presence.
-    let mut pushed: Vec<Value> = Vec::new();
-    if state.take_presence_push(user_id) {
-        for (sender, content) in state.store.online_presence().await? {
-            if !updates.iter().any(|(u, _)| *u == sender) {
-                pushed.push(json!({"type": "m.presence", "sender": sender, "content": content}));
-            }
-        }
-    }
-    if updates.is_empty() {
-        return Ok(pushed);
-    }
-    let mut peers: Vec<String> = vec![user_id.to_string()];
-    for (room_id, membership) in state.store.rooms_of(user_id).await? {
-        if membership != "join" {
-            continue;
-        }
-        for ev in state.store.current_state(&room_id).await? {
-            if ev["type"] == "m.room.member" && ev["content"]["membership"] == "join" {
-                peers.push(ev["state_key"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
-    let interested = state.modules.get_interested_users(user_id).await;
-    let as_events: Vec<Value> = updates
-        .iter()
-        .map(|(u, c)| json!({"type": "m.presence", "sender": u, "content": c}))
-        .collect();
-    let routed = {
-        let states: Vec<Value> = updates
-            .iter()
-            .map(|(u, c)| json!({"user_id": u, "content": c}))
-            .collect();
-        state
-            .modules
-            .get_users_for_states(&states)
-            .await
-            .remove(user_id)
-            .unwrap_or_default()
-    };
-    Ok(updates
-        .iter()
-        .zip(as_events)
-        .filter(|((sender, _), _)| {
-            peers.contains(sender)
-                || match &interested {
-                    InterestedUsers::All => true,
-                    InterestedUsers::Users(users) => users.contains(sender),
-                }
-                || routed
-                    .iter()
-                    .any(|r| r["user_id"].as_str() == Some(sender.as_str()))
-        })
-        .map(|(_, ev)| ev)
-        .chain(pushed)
-        .collect())
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/_matrix/client/v3/presence/{user}/status",
+        put(put_presence_route).get(get_presence_route),
+    )
 }

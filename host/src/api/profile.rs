@@ -1,7 +1,9 @@
 //! Profiles and account data.
 
 use axum::extract::{Path, State};
+use axum::routing::{get, put};
 use axum::Json;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::extract::{JsonBody, Requester};
@@ -101,15 +103,7 @@ async fn put_account_data(
             "Cannot add account data for other users.",
         ));
     }
-    state
-        .store
-        .put_account_data(user_id, room_id, data_type, &content)
-        .await?;
-    state.notify_change();
-    state
-        .modules
-        .on_account_data_updated(user_id, room_id, data_type, &content)
-        .await;
+    crate::service::account_data::put(state, user_id, room_id, data_type, &content).await?;
     Ok(Json(json!({})))
 }
 
@@ -169,4 +163,22 @@ pub(super) async fn get_room_account_data_route(
     Path((user_id, room_id, data_type)): Path<(String, String, String)>,
 ) -> MatrixResult<Json<Value>> {
     get_account_data(&state, &who, &user_id, Some(&room_id), &data_type).await
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_matrix/client/v3/profile/{user}", get(get_profile_route))
+        .route(
+            "/_matrix/client/v3/profile/{user}/{field}",
+            get(get_profile_field_route).put(put_profile_field_route),
+        )
+        .route(
+            "/_matrix/client/v3/user/{user}/account_data/{data_type}",
+            put(put_global_account_data_route).get(get_global_account_data_route),
+        )
+        .route(
+            "/_matrix/client/v3/user/{user}/rooms/{room}/account_data/{data_type}",
+            put(put_room_account_data_route).get(get_room_account_data_route),
+        )
 }

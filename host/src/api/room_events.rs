@@ -1,7 +1,9 @@
 //! Sending and reading room events and state.
 
 use axum::extract::{Path, Query, State};
+use axum::routing::{get, put};
 use axum::Json;
+use axum::Router;
 use plugin_sdk::SpamCheck;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -263,4 +265,85 @@ pub(super) async fn members_route(
         }
     }
     Ok(Json(json!({ "chunk": chunk })))
+}
+
+/// # `GET /_matrix/client/v3/rooms/{roomId}/joined_members`
+/// `{"joined": {user_id: {display_name, avatar_url}}}` for members of a room the requester
+/// is in.
+pub(super) async fn joined_members_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> MatrixResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let mut joined = serde_json::Map::new();
+    for ev in state.store.current_state(&room_id).await? {
+        if ev["type"] == "m.room.member" && ev["content"]["membership"] == "join" {
+            let user = ev["state_key"].as_str().unwrap_or_default().to_string();
+            let profile = json!({
+                "display_name": ev["content"]["displayname"],
+                "avatar_url": ev["content"]["avatar_url"],
+            });
+            joined.insert(user, profile);
+        }
+    }
+    Ok(Json(json!({ "joined": joined })))
+}
+
+/// # `GET /_matrix/client/v3/joined_rooms`
+pub(super) async fn joined_rooms_route(
+    State(state): State<AppState>,
+    who: Requester,
+) -> MatrixResult<Json<Value>> {
+    let rooms: Vec<String> = state
+        .store
+        .rooms_of(&who.user_id)
+        .await?
+        .into_iter()
+        .filter(|(_, membership)| membership == "join")
+        .map(|(room_id, _)| room_id)
+        .collect();
+    Ok(Json(json!({ "joined_rooms": rooms })))
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_matrix/client/v3/joined_rooms", get(joined_rooms_route))
+        .route(
+            "/_matrix/client/v3/rooms/{room}/joined_members",
+            get(joined_members_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/send/{event_type}/{txn}",
+            put(send_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}/{state_key}",
+            put(put_state_route).get(get_state_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}",
+            put(put_state_empty_key_route).get(get_state_empty_key_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state",
+            get(all_state_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/event/{event_id}",
+            get(get_event_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/messages",
+            get(messages_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/members",
+            get(members_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/state/{event_type}/",
+            put(put_state_empty_key_route).get(get_state_empty_key_route),
+        )
 }

@@ -1,7 +1,9 @@
 //! Room creation and membership endpoints.
 
 use axum::extract::{Path, State};
+use axum::routing::post;
 use axum::Json;
+use axum::Router;
 use plugin_sdk::SpamCheck;
 use serde_json::{json, Map, Value};
 
@@ -234,4 +236,19 @@ async fn threepid_invite(
     };
     state.send_event(new, opts).await?;
     Ok(Json(json!({})))
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_matrix/client/v3/createRoom", post(create_room_route))
+        .route("/_matrix/client/v3/join/{room}", post(join_route))
+        .route(
+            "/_matrix/client/v3/rooms/{room}/join",
+            post(room_join_route),
+        )
+        .route("/_matrix/client/v3/rooms/{room}/invite", post(invite_route))
+        .route("/_matrix/client/v3/rooms/{room}/leave", post(leave_route))
+        .route("/_matrix/client/v3/rooms/{room}/kick", post(kick_route))
+        .route("/_matrix/client/v3/rooms/{room}/ban", post(ban_route))
 }

@@ -1,9 +1,14 @@
 //! `homeserver.yaml`: parsed strictly (unknown keys are errors), relative paths resolved
-//! against the config file's directory, every problem reported with the file and YAML path.
+//! against the config file's directory, every problem reported at once with the file, YAML
+//! path and line:column.
+//!
+//! The settings, their defaults and how each is read are one table, [`SETTINGS`]
+//! (`settings.rs`); `modules:` entries are read in `modules.rs`.
 
 mod error;
 mod locate;
 mod modules;
+mod settings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,48 +16,56 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_yaml_ng::Mapping;
 
 pub use error::{ConfigError, ConfigErrors};
-use modules::module_entries;
 pub use modules::{ModuleEntry, OnFailure};
+pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
-/// The validated server configuration.
+/// The validated server configuration. Each field comes from the setting of [`SETTINGS`]
+/// named in its doc (that setting's default when it is missing); relative paths are already
+/// resolved against the config file's directory.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
-    /// The homeserver's `server_name`.
+    /// `server_name`: the homeserver's name (required).
     pub server_name: String,
-    /// Address the HTTP listener binds.
+    /// `listen`: the address the HTTP listener binds.
     pub listen: SocketAddr,
-    /// Where bare module names are looked up.
+    /// `plugins_dir`: where bare module names are looked up.
     pub plugins_dir: PathBuf,
-    /// The SQLite database file.
+    /// `database.path`: the SQLite database file.
     pub database_path: PathBuf,
-    /// Where uploaded media files are kept.
+    /// `media_store_path`: where uploaded media files are kept.
     pub media_store_path: PathBuf,
-    /// Largest upload accepted.
+    /// `max_upload_size`: the largest upload accepted, in bytes.
     pub max_upload_size: u64,
-    /// Password login switches (Synapse's `password_config`).
+    /// `password_config`: password login switches (Synapse's `password_config`).
     pub password_config: PasswordConfig,
-    /// Invite rate limits: `(per_second, burst_count)` for `per_room`, `per_user`, `per_issuer`.
+    /// `rc_invites`: invite rate limits (`per_second`, `burst_count`) for `per_room`,
+    /// `per_user`, `per_issuer`.
     pub rc_invites: RcInvites,
-    /// Users (MXIDs) who are server admins.
+    /// `admin_users`: users (MXIDs) who are server admins.
     pub admin_users: Vec<String>,
-    /// Whether `/register` is open to anyone.
+    /// `enable_registration`: whether `/register` is open to anyone.
     pub enable_registration: bool,
-    /// How long one module callback may run before it counts as failed.
+    /// `module_callback_timeout_ms`: how long one module callback may run before it counts
+    /// as failed (at least 1 ms).
     pub module_callback_timeout: Duration,
-    /// Largest request body handed to a module web resource.
+    /// `max_module_request_body_bytes`: the largest request body handed to a module web
+    /// resource, in bytes.
     pub max_module_request_body: usize,
-    /// The URL clients reach this server at, ending in `/` (modules build links from it).
+    /// `public_baseurl`: the URL clients reach this server at, ending in `/` (modules build
+    /// links from it); `http://<listen>/` by default.
     pub public_baseurl: String,
-    /// How long a module's store transaction may stay open before the host rolls it back
-    /// (SQLite has one writer: an open transaction holds every other write up).
+    /// `module_transaction_timeout_ms`: how long a module's store transaction may stay open
+    /// before the host rolls it back (SQLite has one writer: an open transaction holds every
+    /// other write up), shorter than the database busy timeout.
     pub module_transaction_timeout: Duration,
-    /// How the log is written (`text` or `json`; `RUST_LOG_FORMAT` overrides it).
+    /// `log_format`: how the log is written (`text` or `json`; `RUST_LOG_FORMAT` overrides it).
     pub log_format: crate::logging::LogFormat,
-    /// The `modules:` list, in priority order.
+    /// `modules`: the module entries, in priority order.
     pub modules: Vec<ModuleEntry>,
 }
 
@@ -116,92 +129,16 @@ impl Default for RcInvites {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDatabase {
-    #[serde(default = "default_db_path")]
-    path: PathBuf,
-}
-
-/// Top-level keys, in the order they are documented.
-pub const KNOWN_KEYS: &[&str] = &[
-    "server_name",
-    "listen",
-    "plugins_dir",
-    "database",
-    "media_store_path",
-    "max_upload_size",
-    "enable_registration",
-    "admin_users",
-    "rc_invites",
-    "password_config",
-    "module_callback_timeout_ms",
-    "max_module_request_body_bytes",
-    "public_baseurl",
-    "module_transaction_timeout_ms",
-    "log_format",
-    "modules",
-];
-
-fn default_db_path() -> PathBuf {
-    "data/homeserver.db".into()
-}
-
-/// Reads each top-level field on its own, so one bad field does not hide the others.
-struct Fields<'a> {
-    file: &'a Path,
-    text: &'a str,
-    map: serde_yaml_ng::Mapping,
-    errors: Vec<ConfigError>,
-}
-
-impl Fields<'_> {
-    fn get<T: serde::de::DeserializeOwned>(
-        &mut self,
-        key: &str,
-        default: impl FnOnce() -> Option<T>,
-    ) -> Option<T> {
-        match self.map.remove(key) {
-            None | Some(serde_yaml_ng::Value::Null) => {
-                let value = default();
-                if value.is_none() {
-                    self.errors.push(ConfigError::new(
-                        self.file,
-                        key,
-                        "missing: this setting is required",
-                    ));
-                }
-                value
-            }
-            Some(v) => match serde_path_to_error::deserialize::<_, T>(v) {
-                Ok(value) => Some(value),
-                Err(err) => {
-                    let inner = err.path().to_string();
-                    let path = if inner == "." {
-                        key.to_string()
-                    } else {
-                        format!("{key}.{inner}")
-                    };
-                    let message = strip_location(&err.into_inner().to_string());
-                    self.errors.push(
-                        ConfigError::new(self.file, &path, message)
-                            .at(locate::locate(self.text, &path)),
-                    );
-                    None
-                }
-            },
-        }
-    }
-}
-
 impl Config {
-    /// Read and validate `file`.
+    /// Read and validate `file`, the path of a `homeserver.yaml`; relative paths in it are
+    /// resolved against its directory. `Err` holds every problem found.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
         let text = read(file)?;
         Config::parse(file, &text)
     }
 
-    /// Validate `text` as if read from `file`.
+    /// Validate `text` (the contents of a `homeserver.yaml`) as if read from `file`, which
+    /// names the file in errors and anchors relative paths. `Err` holds every problem found.
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         match Config::parse_partial(file, text) {
             (Some(config), errors) if errors.is_empty() => Ok(config),
@@ -211,197 +148,62 @@ impl Config {
 
     /// Read `file`, returning a best-effort configuration (defaults where a setting is
     /// broken) together with every problem found, so that module problems can be reported
-    /// alongside them. `None` when the file is not a YAML mapping at all.
+    /// alongside them. `None` when the file is not a YAML mapping at all; `Err` when it
+    /// cannot be read.
     pub fn load_partial(file: &Path) -> Result<(Option<Config>, Vec<ConfigError>), ConfigErrors> {
         let text = read(file)?;
         Ok(Config::parse_partial(file, &text))
     }
 
-    /// See [`Config::load_partial`].
+    /// [`Config::load_partial`] for `text`, the contents of `file`: every setting of
+    /// [`SETTINGS`] is read, and every problem has the file, YAML path and (where it is
+    /// written) line and column.
     pub fn parse_partial(file: &Path, text: &str) -> (Option<Config>, Vec<ConfigError>) {
-        let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                let location = e.location().map(|l| (l.line(), l.column()));
-                return (
-                    None,
-                    vec![ConfigError::new(file, "", strip_location(&e.to_string())).at(location)],
-                );
-            }
+        let map = match top_level(file, text) {
+            Ok(map) => map,
+            Err(err) => return (None, vec![err]),
         };
-        let map = match value {
-            serde_yaml_ng::Value::Mapping(m) => m,
-            serde_yaml_ng::Value::Null => Default::default(),
-            _ => {
-                return (
-                    None,
-                    vec![ConfigError::new(file, "", "expected a mapping of settings")],
-                )
-            }
-        };
-        let mut f = Fields {
-            file,
-            text,
-            map,
-            errors: Vec::new(),
-        };
-        let unknown: Vec<String> = f
-            .map
-            .keys()
-            .map(|k| k.as_str().map_or_else(|| format!("{k:?}"), String::from))
-            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
-            .collect();
-        for key in unknown {
-            f.map.remove(key.as_str());
-            f.errors.push(
-                ConfigError::new(
-                    file,
-                    &key,
-                    format!(
-                        "unknown setting `{key}`; known settings: {}",
-                        KNOWN_KEYS.join(", ")
-                    ),
-                )
-                .at(locate::locate(text, &key)),
-            );
-        }
-
-        let server_name: Option<String> = f.get("server_name", || None);
-        let listen_text: String = f
-            .get("listen", || Some("127.0.0.1:8008".to_string()))
-            .unwrap_or_default();
-        let plugins_dir: PathBuf = f
-            .get("plugins_dir", || Some("plugins".into()))
-            .unwrap_or_default();
-        let database: Option<RawDatabase> = f.get("database", || {
-            Some(RawDatabase {
-                path: default_db_path(),
-            })
-        });
-        let media_store_path: PathBuf = f
-            .get("media_store_path", || Some("data/media".into()))
-            .unwrap_or_default();
-        let max_upload_size: u64 = f
-            .get("max_upload_size", || Some(50 * 1024 * 1024))
-            .unwrap_or(50 * 1024 * 1024);
-        let password_config: PasswordConfig = f
-            .get("password_config", || Some(PasswordConfig::default()))
-            .unwrap_or_default();
-        let rc_invites: RcInvites = f
-            .get("rc_invites", || Some(RcInvites::default()))
-            .unwrap_or_default();
-        let admin_users: Vec<String> = f
-            .get("admin_users", || Some(Vec::new()))
-            .unwrap_or_default();
-        let enable_registration: bool = f
-            .get("enable_registration", || Some(false))
-            .unwrap_or(false);
-        let timeout_ms: u64 = f
-            .get("module_callback_timeout_ms", || Some(10_000))
-            .unwrap_or(10_000);
-        let body_limit: usize = f
-            .get("max_module_request_body_bytes", || Some(1024 * 1024))
-            .unwrap_or(1024 * 1024);
-        let public_baseurl: Option<String> = f
-            .get::<Option<String>>("public_baseurl", || Some(None))
-            .flatten();
-        let txn_timeout_ms: u64 = f
-            .get("module_transaction_timeout_ms", || Some(5_000))
-            .unwrap_or(5_000);
-        // A module transaction holds SQLite's write lock; every other write waits at most the
-        // database's busy timeout, so a transaction must give up first.
-        let txn_timeout_ms = if txn_timeout_ms == 0
-            || txn_timeout_ms >= crate::storage::BUSY_TIMEOUT_MS
-        {
-            f.errors.push(
-                ConfigError::new(
-                    file,
-                    "module_transaction_timeout_ms",
-                    format!(
-                        "must be between 1 and {} (the database busy timeout: a module transaction must end before other writes give up)",
-                        crate::storage::BUSY_TIMEOUT_MS - 1
-                    ),
-                )
-                .at(locate::locate(text, "module_transaction_timeout_ms")),
-            );
-            5_000
-        } else {
-            txn_timeout_ms
-        };
-        let log_format = f
-            .get("log_format", || Some(crate::logging::LogFormat::Text))
-            .unwrap_or_default();
-        let raw_modules: Vec<serde_yaml_ng::Value> =
-            f.get("modules", || Some(Vec::new())).unwrap_or_default();
-        let mut errors = f.errors;
-
-        let listen = listen_text.parse().unwrap_or_else(|_| {
-            if !listen_text.is_empty() {
-                errors.push(
-                    ConfigError::new(
-                        file,
-                        "listen",
-                        format!("{listen_text:?} is not an address such as 127.0.0.1:8008"),
-                    )
-                    .at(locate::locate(text, "listen")),
-                );
-            }
-            SocketAddr::from(([127, 0, 0, 1], 8008))
-        });
-        let server_name = server_name.unwrap_or_default();
-        if !server_name.is_empty()
-            && (server_name.trim() != server_name || server_name.contains('/'))
-        {
-            errors.push(ConfigError::new(
-                file,
-                "server_name",
-                "must be a host name such as example.org",
-            ));
-        }
-        let public_baseurl = match public_baseurl {
-            None => format!("http://{listen}/"),
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                if url.ends_with('/') {
-                    url
-                } else {
-                    format!("{url}/")
-                }
-            }
-            Some(url) => {
-                errors.push(
-                    ConfigError::new(
-                        file,
-                        "public_baseurl",
-                        format!("{url:?} is not an http:// or https:// URL"),
-                    )
-                    .at(locate::locate(text, "public_baseurl")),
-                );
-                String::new()
-            }
-        };
-        let modules = module_entries(file, text, raw_modules, &mut errors);
-        let base = file.parent().unwrap_or(Path::new("."));
-        let config = Config {
-            file: file.to_path_buf(),
-            server_name,
-            listen,
-            plugins_dir: base.join(plugins_dir),
-            database_path: base.join(database.map_or_else(default_db_path, |d| d.path)),
-            media_store_path: base.join(media_store_path),
-            max_upload_size,
-            admin_users,
-            rc_invites,
-            password_config,
-            enable_registration,
-            module_callback_timeout: Duration::from_millis(timeout_ms.max(1)),
-            max_module_request_body: body_limit,
-            public_baseurl,
-            module_transaction_timeout: Duration::from_millis(txn_timeout_ms.max(1)),
-            log_format,
-            modules,
-        };
+        let (config, mut errors) = settings::read_settings(file, text, map);
         locate_all(text, &mut errors);
         (Some(config), errors)
+    }
+
+    /// A configuration read from `file` with every setting still empty, for
+    /// [`settings::read_settings`] to fill in.
+    fn unset(file: &Path) -> Config {
+        Config {
+            file: file.to_path_buf(),
+            server_name: String::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            plugins_dir: PathBuf::new(),
+            database_path: PathBuf::new(),
+            media_store_path: PathBuf::new(),
+            max_upload_size: 0,
+            password_config: PasswordConfig::default(),
+            rc_invites: RcInvites::default(),
+            admin_users: Vec::new(),
+            enable_registration: false,
+            module_callback_timeout: Duration::ZERO,
+            max_module_request_body: 0,
+            public_baseurl: String::new(),
+            module_transaction_timeout: Duration::ZERO,
+            log_format: crate::logging::LogFormat::default(),
+            modules: Vec::new(),
+        }
+    }
+}
+
+/// The settings mapping of `text`, the contents of `file` (empty for an empty file), or the
+/// YAML syntax error, or "expected a mapping of settings".
+fn top_level(file: &Path, text: &str) -> Result<Mapping, ConfigError> {
+    match serde_yaml_ng::from_str(text) {
+        Ok(serde_yaml_ng::Value::Mapping(map)) => Ok(map),
+        Ok(serde_yaml_ng::Value::Null) => Ok(Mapping::new()),
+        Ok(_) => Err(ConfigError::new(file, "", "expected a mapping of settings")),
+        Err(e) => {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            Err(ConfigError::new(file, "", strip_location(&e.to_string())).at(location))
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use serde_yaml_ng::Value as Yaml;
 
 use super::{yaml_to_json, ConfigError};
 
@@ -48,99 +49,129 @@ impl ModuleEntry {
 const KEYS: &str =
     "a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, `on_failure:`";
 
+/// Read the `modules:` list `raw` of `text` (the contents of `file`): the valid entries, in
+/// order, with every problem of the others pushed onto `errors` (each at `modules[i]` or
+/// one of its keys).
 pub(super) fn module_entries(
     file: &Path,
     text: &str,
-    raw: Vec<serde_yaml_ng::Value>,
+    raw: Vec<Yaml>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<ModuleEntry> {
-    use serde_yaml_ng::Value as Y;
-    let mut out = Vec::new();
-    for (index, item) in raw.into_iter().enumerate() {
-        let at = format!("modules[{index}]");
-        let Y::Mapping(map) = item else {
-            errors.push(ConfigError::new(
-                file,
-                &at,
-                "expected a mapping with `module:` and optional `config:`",
-            ));
-            continue;
-        };
-        let mut module = None;
-        let mut sha256 = None;
-        let mut timeout = None;
-        let mut on_failure = OnFailure::Default;
-        let mut config = Value::Object(Default::default());
-        for (key, value) in map {
-            let field = |name: &str| format!("{at}.{name}");
-            match key.as_str() {
-                Some("module") => match value {
-                    Y::String(s) if !s.trim().is_empty() => module = Some(s),
-                    _ => errors.push(ConfigError::new(
-                        file,
-                        &field("module"),
-                        "expected a string",
-                    )),
-                },
-                Some("sha256") => match value {
-                    Y::String(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                        sha256 = Some(s.to_ascii_lowercase())
-                    }
-                    _ => errors.push(ConfigError::new(
-                        file,
-                        &field("sha256"),
-                        "expected 64 hexadecimal digits (the output of sha256sum)",
-                    )),
-                },
-                Some("timeout_ms") => match value.as_u64() {
-                    Some(ms) if ms > 0 => timeout = Some(Duration::from_millis(ms)),
-                    _ => errors.push(ConfigError::new(
-                        file,
-                        &field("timeout_ms"),
-                        "expected a number of milliseconds greater than 0",
-                    )),
-                },
-                Some("on_failure") => match value.as_str() {
-                    Some("default") => on_failure = OnFailure::Default,
-                    Some("allow") => on_failure = OnFailure::Allow,
-                    Some("deny") => on_failure = OnFailure::Deny,
-                    _ => errors.push(ConfigError::new(
-                        file,
-                        &field("on_failure"),
-                        "expected default, allow (fail open) or deny (fail closed)",
-                    )),
-                },
-                Some("config") => match yaml_to_json(value) {
-                    Ok(Value::Null) => {}
-                    Ok(v) => config = v,
-                    Err(e) => errors.push(ConfigError::new(file, &field("config"), e)),
-                },
-                other => {
-                    let key = other.unwrap_or("(not a string)");
-                    // Located at the key itself, like unknown top-level settings.
-                    let location = super::locate::locate(text, &field(key));
-                    errors.push(
-                        ConfigError::new(file, &at, format!("unknown key {key:?}: {KEYS}"))
-                            .at(location),
-                    )
-                }
-            }
-        }
-        match module {
-            Some(module) => out.push(ModuleEntry {
-                index,
-                module,
-                config,
-                sha256,
-                timeout,
-                on_failure,
-            }),
-            None => errors.push(ConfigError::new(
-                file,
-                &format!("{at}.module"),
-                "missing: name the module to load",
-            )),
+    raw.into_iter()
+        .enumerate()
+        .filter_map(|(index, item)| module_entry(file, text, index, item, errors))
+        .collect()
+}
+
+/// Read entry `index` of `modules:` (`item`), pushing its problems onto `errors`; `None`
+/// when it names no module.
+fn module_entry(
+    file: &Path,
+    text: &str,
+    index: usize,
+    item: Yaml,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ModuleEntry> {
+    let at = format!("modules[{index}]");
+    let Yaml::Mapping(map) = item else {
+        errors.push(ConfigError::new(
+            file,
+            &at,
+            "expected a mapping with `module:` and optional `config:`",
+        ));
+        return None;
+    };
+    let mut entry = Draft::default();
+    for (key, value) in map {
+        let key = key.as_str().unwrap_or("(not a string)");
+        let field = format!("{at}.{key}");
+        match entry.set(key, value) {
+            Ok(true) => {}
+            // Located at the key itself, like unknown top-level settings.
+            Ok(false) => errors.push(
+                ConfigError::new(file, &at, format!("unknown key {key:?}: {KEYS}"))
+                    .at(super::locate::locate(text, &field)),
+            ),
+            Err(message) => errors.push(ConfigError::new(file, &field, message)),
         }
     }
-    out
+    let Some(module) = entry.module else {
+        errors.push(ConfigError::new(
+            file,
+            &format!("{at}.module"),
+            "missing: name the module to load",
+        ));
+        return None;
+    };
+    Some(ModuleEntry {
+        index,
+        module,
+        config: entry.config,
+        sha256: entry.sha256,
+        timeout: entry.timeout,
+        on_failure: entry.on_failure,
+    })
+}
+
+/// A module entry being read: what its keys have set so far.
+struct Draft {
+    module: Option<String>,
+    sha256: Option<String>,
+    timeout: Option<Duration>,
+    on_failure: OnFailure,
+    config: Value,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Draft {
+            module: None,
+            sha256: None,
+            timeout: None,
+            on_failure: OnFailure::Default,
+            config: Value::Object(Default::default()),
+        }
+    }
+}
+
+impl Draft {
+    /// Set `key` of the entry from its `value`. `Ok(false)` when `key` is not a key of module
+    /// entries; `Err` with the message when the value is wrong.
+    fn set(&mut self, key: &str, value: Yaml) -> Result<bool, String> {
+        match key {
+            "module" => match value {
+                Yaml::String(s) if !s.trim().is_empty() => self.module = Some(s),
+                _ => return Err("expected a string".into()),
+            },
+            "sha256" => match value {
+                Yaml::String(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    self.sha256 = Some(s.to_ascii_lowercase())
+                }
+                _ => return Err("expected 64 hexadecimal digits (the output of sha256sum)".into()),
+            },
+            "timeout_ms" => match value.as_u64() {
+                Some(ms) if ms > 0 => self.timeout = Some(Duration::from_millis(ms)),
+                _ => return Err("expected a number of milliseconds greater than 0".into()),
+            },
+            "on_failure" => {
+                self.on_failure = match value.as_str() {
+                    Some("default") => OnFailure::Default,
+                    Some("allow") => OnFailure::Allow,
+                    Some("deny") => OnFailure::Deny,
+                    _ => {
+                        return Err(
+                            "expected default, allow (fail open) or deny (fail closed)".into()
+                        )
+                    }
+                }
+            }
+            "config" => match yaml_to_json(value)? {
+                Value::Null => {}
+                config => self.config = config,
+            },
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }

@@ -72,10 +72,29 @@ pub(crate) struct Shared {
     pub(crate) services: ServicesSlot,
     pub(crate) server_name: String,
     pub(crate) runtime: Handle,
-    /// `Some` while modules are being constructed; `None` once the server is running.
-    pub(crate) builder: Mutex<Option<RegistryBuilder>>,
+    /// Whether modules may still register callbacks and web resources.
+    pub(crate) registration: Mutex<Registration>,
     /// Background tasks modules started.
     pub(crate) tasks: Arc<super::tasks::ModuleTasks>,
+}
+
+/// The start-up phase registrations belong to: open while constructors run (`new`), closed
+/// once the registry is frozen and the server runs.
+pub(crate) enum Registration {
+    /// Constructors are running; what they register is collected here.
+    Open(RegistryBuilder),
+    /// The registry is frozen; late registrations are refused.
+    Closed,
+}
+
+impl Registration {
+    /// Close registration, returning what was collected (`None` if already closed).
+    pub(crate) fn close(&mut self) -> Option<RegistryBuilder> {
+        match std::mem::replace(self, Registration::Closed) {
+            Registration::Open(builder) => Some(builder),
+            Registration::Closed => None,
+        }
+    }
 }
 
 /// One module's view of the host.
@@ -98,10 +117,10 @@ impl ModuleHost {
     ) -> RResult<(), FfiError> {
         let mut guard = self
             .shared
-            .builder
+            .registration
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let Some(builder) = guard.as_mut() else {
+        let Registration::Open(builder) = &mut *guard else {
             return refused(format!(
                 "Tried to register {what} from a module after startup"
             ));

@@ -9,10 +9,12 @@ use std::task::Poll;
 
 use abi_stable::std_types::{RResult, RSlice};
 use futures_util::FutureExt as _;
+use plugin_sdk::catalogue::WireType;
 use plugin_sdk::codec::Decode;
-use plugin_sdk::ffi::{ErrorKind, FfiArg, FfiError};
+use plugin_sdk::ffi::{ErrorKind, FfiError};
 use plugin_sdk::MatrixError;
 
+use super::dispatch::Call;
 use super::registry::{Registered, Registry};
 
 /// How a callback failed.
@@ -81,27 +83,36 @@ fn power_of_ten(mut n: u64) -> bool {
 }
 
 impl Registry {
-    /// Call `cb` with `args` and decode its answer as `T`. Failures are logged here, once,
-    /// with the module and callback names; callers apply the callback's failure policy.
-    pub(crate) async fn invoke<T: Decode>(
+    /// Call `cb` with `call`'s arguments and decode its answer as `T`. Failures are logged
+    /// here, once, with the module and callback names; callers apply the callback's failure
+    /// policy. In debug builds and tests, panics unless `cb` belongs to `call`'s callback and
+    /// `T` decodes every answer the catalogue allows.
+    pub(crate) async fn invoke<T: Decode + WireType>(
         &self,
         cb: &Registered,
-        args: &[FfiArg<'_>],
+        call: Call<'_, '_>,
     ) -> Result<T, Failure> {
+        #[cfg(any(test, debug_assertions))]
+        {
+            assert_eq!(cb.hook, call.hook, "arguments built for another callback");
+            if let Err(problem) = super::dispatch::check_result::<T>(cb.hook) {
+                panic!("{problem}");
+            }
+        }
         let started = cb.stats.start().then(std::time::Instant::now);
-        let mut call =
-            pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(args))).catch_unwind());
+        let mut pending =
+            pin!(AssertUnwindSafe(cb.callback.call(RSlice::from_slice(call.args))).catch_unwind());
         // Most callbacks answer on their first poll; arming a timer for those would cost more
         // than the whole FFI round trip, so the time limit starts only once a module is
         // actually pending.
-        let first = poll_fn(|cx| match call.as_mut().poll(cx) {
+        let first = poll_fn(|cx| match pending.as_mut().poll(cx) {
             Poll::Ready(r) => Poll::Ready(Some(r)),
             Poll::Pending => Poll::Ready(None),
         })
         .await;
         let answer = match first {
             Some(r) => Ok(r),
-            None => tokio::time::timeout(cb.timeout, call).await,
+            None => tokio::time::timeout(cb.timeout, pending).await,
         };
         let outcome = match answer {
             Err(_) => Err(Failure::TimedOut),

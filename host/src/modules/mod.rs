@@ -20,7 +20,7 @@ use tokio::runtime::Handle;
 
 use crate::config::{Config, ConfigError, ConfigErrors, ModuleEntry};
 use crate::loader::{self, LoadedLibrary};
-use host_api::{ModuleHost, Shared};
+use host_api::{ModuleHost, Registration, Shared};
 use registry::RegistryBuilder;
 
 pub use dispatch::{AuthError, AuthOutcome, CallbackError, UpdateTarget};
@@ -104,103 +104,141 @@ fn module_error(
     )
 }
 
-/// Load, configure and construct every module of `config`. All problems are collected and
-/// returned together; on success registration is closed.
+/// Load, configure and construct every module of `config`, in Synapse's two phases: every
+/// module's `parse_config`, then every constructor in `modules:` order. All problems are
+/// collected and returned together; on success registration is closed and the registry
+/// frozen.
 pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut parsed = Vec::new();
-    let mut seen: Vec<(resolve::FileId, usize)> = Vec::new();
-
-    // Phase 1: open every library and parse its configuration.
-    for entry in &config.modules {
-        let resolved = match resolve::resolve(config, entry) {
-            Ok(r) => r,
-            Err(message) => {
-                errors.push(ConfigError::new(&config.file, &entry.yaml_path(), message));
-                continue;
-            }
-        };
-        if let Some((_, first)) = seen.iter().find(|(id, _)| *id == resolved.id) {
-            errors.push(module_error(
-                config,
-                entry,
-                &resolved.name,
-                &resolved.path,
-                format!(
-                    "this library is already loaded for modules[{first}]; one library file backs \
-                     one module entry (copy it under another file name to run a second instance)"
-                ),
-            ));
-            continue;
-        }
-        seen.push((resolved.id, entry.index));
-        // Two files with the same name (in different folders) must still be told apart in logs.
-        let mut resolved = resolved;
-        if parsed
-            .iter()
-            .any(|p: &Parsed<'_>| *p.name == *resolved.name)
-        {
-            resolved.name = format!("{}#{}", resolved.name, entry.index);
-        }
-        let library = match loader::load(&resolved.path) {
-            Ok(l) => l,
-            Err(failure) => {
-                errors.push(module_error(
-                    config,
-                    entry,
-                    &resolved.name,
-                    &resolved.path,
-                    failure.to_string(),
-                ));
-                continue;
-            }
-        };
-        let json = entry.config.to_string();
-        match (library.root.parse_config())(json.as_str().into()) {
-            RResult::ROk(handle) => parsed.push(Parsed {
-                entry,
-                name: Arc::from(resolved.name.as_str()),
-                library,
-                config_handle: handle,
-            }),
-            RResult::RErr(err) => errors.push(config_error(
-                config,
-                entry,
-                &resolved.name,
-                &resolved.path,
-                err,
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-
-    // Phase 2: construct in `modules:` order; each registers through its own host handle.
+    let parsed = parse_all(config).map_err(ConfigErrors)?;
     let services = ServicesSlot::default();
     let tasks: Arc<tasks::ModuleTasks> = Arc::default();
+    let limits = parsed
+        .iter()
+        .map(|p| {
+            let timeout = p.entry.timeout.unwrap_or(config.module_callback_timeout);
+            (timeout, p.entry.on_failure)
+        })
+        .collect();
     let shared = Arc::new(Shared {
         tasks: Arc::clone(&tasks),
         services: services.clone(),
         server_name: config.server_name.clone(),
         runtime,
-        builder: Mutex::new(Some(RegistryBuilder::new(
-            parsed
-                .iter()
-                .map(|p| {
-                    (
-                        p.entry.timeout.unwrap_or(config.module_callback_timeout),
-                        p.entry.on_failure,
-                    )
-                })
-                .collect(),
-        ))),
+        registration: Mutex::new(Registration::Open(RegistryBuilder::new(limits))),
     });
+    let mut errors = construct_all(config, &parsed, &shared);
+    let builder = shared
+        .registration
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .close()
+        .expect("registration is open until here");
+    let names: Vec<Arc<str>> = parsed.iter().map(|p| Arc::clone(&p.name)).collect();
+    let registry = builder.freeze(&names).map_err(|problems| {
+        for (index, message) in problems {
+            let at = parsed[index].entry.yaml_path();
+            errors.push(ConfigError::new(&config.file, &at, message));
+        }
+        ConfigErrors(errors.clone())
+    })?;
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let modules = parsed
+        .iter()
+        .enumerate()
+        .map(|(index, p)| summary(config, p, registry.describe(index)))
+        .collect();
+    Ok(LoadedModules {
+        registry: Arc::new(registry),
+        modules,
+        services,
+        tasks,
+    })
+}
+
+/// Phase 1: open every library and parse its configuration; every problem is reported.
+fn parse_all(config: &Config) -> Result<Vec<Parsed<'_>>, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let mut parsed: Vec<Parsed<'_>> = Vec::new();
+    let mut seen: Vec<(resolve::FileId, usize)> = Vec::new();
+    for entry in &config.modules {
+        match open_one(config, entry, &mut seen, &parsed) {
+            Ok(p) => parsed.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Resolve, load and configure one `modules:` entry. `seen` holds the files loaded so far
+/// (one file backs one entry); `earlier` the entries parsed before it (to tell apart files
+/// that share a name).
+fn open_one<'c>(
+    config: &'c Config,
+    entry: &'c ModuleEntry,
+    seen: &mut Vec<(resolve::FileId, usize)>,
+    earlier: &[Parsed<'_>],
+) -> Result<Parsed<'c>, ConfigError> {
+    let mut resolved = resolve::resolve(config, entry)
+        .map_err(|message| ConfigError::new(&config.file, &entry.yaml_path(), message))?;
+    if let Some((_, first)) = seen.iter().find(|(id, _)| *id == resolved.id) {
+        return Err(module_error(
+            config,
+            entry,
+            &resolved.name,
+            &resolved.path,
+            format!(
+                "this library is already loaded for modules[{first}]; one library file backs \
+                 one module entry (copy it under another file name to run a second instance)"
+            ),
+        ));
+    }
+    seen.push((resolved.id, entry.index));
+    // Two files with the same name (in different folders) must still be told apart in logs.
+    if earlier.iter().any(|p| *p.name == *resolved.name) {
+        resolved.name = format!("{}#{}", resolved.name, entry.index);
+    }
+    let library = loader::load(&resolved.path).map_err(|failure| {
+        module_error(
+            config,
+            entry,
+            &resolved.name,
+            &resolved.path,
+            failure.to_string(),
+        )
+    })?;
+    let json = entry.config.to_string();
+    match (library.root.parse_config())(json.as_str().into()) {
+        RResult::ROk(handle) => Ok(Parsed {
+            entry,
+            name: Arc::from(resolved.name.as_str()),
+            library,
+            config_handle: handle,
+        }),
+        RResult::RErr(err) => Err(config_error(
+            config,
+            entry,
+            &resolved.name,
+            &resolved.path,
+            err,
+        )),
+    }
+}
+
+/// Phase 2: construct each module in `modules:` order; each registers through its own host
+/// handle. Returns the constructors' failures.
+fn construct_all(config: &Config, parsed: &[Parsed<'_>], shared: &Arc<Shared>) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
     for (index, p) in parsed.iter().enumerate() {
         let host = ModuleHost {
             index,
             name: Arc::clone(&p.name),
-            shared: Arc::clone(&shared),
+            shared: Arc::clone(shared),
         };
         let api = HostApi_TO::from_ptr(RArc::new(host), TD_Opaque);
         if let RResult::RErr(err) = (p.library.root.init())(p.config_handle, api) {
@@ -219,52 +257,23 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
             tracing::info!(module = %p.name, "Loaded module");
         }
     }
-    let builder = shared
-        .builder
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .expect("registration is open until here");
-    let names: Vec<Arc<str>> = parsed.iter().map(|p| Arc::clone(&p.name)).collect();
-    let registry = match builder.freeze(&names) {
-        Ok(r) => r,
-        Err(problems) => {
-            for (index, message) in problems {
-                errors.push(ConfigError::new(
-                    &config.file,
-                    &parsed[index].entry.yaml_path(),
-                    message,
-                ));
-            }
-            return Err(ConfigErrors(errors));
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
+    errors
+}
 
-    let modules = parsed
-        .iter()
-        .enumerate()
-        .map(|(index, p)| ModuleSummary {
-            name: Arc::clone(&p.name),
-            path: p.library.path.clone(),
-            crate_name: p.library.info.name.to_string(),
-            version: p.library.info.version.to_string(),
-            sdk_version: p.library.info.sdk_version.to_string(),
-            registered: registry.describe(index),
-            size: std::fs::metadata(&p.library.path).map_or(0, |m| m.len()),
-            sha256: resolve::sha256_hex(&p.library.path).unwrap_or_default(),
-            timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
-            on_failure: p.entry.on_failure,
-        })
-        .collect();
-    Ok(LoadedModules {
-        registry: Arc::new(registry),
-        modules,
-        services,
-        tasks,
-    })
+/// What operators see of one loaded module (start-up log, admin API).
+fn summary(config: &Config, p: &Parsed<'_>, registered: Vec<String>) -> ModuleSummary {
+    ModuleSummary {
+        name: Arc::clone(&p.name),
+        path: p.library.path.clone(),
+        crate_name: p.library.info.name.to_string(),
+        version: p.library.info.version.to_string(),
+        sdk_version: p.library.info.sdk_version.to_string(),
+        registered,
+        size: std::fs::metadata(&p.library.path).map_or(0, |m| m.len()),
+        sha256: resolve::sha256_hex(&p.library.path).unwrap_or_default(),
+        timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
+        on_failure: p.entry.on_failure,
+    }
 }
 
 fn config_error(

@@ -57,11 +57,14 @@ pub async fn authenticate_allow_expired(
     })?;
     let token_hash = hash_token(&token);
     let info = state.store.token_info(&token_hash).await?.ok_or_else(|| {
-        MatrixError::new(
+        // Not a soft logout: the token is gone for good (logged out or never issued).
+        let mut e = MatrixError::new(
             StatusCode::UNAUTHORIZED,
             "M_UNKNOWN_TOKEN",
             "Invalid access token passed.",
-        )
+        );
+        e.fields.insert("soft_logout".into(), false.into());
+        e
     })?;
     Ok(Requester {
         user_id: info.user_id,

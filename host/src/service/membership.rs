@@ -49,7 +49,10 @@ impl AppState {
         Ok(content)
     }
 
-    /// Apply `change` of `target`'s membership in `room_id`, requested by `who`.
+    /// Apply `change` of `target`'s membership in `room_id`, requested by `who`; returns the
+    /// membership event's ID. Runs the checks of the change (`check_join`, `check_invite`,
+    /// `check_leave`, `check_kick_or_ban`), then sends the `m.room.member` event through the
+    /// event checks. Errors: 404 for an unknown room, 403 for a refused change.
     pub async fn change_membership(
         &self,
         who: &Requester,
@@ -61,119 +64,21 @@ impl AppState {
         if !self.store.room_exists(room_id).await? {
             return Err(MatrixError::not_found("Unknown room"));
         }
-        let own = self.store.membership(room_id, &who.user_id).await?;
-        let theirs = self.store.membership(room_id, target).await?;
-        let pl_event = self
-            .store
-            .state_event(room_id, "m.room.power_levels", "")
-            .await?;
-        let pl = PowerLevels(pl_event.as_ref().map(|e| &e["content"]));
-        let joined = own.as_deref() == Some("join");
-
+        let now = Memberships::read(self, room_id, &who.user_id, target).await?;
         let membership = match change {
-            Change::Join if self.store.is_room_blocked(room_id).await? => {
-                return Err(MatrixError::forbidden(
-                    "This room has been blocked on this server",
-                ));
-            }
-            Change::Join => {
-                if theirs.as_deref() == Some("ban") {
-                    return Err(MatrixError::forbidden("You are banned from this room"));
-                }
-                let is_invited = theirs.as_deref() == Some("invite");
-                let join_rule = self
-                    .store
-                    .state_event(room_id, "m.room.join_rules", "")
-                    .await?;
-                let public = join_rule
-                    .as_ref()
-                    .and_then(|e| e["content"]["join_rule"].as_str())
-                    == Some("public");
-                if !public && !is_invited && theirs.as_deref() != Some("join") {
-                    return Err(MatrixError::forbidden("You are not invited to this room."));
-                }
-                if !who.is_admin {
-                    if let SpamCheck::Deny(d) = self
-                        .modules
-                        .user_may_join_room(target, room_id, is_invited)
-                        .await?
-                    {
-                        return Err(MatrixError::denied(d, "Not allowed to join this room"));
-                    }
-                }
-                "join"
-            }
+            Change::Join => self.check_join(who, room_id, target, &now).await?,
             Change::Invite | Change::InviteAtCreation | Change::DirectInviteAtCreation => {
-                if !joined {
-                    return Err(MatrixError::forbidden(format!(
-                        "User {} not in room {room_id}",
-                        who.user_id
-                    )));
-                }
-                if matches!(theirs.as_deref(), Some("join") | Some("ban")) {
-                    return Err(MatrixError::forbidden(format!(
-                        "{target} is already in the room or banned"
-                    )));
-                }
-                if pl.user(&who.user_id) < pl.for_action("invite") {
-                    return Err(MatrixError::forbidden(
-                        "You don't have permission to invite users",
-                    ));
-                }
-                if who.shadow_banned {
+                match self
+                    .check_invite(who, room_id, target, change, &now)
+                    .await?
+                {
+                    Some(membership) => membership,
                     // Shadow-banned users are told their invite went out; nothing is stored.
-                    return Ok(format!("${}", super::events::random_id(43)));
-                }
-                if !who.is_admin {
-                    // Invites made by createRoom are not rate-limited, as in Synapse.
-                    if change == Change::Invite {
-                        self.check_invite_rate(&who.user_id, target, room_id)
-                            .await?;
-                    }
-                    if let SpamCheck::Deny(d) = self
-                        .modules
-                        .user_may_invite(&who.user_id, target, room_id)
-                        .await?
-                    {
-                        return Err(MatrixError::denied(
-                            d,
-                            "Invites have been disabled on this server",
-                        ));
-                    }
-                }
-                "invite"
-            }
-            Change::Leave => {
-                if !matches!(theirs.as_deref(), Some("join") | Some("invite")) {
-                    return Err(MatrixError::forbidden("You are not in this room"));
-                }
-                "leave"
-            }
-            Change::Kick | Change::Ban => {
-                let action = if change == Change::Kick {
-                    "kick"
-                } else {
-                    "ban"
-                };
-                if !joined
-                    || pl.user(&who.user_id) < pl.for_action(action)
-                    || pl.user(&who.user_id) <= pl.user(target) && who.user_id != target
-                {
-                    return Err(MatrixError::forbidden(format!(
-                        "You don't have permission to {action} this user"
-                    )));
-                }
-                if change == Change::Kick
-                    && !matches!(theirs.as_deref(), Some("join") | Some("invite"))
-                {
-                    return Err(MatrixError::forbidden("The user is not in this room"));
-                }
-                if change == Change::Kick {
-                    "leave"
-                } else {
-                    "ban"
+                    None => return Ok(format!("${}", super::events::random_id(43))),
                 }
             }
+            Change::Leave => check_leave(&now)?,
+            Change::Kick | Change::Ban => check_kick_or_ban(who, target, change, &now)?,
         };
         let mut content = self.member_content(target, membership, reason).await?;
         if change == Change::DirectInviteAtCreation {
@@ -187,13 +92,175 @@ impl AppState {
             content,
             txn: None,
         };
-        self.send_event(
-            new,
-            SendOptions {
-                skip_auth: true,
-                ..SendOptions::default()
-            },
-        )
-        .await
+        let options = SendOptions {
+            skip_auth: true,
+            ..SendOptions::default()
+        };
+        self.send_event(new, options).await
     }
+
+    /// A join: not in a blocked room, not banned, invited unless the room is public (or
+    /// already joined), then `user_may_join_room` (not for server admins).
+    async fn check_join(
+        &self,
+        who: &Requester,
+        room_id: &str,
+        target: &str,
+        now: &Memberships,
+    ) -> MatrixResult<&'static str> {
+        if self.store.is_room_blocked(room_id).await? {
+            return Err(MatrixError::forbidden(
+                "This room has been blocked on this server",
+            ));
+        }
+        if now.theirs.as_deref() == Some("ban") {
+            return Err(MatrixError::forbidden("You are banned from this room"));
+        }
+        let is_invited = now.theirs.as_deref() == Some("invite");
+        let join_rule = self
+            .store
+            .state_event(room_id, "m.room.join_rules", "")
+            .await?;
+        let public = join_rule
+            .as_ref()
+            .and_then(|e| e["content"]["join_rule"].as_str())
+            == Some("public");
+        if !public && !is_invited && now.theirs.as_deref() != Some("join") {
+            return Err(MatrixError::forbidden("You are not invited to this room."));
+        }
+        if !who.is_admin {
+            if let SpamCheck::Deny(d) = self
+                .modules
+                .user_may_join_room(target, room_id, is_invited)
+                .await?
+            {
+                return Err(MatrixError::denied(d, "Not allowed to join this room"));
+            }
+        }
+        Ok("join")
+    }
+
+    /// An invite: the inviter is joined with the invite power, the target neither joined nor
+    /// banned; then (not for server admins) the invite rate limit (not for invites made by
+    /// `createRoom`, as in Synapse) and `user_may_invite`. `None`: the inviter is
+    /// shadow-banned and nothing may be stored.
+    async fn check_invite(
+        &self,
+        who: &Requester,
+        room_id: &str,
+        target: &str,
+        change: Change,
+        now: &Memberships,
+    ) -> MatrixResult<Option<&'static str>> {
+        if !now.joined {
+            return Err(MatrixError::forbidden(format!(
+                "User {} not in room {room_id}",
+                who.user_id
+            )));
+        }
+        if matches!(now.theirs.as_deref(), Some("join") | Some("ban")) {
+            return Err(MatrixError::forbidden(format!(
+                "{target} is already in the room or banned"
+            )));
+        }
+        let pl = now.power_levels();
+        if pl.user(&who.user_id) < pl.for_action("invite") {
+            return Err(MatrixError::forbidden(
+                "You don't have permission to invite users",
+            ));
+        }
+        if who.shadow_banned {
+            return Ok(None);
+        }
+        if !who.is_admin {
+            if change == Change::Invite {
+                self.check_invite_rate(&who.user_id, target, room_id)
+                    .await?;
+            }
+            if let SpamCheck::Deny(d) = self
+                .modules
+                .user_may_invite(&who.user_id, target, room_id)
+                .await?
+            {
+                return Err(MatrixError::denied(
+                    d,
+                    "Invites have been disabled on this server",
+                ));
+            }
+        }
+        Ok(Some("invite"))
+    }
+}
+
+/// The memberships a change depends on, read once.
+struct Memberships {
+    /// The target's membership.
+    theirs: Option<String>,
+    /// Whether the requester is joined.
+    joined: bool,
+    /// The room's `m.room.power_levels` event.
+    power_levels: Option<Value>,
+}
+
+impl Memberships {
+    async fn read(
+        state: &AppState,
+        room_id: &str,
+        requester: &str,
+        target: &str,
+    ) -> MatrixResult<Memberships> {
+        let own = state.store.membership(room_id, requester).await?;
+        Ok(Memberships {
+            theirs: state.store.membership(room_id, target).await?,
+            joined: own.as_deref() == Some("join"),
+            power_levels: state
+                .store
+                .state_event(room_id, "m.room.power_levels", "")
+                .await?,
+        })
+    }
+
+    fn power_levels(&self) -> PowerLevels<'_> {
+        PowerLevels(self.power_levels.as_ref().map(|e| &e["content"]))
+    }
+}
+
+/// Leaving oneself: only from `join` or `invite`.
+fn check_leave(now: &Memberships) -> MatrixResult<&'static str> {
+    if !matches!(now.theirs.as_deref(), Some("join") | Some("invite")) {
+        return Err(MatrixError::forbidden("You are not in this room"));
+    }
+    Ok("leave")
+}
+
+/// A kick (→ `leave`) or ban: the requester is joined, has the action's power and more
+/// power than the target (unless acting on themselves); a kicked user must be in the room.
+fn check_kick_or_ban(
+    who: &Requester,
+    target: &str,
+    change: Change,
+    now: &Memberships,
+) -> MatrixResult<&'static str> {
+    let action = if change == Change::Kick {
+        "kick"
+    } else {
+        "ban"
+    };
+    let pl = now.power_levels();
+    if !now.joined
+        || pl.user(&who.user_id) < pl.for_action(action)
+        || pl.user(&who.user_id) <= pl.user(target) && who.user_id != target
+    {
+        return Err(MatrixError::forbidden(format!(
+            "You don't have permission to {action} this user"
+        )));
+    }
+    if change == Change::Kick && !matches!(now.theirs.as_deref(), Some("join") | Some("invite")) {
+        return Err(MatrixError::forbidden("The user is not in this room"));
+    }
+    Ok(if change == Change::Kick {
+        "leave"
+    } else {
+        "ban"
+    })
 }

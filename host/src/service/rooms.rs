@@ -292,8 +292,9 @@ pub async fn create_room(state: &AppState, who: &Requester, body: Value) -> Matr
 }
 
 /// Send one of a new room's initial state events as its creator (no auth checks: the room
-/// is being built; the module event checks still run).
-async fn send_initial_event(
+/// is being built; the module event checks still run). A membership event gets the
+/// creator's join content (display name, avatar) whatever `content` says.
+pub(crate) async fn send_initial_event(
     state: &AppState,
     who: &Requester,
     room_id: &str,

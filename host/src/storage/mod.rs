@@ -9,9 +9,11 @@
 mod account_data;
 mod background;
 mod events;
+mod filters;
 mod media;
 mod module_api;
 mod presence;
+mod receipts;
 mod rooms;
 mod users;
 

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::deferred::{self, Deferred};
 use super::{callback_methods, category};
+use crate::catalogue::{Wire, WireType};
 use crate::codec::{to_json, Encode};
 use crate::ffi::FfiValue;
 
@@ -49,6 +50,10 @@ impl UpdateGuard {
         self.on_exit = Some(deferred::boxed(move |_| f()));
         self
     }
+}
+
+impl WireType for UpdateGuard {
+    const WIRE: Wire = Wire::JSON;
 }
 
 impl Encode for UpdateGuard {

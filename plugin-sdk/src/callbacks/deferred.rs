@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::{entry, Entry};
+use super::{Entry, SdkCallbacks};
 use crate::json::Json;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -48,18 +48,14 @@ fn take(token: u64) -> Option<Deferred> {
 
 /// The hidden runner callback (registered once per module instance).
 pub(crate) fn runner() -> Entry {
-    // Arguments: token, payload, and `discard = true` when the host drops the follow-up
-    // without running it (e.g. a login refused after authentication).
-    entry::<(u64, Json, Option<bool>), _, _, (), ()>(
-        "run_deferred",
-        String::new(),
-        |(token, payload, discard)| {
+    SdkCallbacks::default()
+        .run_deferred(|token: u64, payload: Option<Json>, discard: Option<bool>| {
             let deferred = take(token);
             async move {
                 if let (Some(deferred), false) = (deferred, discard.unwrap_or(false)) {
-                    deferred(payload).await;
+                    deferred(payload.unwrap_or_else(|| Json::from_raw("null"))).await;
                 }
             }
-        },
-    )
+        })
+        .into_entry()
 }

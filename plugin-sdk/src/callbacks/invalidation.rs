@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{entry, Entry};
+use super::{Entry, SdkCallbacks};
 
 pub(crate) type Invalidator = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -46,15 +46,13 @@ impl Invalidators {
     }
 }
 
-/// The hidden callback for `table`. Arguments: function name, key; unknown names are
+/// The hidden callback for `table`: drops a key from the named function; unknown names are
 /// ignored, as in Synapse.
 pub(crate) fn hook(table: Arc<Invalidators>) -> Entry {
-    entry::<(String, String), _, _, (), ()>(
-        "invalidate_cache",
-        String::new(),
-        move |(name, key)| {
-            table.invalidate(&name, &key);
+    SdkCallbacks::default()
+        .invalidate_cache(move |function: String, key: String| {
+            table.invalidate(&function, &key);
             async {}
-        },
-    )
+        })
+        .into_entry()
 }

@@ -40,6 +40,7 @@ pub use unsigned::UnsignedFieldsCallbacks;
 
 use crate::codec::{DecodeArgs, Encode};
 use crate::ffi::{CallFuture, CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue};
+use crate::json::Json;
 use crate::runtime;
 use crate::ModuleError;
 
@@ -87,6 +88,44 @@ outcome_for!(
 impl Encode for serde_json::Map<String, serde_json::Value> {
     fn encode(self) -> FfiValue {
         crate::codec::to_json(&self)
+    }
+}
+
+/// The SDK's own hidden callbacks (category `sdk`): the SDK registers them for a module, module
+/// code never does. Declared here like the public builders, so the catalogue lists their
+/// arguments too.
+#[derive(Default)]
+pub(crate) struct SdkCallbacks {
+    pub(crate) entries: Vec<Entry>,
+}
+
+impl SdkCallbacks {
+    /// The category name used on the wire.
+    pub(crate) const CATEGORY: &'static str = "sdk";
+
+    callback_methods! {
+        /// Runs (or drops) a follow-up the module returned inside a result: an auth checker's
+        /// `on_login`, a background update's exit step.
+        fn run_deferred(
+            token: u64 => "the follow-up's token, as the module returned it",
+            payload: Option<Json> => "what the follow-up receives: the login response for \
+                `on_login`, `null` for an exit step; absent when the follow-up is discarded",
+            discard: Option<bool> => "`Some(true)` when the host drops the follow-up without \
+                running it (e.g. a login refused after authentication)",
+        ) -> ();
+        /// Drops a key from a cached function registered for invalidation (an invalidation
+        /// from another instance). Unknown names are ignored.
+        fn invalidate_cache(
+            function: String => "the name the function was registered under",
+            key: String => "the key to drop",
+        ) -> ();
+    }
+
+    /// The one callback registered on this builder.
+    pub(crate) fn into_entry(self) -> Entry {
+        let mut entries = self.entries;
+        assert_eq!(entries.len(), 1, "one SDK callback per builder");
+        entries.remove(0)
     }
 }
 
@@ -184,16 +223,36 @@ pub(crate) async fn guard<T>(
     }
 }
 
-/// Generates one builder method per callback.
+/// Generates one builder method per callback, and the builder's `SIGNATURES`.
 ///
 /// Each argument carries its meaning (`name: Type => "meaning, with an example"`), which
 /// becomes the method's "Arguments" list in the rendered docs, so names and order are written
-/// once, here, for the builder and for the docs.
+/// once, here, for the builder, for the docs and for the [catalogue](crate::catalogue) (whose
+/// argument lists and wire types are taken from `SIGNATURES` at compile time).
+///
+/// A method whose registration takes parameters of its own (an auth checker's login type and
+/// fields) names them after the result type, with the registration metadata built from them:
+/// `-> Ret where (param: Type, …) => metadata_json_string;`.
 macro_rules! callback_methods {
+    (@meta) => { String::new() };
+    (@meta $meta:expr) => { $meta };
     ($(
         $(#[$doc:meta])*
-        fn $name:ident($($arg:ident : $ty:ty => $meaning:literal),* $(,)?) -> $ret:ty;
-    )*) => {$(
+        fn $name:ident($($arg:ident : $ty:ty => $meaning:literal),* $(,)?) -> $ret:ty
+            $(where ($($param:ident : $param_ty:ty),* $(,)?) => $meta:expr)?;
+    )*) => {
+        /// Every callback this builder registers, as the catalogue lists it.
+        pub(crate) const SIGNATURES: &'static [$crate::catalogue::Signature] = &[$(
+            $crate::catalogue::Signature {
+                name: stringify!($name),
+                args: &[$(
+                    (stringify!($arg), <$ty as $crate::catalogue::WireType>::WIRE),
+                )*],
+                result: <$ret as $crate::catalogue::WireType>::WIRE,
+            },
+        )*];
+
+        $(
         $(#[$doc])*
         ///
         /// # Arguments
@@ -205,7 +264,7 @@ macro_rules! callback_methods {
         )*
         ///
         #[doc = concat!("Returns `", stringify!($ret), "`.")]
-        pub fn $name<F, Fut, R>(mut self, callback: F) -> Self
+        pub fn $name<F, Fut, R>(mut self, $($($param: $param_ty,)*)? callback: F) -> Self
         where
             F: Fn($($ty),*) -> Fut + Send + Sync + 'static,
             Fut: std::future::Future<Output = R> + Send + 'static,
@@ -213,12 +272,13 @@ macro_rules! callback_methods {
         {
             self.entries.push($crate::callbacks::entry::<($($ty,)*), _, _, R, $ret>(
                 stringify!($name),
-                String::new(),
+                $crate::callbacks::callback_methods!(@meta $($meta)?),
                 move |($($arg,)*)| callback($($arg),*),
             ));
             self
         }
-    )*};
+        )*
+    };
 }
 pub(crate) use callback_methods;
 

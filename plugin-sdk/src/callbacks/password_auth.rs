@@ -3,7 +3,8 @@ use std::future::Future;
 use serde_json::json;
 
 use super::deferred::{self, Deferred};
-use super::{callback_methods, category, entry};
+use super::{callback_methods, category};
+use crate::catalogue::{Wire, WireType};
 use crate::codec::{to_json, Encode};
 use crate::ffi::FfiValue;
 use crate::json::Json;
@@ -66,6 +67,10 @@ impl std::fmt::Debug for AuthResult {
     }
 }
 
+impl WireType for AuthResult {
+    const WIRE: Wire = Wire::JSON;
+}
+
 impl Encode for AuthResult {
     fn encode(self) -> FfiValue {
         let token = self.on_login.map(deferred::store);
@@ -74,59 +79,40 @@ impl Encode for AuthResult {
 }
 
 impl PasswordAuthProviderCallbacks {
-    /// Handle logins of `login_type` that carry all of `fields` (Synapse's `auth_checkers`
-    /// entry `(login_type, fields) -> check_auth`). Fires on `POST /login` and interactive
-    /// auth stages of that type; the host first checks every field is present (else 400
-    /// "Missing parameters for login type …", callback not called) and passes only those
-    /// fields in `login_dict`. `user` is the identifier as submitted (may be a localpart).
-    ///
-    /// `Some(AuthResult)` logs the user in (they must exist); `None` means not
-    /// authenticated by this module. The first `Some` among the checkers of that type wins;
-    /// if all return `None`, `m.login.password` falls back to the local password database and
-    /// anything else answers 403 "Invalid username or password". A failure is logged and
-    /// counts as `None`. Two modules registering the same login type with different fields
-    /// refuse to start (Synapse documents this; its code forgets to check).
-    ///
-    /// `login_type` is the login type to handle, `m.login.password` or a custom one such as
-    /// `com.example.login.token`; `fields` are the fields a submission of that type must
-    /// carry, e.g. `&["token"]`.
-    ///
-    /// # Arguments
-    ///
-    /// The callback receives, in this order:
-    ///
-    /// * `user: String` — the user identifier as submitted, not canonicalised: on
-    ///   `POST /login` the `identifier.user` (or legacy top-level `user`) field, a localpart
-    ///   `alice` or a full ID `@alice:example.org`, `""` when the request has none; in
-    ///   interactive auth the `auth` dict's `identifier.user` or `user`, else the requesting
-    ///   user's full ID.
-    /// * `login_type: String` — the submitted login type, one this checker registered,
-    ///   `com.example.login.token`.
-    /// * `login_dict: Json` — a JSON object holding exactly the registered `fields`, with the
-    ///   values as submitted (any JSON type), e.g. `{"token": "abc123"}`; a `password` field
-    ///   is in plain text.
-    ///
-    /// Returns `Option<AuthResult>`. In interactive auth an [`AuthResult`] for another user
-    /// than the requester answers 403 "Requested user is not the logged-in user", and its
-    /// [`on_login`](AuthResult::on_login) follow-up is not run.
-    pub fn auth_checker<F, Fut, R>(mut self, login_type: &str, fields: &[&str], callback: F) -> Self
-    where
-        F: Fn(String, String, Json) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = R> + Send + 'static,
-        R: super::IntoOutcome<Option<AuthResult>> + 'static,
-    {
-        let meta = json!({ "login_type": login_type, "fields": fields }).to_string();
-        self.entries.push(
-            entry::<(String, String, Json), _, _, R, Option<AuthResult>>(
-                "auth_checker",
-                meta,
-                move |(user, login_type, login_dict)| callback(user, login_type, login_dict),
-            ),
-        );
-        self
-    }
-
     callback_methods! {
+        /// Handle logins of `login_type` that carry all of `fields` (Synapse's `auth_checkers`
+        /// entry `(login_type, fields) -> check_auth`). Fires on `POST /login` and interactive
+        /// auth stages of that type; the host first checks every field is present (else 400
+        /// "Missing parameters for login type …", callback not called) and passes only those
+        /// fields in `login_dict`. `user` is the identifier as submitted (may be a localpart).
+        ///
+        /// `Some(AuthResult)` logs the user in (they must exist); `None` means not
+        /// authenticated by this module. The first `Some` among the checkers of that type wins;
+        /// if all return `None`, `m.login.password` falls back to the local password database
+        /// and anything else answers 403 "Invalid username or password". A failure is logged
+        /// and counts as `None`. Two modules registering the same login type with different
+        /// fields refuse to start (Synapse documents this; its code forgets to check). In
+        /// interactive auth an [`AuthResult`] for another user than the requester answers 403
+        /// "Requested user is not the logged-in user", and its
+        /// [`on_login`](AuthResult::on_login) follow-up is not run.
+        ///
+        /// `login_type` is the login type to handle, `m.login.password` or a custom one such as
+        /// `com.example.login.token`; `fields` are the fields a submission of that type must
+        /// carry, e.g. `&["token"]`.
+        fn auth_checker(
+            user: String => "the user identifier as submitted, not canonicalised: on \
+                `POST /login` the `identifier.user` (or legacy top-level `user`) field, a \
+                localpart `alice` or a full ID `@alice:example.org`, `\"\"` when the request \
+                has none; in interactive auth the `auth` dict's `identifier.user` or `user`, \
+                else the requesting user's full ID",
+            login_type: String => "the submitted login type, one this checker registered, \
+                `com.example.login.token`",
+            login_dict: Json => "a JSON object holding exactly the registered `fields`, with \
+                the values as submitted (any JSON type), e.g. `{\"token\": \"abc123\"}`; a \
+                `password` field is in plain text",
+        ) -> Option<AuthResult>
+        where (login_type: &str, fields: &[&str]) =>
+            json!({ "login_type": login_type, "fields": fields }).to_string();
         /// Fires on `m.login.password` logins with a third-party identifier, before the local
         /// lookup. Same results as an auth checker; FIRST-NON-None; failures count as `None`.
         fn check_3pid_auth(

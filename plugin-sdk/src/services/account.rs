@@ -1,8 +1,11 @@
 //! Account data and presence.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::codec::Encode;
+use crate::host_methods::{
+    AccountDataArgs, AccountDataGetGlobal, AccountDataPutArgs, AccountDataPutGlobal,
+    PresenceUpdate, SendLocalOnlinePresenceTo, SetPresenceArgs, SetPresenceForUsers, UserListArgs,
+};
 use crate::{ModuleApi, ModuleError};
 
 impl ModuleApi {
@@ -13,14 +16,14 @@ impl ModuleApi {
         user_id: &str,
         data_type: &str,
     ) -> Result<Option<Map<String, Value>>, ModuleError> {
-        let v: Value = self
-            .call_host(
-                "account_data_get_global",
-                vec![user_id.encode(), data_type.encode()],
-            )
+        let content = self
+            .call_method::<AccountDataGetGlobal>(AccountDataArgs {
+                user_id: user_id.into(),
+                data_type: data_type.into(),
+            })
             .await?;
-        Ok(match v {
-            Value::Object(m) => Some(m),
+        Ok(match content {
+            Some(crate::host_methods::AsJson(Value::Object(m))) => Some(m),
             _ => None,
         })
     }
@@ -42,14 +45,11 @@ impl ModuleApi {
         data_type: &str,
         content: Map<String, Value>,
     ) -> Result<(), ModuleError> {
-        self.call_host(
-            "account_data_put_global",
-            vec![
-                user_id.encode(),
-                data_type.encode(),
-                Value::Object(content).encode(),
-            ],
-        )
+        self.call_method::<AccountDataPutGlobal>(AccountDataPutArgs {
+            user_id: user_id.into(),
+            data_type: data_type.into(),
+            content: Value::Object(content),
+        })
         .await
     }
 
@@ -59,21 +59,25 @@ impl ModuleApi {
         &self,
         users: &[(&str, &str, Option<&str>)],
     ) -> Result<(), ModuleError> {
-        let mut map = Map::new();
-        for (user, presence, status) in users {
-            map.insert(
-                user.to_string(),
-                json!({"presence": presence, "status_msg": status}),
-            );
-        }
-        self.call_host("set_presence_for_users", vec![Value::Object(map).encode()])
+        let users = users
+            .iter()
+            .map(|(user, presence, status)| {
+                let update = PresenceUpdate {
+                    presence: presence.to_string(),
+                    status_msg: status.map(String::from),
+                };
+                (user.to_string(), update)
+            })
+            .collect();
+        self.call_method::<SetPresenceForUsers>(SetPresenceArgs { users })
             .await
     }
 
     /// Send the presence of every online local user to each listed local user in their next
     /// `/sync` (Synapse's `send_local_online_presence_to`).
     pub async fn send_local_online_presence_to(&self, users: &[&str]) -> Result<(), ModuleError> {
-        self.call_host("send_local_online_presence_to", vec![json!(users).encode()])
+        let users = users.iter().map(|u| u.to_string()).collect();
+        self.call_method::<SendLocalOnlinePresenceTo>(UserListArgs { users })
             .await
     }
 }

@@ -27,25 +27,17 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::codec::Encode;
+use crate::host_methods::{HttpAnswer, HttpRequestArgs, HttpRequestSpec, SendHttpRequest};
 use crate::{ModuleApi, ModuleError};
 
 /// A request for [`HttpClient::request`].
 #[derive(Debug, Clone)]
-pub struct HttpRequest {
-    method: String,
-    url: String,
-    headers: Map<String, Value>,
-    body: Option<String>,
-    json: Option<Value>,
-    timeout_ms: Option<u64>,
-    max_response_bytes: Option<u64>,
-}
+pub struct HttpRequest(HttpRequestSpec);
 
 impl HttpRequest {
     /// A request with `method` (`GET`, `POST`, …) to `url` (`http://` or `https://`).
     pub fn new(method: &str, url: &str) -> Self {
-        HttpRequest {
+        HttpRequest(HttpRequestSpec {
             method: method.to_string(),
             url: url.to_string(),
             headers: Map::new(),
@@ -53,7 +45,7 @@ impl HttpRequest {
             json: None,
             timeout_ms: None,
             max_response_bytes: None,
-        }
+        })
     }
 
     /// A `GET` request.
@@ -68,31 +60,31 @@ impl HttpRequest {
 
     /// Add a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.insert(name.to_string(), json!(value));
+        self.0.headers.insert(name.to_string(), json!(value));
         self
     }
 
     /// Send `value` as a JSON body (sets `content-type`).
     pub fn json<T: Serialize>(mut self, value: &T) -> Result<Self, ModuleError> {
-        self.json = Some(serde_json::to_value(value)?);
+        self.0.json = Some(serde_json::to_value(value)?);
         Ok(self)
     }
 
     /// Send `text` as the body.
     pub fn body(mut self, text: impl Into<String>) -> Self {
-        self.body = Some(text.into());
+        self.0.body = Some(text.into());
         self
     }
 
     /// Give up after `d` (at most 60 s).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout_ms = Some(d.as_millis() as u64);
+        self.0.timeout_ms = Some(d.as_millis() as u64);
         self
     }
 
     /// Refuse responses larger than `n` bytes (at most 16 MiB).
     pub fn max_response_bytes(mut self, n: u64) -> Self {
-        self.max_response_bytes = Some(n);
+        self.0.max_response_bytes = Some(n);
         self
     }
 }
@@ -144,29 +136,22 @@ impl HttpClient {
     /// Send `request`; any status is a response, only transport failures, the deadline and
     /// the size limit are errors.
     pub async fn request(&self, request: HttpRequest) -> Result<HttpResponse, ModuleError> {
-        let spec = json!({
-            "method": request.method, "url": request.url, "headers": request.headers,
-            "body": request.body, "json": request.json, "timeout_ms": request.timeout_ms,
-            "max_response_bytes": request.max_response_bytes,
-        });
-        let v: Value = self
-            .api
-            .call_host("http_request", vec![spec.encode()])
-            .await?;
-        let body = match (v["body"].as_str(), v["body_hex"].as_str()) {
-            (Some(text), _) => text.as_bytes().to_vec(),
-            (None, Some(hex)) => from_hex(hex),
+        let args = HttpRequestArgs { request: request.0 };
+        let answer: HttpAnswer = self.api.call_method::<SendHttpRequest>(args).await?;
+        let body = match (answer.body, answer.body_hex) {
+            (Some(text), _) => text.into_bytes(),
+            (None, Some(hex)) => from_hex(&hex),
             _ => Vec::new(),
         };
         Ok(HttpResponse {
-            status: v["status"].as_u64().unwrap_or(0) as u16,
-            headers: v["headers"].as_object().cloned().unwrap_or_default(),
+            status: answer.status,
+            headers: answer.headers,
             body,
         })
     }
 
     async fn json_exchange(&self, request: HttpRequest) -> Result<Value, ModuleError> {
-        let what = format!("{} {}", request.method, request.url);
+        let what = format!("{} {}", request.0.method, request.0.url);
         let response = self.request(request).await?;
         if !(200..300).contains(&response.status) {
             let text = response.text();

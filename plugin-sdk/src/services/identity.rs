@@ -1,14 +1,18 @@
 //! Identity and sessions.
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::codec::Encode;
+use crate::host_methods::{
+    CheckUserExists, CreateLoginToken, CreateLoginTokenArgs, GetHostConfig, GetProfileForUser,
+    GetUserByReq, GetUserByReqArgs, GetUserinfoById, InvalidateAccessToken, IsUserAdmin,
+    RegisterDevice, RegisterDeviceArgs, RegisterUser, RegisterUserArgs, SetDisplayname,
+    SetDisplaynameArgs, SetUserAdmin, SetUserAdminArgs, TokenArgs, UserArgs,
+};
 use crate::web::Request;
 use crate::{ModuleApi, ModuleError, ProfileInfo};
 
 /// A user as the host knows it (`get_userinfo_by_id`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// Full MXID.
     pub user_id: String,
@@ -25,7 +29,7 @@ pub struct UserInfo {
 }
 
 /// Who sent a request to a module web resource ([`ModuleApi::get_user_by_req`]).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Requester {
     /// Full MXID.
     pub user_id: String,
@@ -40,7 +44,7 @@ pub struct Requester {
 }
 
 /// A device made by [`ModuleApi::register_device`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisteredDevice {
     /// The device ID.
     pub device_id: String,
@@ -49,7 +53,7 @@ pub struct RegisteredDevice {
 }
 
 /// Host settings a module may read ([`ModuleApi::host_config`]).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostConfig {
     /// The homeserver's `server_name`.
     pub server_name: String,
@@ -67,32 +71,27 @@ impl ModuleApi {
     /// Whether `user_id` exists: `Some(user_id as stored)` if so (localparts are matched
     /// case-insensitively, as in Synapse).
     pub async fn check_user_exists(&self, user_id: &str) -> Result<Option<String>, ModuleError> {
-        self.call_host("check_user_exists", vec![user_id.encode()])
-            .await
+        self.call_method::<CheckUserExists>(user(user_id)).await
     }
 
     /// What the host knows about `user_id`, or `None` for an unknown user.
     pub async fn get_userinfo_by_id(&self, user_id: &str) -> Result<Option<UserInfo>, ModuleError> {
-        let v: Value = self
-            .call_host("get_userinfo_by_id", vec![user_id.encode()])
-            .await?;
-        if v.is_null() {
-            return Ok(None);
-        }
-        Ok(Some(serde_json::from_value(v)?))
+        self.call_method::<GetUserinfoById>(user(user_id)).await
     }
 
     /// Whether `user_id` is a server admin (false for unknown users).
     pub async fn is_user_admin(&self, user_id: &str) -> Result<bool, ModuleError> {
-        self.call_host("is_user_admin", vec![user_id.encode()])
-            .await
+        self.call_method::<IsUserAdmin>(user(user_id)).await
     }
 
     /// Make a local user a server admin, or not. Kept across restarts; users listed in
     /// `admin_users` are admins at every start whatever a module set.
     pub async fn set_user_admin(&self, user_id: &str, admin: bool) -> Result<(), ModuleError> {
-        self.call_host("set_user_admin", vec![user_id.encode(), admin.encode()])
-            .await
+        self.call_method::<SetUserAdmin>(SetUserAdminArgs {
+            user_id: user_id.into(),
+            admin,
+        })
+        .await
     }
 
     /// Register a local user without a password (display name defaults to the localpart).
@@ -110,10 +109,11 @@ impl ModuleApi {
         localpart: &str,
         displayname: Option<&str>,
     ) -> Result<String, ModuleError> {
-        self.call_host(
-            "register_user",
-            vec![localpart.encode(), displayname.map(String::from).encode()],
-        )
+        self.call_method::<RegisterUser>(RegisterUserArgs {
+            localpart: localpart.into(),
+            displayname: displayname.map(String::from),
+            admin: None,
+        })
         .await
     }
 
@@ -125,25 +125,20 @@ impl ModuleApi {
         device_id: Option<&str>,
         initial_display_name: Option<&str>,
     ) -> Result<RegisteredDevice, ModuleError> {
-        let v: Value = self
-            .call_host(
-                "register_device",
-                vec![
-                    user_id.encode(),
-                    device_id.map(String::from).encode(),
-                    initial_display_name.map(String::from).encode(),
-                ],
-            )
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_method::<RegisterDevice>(RegisterDeviceArgs {
+            user_id: user_id.into(),
+            device_id: device_id.map(String::from),
+            initial_display_name: initial_display_name.map(String::from),
+        })
+        .await
     }
 
     /// `user_id`'s display name and avatar (each `None` when unset).
     pub async fn get_profile_for_user(&self, user_id: &str) -> Result<ProfileInfo, ModuleError> {
-        let v: Value = self
-            .call_host("get_profile_for_user", vec![user_id.encode()])
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        Ok(self
+            .call_method::<GetProfileForUser>(user(user_id))
+            .await?
+            .into())
     }
 
     /// Set a local user's display name. `on_profile_update` fires with `by_admin = true`.
@@ -152,10 +147,10 @@ impl ModuleApi {
         user_id: &str,
         displayname: &str,
     ) -> Result<(), ModuleError> {
-        self.call_host(
-            "set_displayname",
-            vec![user_id.encode(), displayname.encode()],
-        )
+        self.call_method::<SetDisplayname>(SetDisplaynameArgs {
+            user_id: user_id.into(),
+            displayname: displayname.into(),
+        })
         .await
     }
 
@@ -185,21 +180,20 @@ impl ModuleApi {
         request: &Request,
         allow_expired: bool,
     ) -> Result<Requester, ModuleError> {
-        let token = request.access_token().unwrap_or_default();
-        let v: Value = self
-            .call_host(
-                "get_user_by_req",
-                vec![token.encode(), allow_expired.encode()],
-            )
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_method::<GetUserByReq>(GetUserByReqArgs {
+            access_token: request.access_token().unwrap_or_default(),
+            allow_expired,
+        })
+        .await
     }
 
     /// Log out the session behind `access_token` (`on_logged_out` fires as for `/logout`).
     /// Whether there was such a session.
     pub async fn invalidate_access_token(&self, access_token: &str) -> Result<bool, ModuleError> {
-        self.call_host("invalidate_access_token", vec![access_token.encode()])
-            .await
+        self.call_method::<InvalidateAccessToken>(TokenArgs {
+            access_token: access_token.into(),
+        })
+        .await
     }
 
     /// A single-use token that logs `user_id` in through `POST /login` with
@@ -210,20 +204,22 @@ impl ModuleApi {
         duration_ms: Option<u64>,
         auth_provider_id: Option<&str>,
     ) -> Result<String, ModuleError> {
-        self.call_host(
-            "create_login_token",
-            vec![
-                user_id.encode(),
-                duration_ms.map(|d| d as i64).encode(),
-                auth_provider_id.map(String::from).encode(),
-            ],
-        )
+        self.call_method::<CreateLoginToken>(CreateLoginTokenArgs {
+            user_id: user_id.into(),
+            duration_ms: duration_ms.map(|d| d as i64),
+            auth_provider_id: auth_provider_id.map(String::from),
+        })
         .await
     }
 
     /// The host settings a module may read.
     pub async fn host_config(&self) -> Result<HostConfig, ModuleError> {
-        let v: Value = self.call_host("host_config", vec![]).await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_method::<GetHostConfig>(()).await
+    }
+}
+
+fn user(user_id: &str) -> UserArgs {
+    UserArgs {
+        user_id: user_id.into(),
     }
 }

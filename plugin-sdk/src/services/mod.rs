@@ -1,5 +1,6 @@
-//! Typed host services on [`ModuleApi`](crate::ModuleApi), one file per area. Each is a named
-//! host method reached through [`ModuleApi::call_host`](crate::ModuleApi::call_host): a host
+//! Typed host services on [`ModuleApi`](crate::ModuleApi), one file per area. Each wraps a
+//! host method of the [catalogue](crate::host_methods), which gives its name, arguments and
+//! answer, reached through [`ModuleApi::call_method`](crate::ModuleApi::call_method): a host
 //! that predates one answers with an error naming the method, never a crash.
 //!
 //! Errors: a refusal a client could see (a join the room forbids, an unknown access token)

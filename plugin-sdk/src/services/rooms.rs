@@ -1,18 +1,23 @@
 //! Rooms and events.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::codec::Encode;
+use crate::host_methods::{
+    AliasArgs, CreateAndSendEventIntoRoom, CreateRoom, CreateRoomArgs, DeleteRoom,
+    GetCanonicalRoomAlias, GetRoomState, LookupRoomAlias, PublicRoomListAdd,
+    PublicRoomListContains, PublicRoomListRemove, RoomArgs, SendEventArgs, UpdateRoomMembership,
+    UpdateRoomMembershipArgs,
+};
 use crate::{ModuleApi, ModuleError};
 
 /// A room made by [`ModuleApi::create_room`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedRoom {
     /// The new room's ID.
     pub room_id: String,
     /// Its alias, when the request named one (`room_alias_name`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_alias: Option<String>,
 }
 
@@ -35,15 +40,12 @@ impl ModuleApi {
         room_id: &str,
         membership: &str,
     ) -> Result<String, ModuleError> {
-        self.call_host(
-            "update_room_membership",
-            vec![
-                sender.encode(),
-                target.encode(),
-                room_id.encode(),
-                membership.encode(),
-            ],
-        )
+        self.call_method::<UpdateRoomMembership>(UpdateRoomMembershipArgs {
+            sender: sender.into(),
+            target: target.into(),
+            room_id: room_id.into(),
+            membership: membership.into(),
+        })
         .await
     }
 
@@ -55,20 +57,23 @@ impl ModuleApi {
         &self,
         event: Value,
     ) -> Result<Value, ModuleError> {
-        self.call_host("create_and_send_event_into_room", vec![event.encode()])
-            .await
+        let stored = self
+            .call_method::<CreateAndSendEventIntoRoom>(SendEventArgs { event })
+            .await?;
+        Ok(stored.0)
     }
 
     /// The room's current state events.
     pub async fn get_room_state(&self, room_id: &str) -> Result<Vec<Value>, ModuleError> {
-        self.call_host("get_room_state", vec![room_id.encode()])
-            .await
+        self.call_method::<GetRoomState>(room(room_id)).await
     }
 
     /// The room an alias points to, if any.
     pub async fn lookup_room_alias(&self, alias: &str) -> Result<Option<String>, ModuleError> {
-        self.call_host("lookup_room_alias", vec![alias.encode()])
-            .await
+        self.call_method::<LookupRoomAlias>(AliasArgs {
+            alias: alias.into(),
+        })
+        .await
     }
 
     /// The alias in the room's `m.room.canonical_alias` state, if any.
@@ -76,7 +81,7 @@ impl ModuleApi {
         &self,
         room_id: &str,
     ) -> Result<Option<String>, ModuleError> {
-        self.call_host("get_canonical_room_alias", vec![room_id.encode()])
+        self.call_method::<GetCanonicalRoomAlias>(room(room_id))
             .await
     }
 
@@ -96,37 +101,40 @@ impl ModuleApi {
         user_id: &str,
         config: Value,
     ) -> Result<CreatedRoom, ModuleError> {
-        let v: Value = self
-            .call_host("create_room", vec![user_id.encode(), config.encode()])
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_method::<CreateRoom>(CreateRoomArgs {
+            user_id: user_id.into(),
+            config,
+        })
+        .await
     }
 
     /// Shut a room down: `check_can_shutdown_room` is asked (with no requester), then every
     /// member leaves, the room is blocked and its aliases removed. Returns the users removed.
     pub async fn delete_room(&self, room_id: &str) -> Result<Vec<String>, ModuleError> {
-        let v: Value = self
-            .call_host("delete_room", vec![room_id.encode()])
-            .await?;
-        Ok(serde_json::from_value(v)?)
+        self.call_method::<DeleteRoom>(room(room_id)).await
     }
 
     /// Whether the room is in the public room directory.
     pub async fn public_room_list_contains(&self, room_id: &str) -> Result<bool, ModuleError> {
-        self.call_host("public_room_list_contains", vec![room_id.encode()])
+        self.call_method::<PublicRoomListContains>(room(room_id))
             .await
     }
 
     /// Publish the room in the directory (no `check_visibility_can_be_modified`: the module
     /// is the policy).
     pub async fn public_room_list_add(&self, room_id: &str) -> Result<(), ModuleError> {
-        self.call_host("public_room_list_add", vec![room_id.encode()])
-            .await
+        self.call_method::<PublicRoomListAdd>(room(room_id)).await
     }
 
     /// Remove the room from the directory.
     pub async fn public_room_list_remove(&self, room_id: &str) -> Result<(), ModuleError> {
-        self.call_host("public_room_list_remove", vec![room_id.encode()])
+        self.call_method::<PublicRoomListRemove>(room(room_id))
             .await
+    }
+}
+
+fn room(room_id: &str) -> RoomArgs {
+    RoomArgs {
+        room_id: room_id.into(),
     }
 }

@@ -39,8 +39,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codec::Encode;
-use crate::ffi::FfiValue;
+use crate::host_methods::{
+    HostMethod, StoreBegin, StoreCommit, StoreDelete, StoreGet, StoreKeyArgs, StorePut,
+    StorePutArgs, StoreRollback, StoreScan, StoreScanArgs, TxnArgs,
+};
 use crate::{ModuleApi, ModuleError};
 
 /// Keys under this prefix belong to the SDK (the schema version).
@@ -71,10 +73,6 @@ fn check_user_key(key: &str) -> Result<(), ModuleError> {
     Ok(())
 }
 
-fn txn_arg(txn: Option<u64>) -> FfiValue {
-    txn.map(|t| t as i64).encode()
-}
-
 fn decode<T: DeserializeOwned>(key: &str, v: Value) -> Result<Option<T>, ModuleError> {
     if v.is_null() {
         return Ok(None);
@@ -89,10 +87,14 @@ async fn get<T: DeserializeOwned>(
     key: &str,
     txn: Option<u64>,
 ) -> Result<Option<T>, ModuleError> {
-    let v: Value = api
-        .call_host("store_get", vec![key.encode(), txn_arg(txn)])
-        .await?;
-    decode(key, v)
+    let key_args = StoreKeyArgs {
+        key: key.into(),
+        txn,
+    };
+    match api.call_method::<StoreGet>(key_args).await? {
+        Some(v) => decode(key, v.0),
+        None => Ok(None),
+    }
 }
 
 async fn put<T: Serialize + ?Sized>(
@@ -101,14 +103,21 @@ async fn put<T: Serialize + ?Sized>(
     value: &T,
     txn: Option<u64>,
 ) -> Result<(), ModuleError> {
-    let v = serde_json::to_value(value)?;
-    api.call_host("store_put", vec![key.encode(), v.encode(), txn_arg(txn)])
-        .await
+    let value = serde_json::to_value(value)?;
+    api.call_method::<StorePut>(StorePutArgs {
+        key: key.into(),
+        value,
+        txn,
+    })
+    .await
 }
 
 async fn delete(api: &ModuleApi, key: &str, txn: Option<u64>) -> Result<bool, ModuleError> {
-    api.call_host("store_delete", vec![key.encode(), txn_arg(txn)])
-        .await
+    api.call_method::<StoreDelete>(StoreKeyArgs {
+        key: key.into(),
+        txn,
+    })
+    .await
 }
 
 async fn scan(
@@ -119,15 +128,14 @@ async fn scan(
     let mut out: Vec<(String, Value)> = Vec::new();
     loop {
         let after = out.last().map(|(k, _)| k.clone());
-        let page: Vec<(String, Value)> = {
-            let v: Value = api
-                .call_host(
-                    "store_scan",
-                    vec![prefix.encode(), after.encode(), PAGE.encode(), txn_arg(txn)],
-                )
-                .await?;
-            serde_json::from_value(v)?
-        };
+        let page = api
+            .call_method::<StoreScan>(StoreScanArgs {
+                prefix: prefix.into(),
+                after,
+                limit: Some(PAGE),
+                txn,
+            })
+            .await?;
         let done = (page.len() as i64) < PAGE;
         out.extend(page.into_iter().filter(|(k, _)| !k.starts_with(RESERVED)));
         if done {
@@ -166,7 +174,7 @@ impl Store {
     /// Start a transaction. Writes through it are kept only if it
     /// [commits](StoreTxn::commit).
     pub async fn transaction(&self) -> Result<StoreTxn, ModuleError> {
-        let id: u64 = self.api.call_host("store_begin", vec![]).await?;
+        let id = self.api.call_method::<StoreBegin>(()).await?;
         Ok(StoreTxn {
             inner: Arc::new(TxnInner {
                 api: self.api.clone(),
@@ -226,9 +234,7 @@ impl Drop for TxnInner {
             // Dropped without commit: roll back in the background.
             let (api, id) = (self.api.clone(), self.id);
             self.api.spawn("store-rollback", async move {
-                let _ = api
-                    .call_host::<()>("store_rollback", vec![(id as i64).encode()])
-                    .await;
+                let _ = api.call_method::<StoreRollback>(TxnArgs { txn: id }).await;
             });
         }
     }
@@ -272,23 +278,21 @@ impl StoreTxn {
         scan(&self.inner.api, prefix, self.id()).await
     }
 
-    async fn end(self, method: &str) -> Result<(), ModuleError> {
+    async fn end<M: HostMethod<Args = TxnArgs, Output = ()>>(self) -> Result<(), ModuleError> {
         if self.inner.done.swap(true, Ordering::SeqCst) {
             return Err(ModuleError::new("the store transaction has already ended"));
         }
-        self.inner
-            .api
-            .call_host(method, vec![(self.inner.id as i64).encode()])
-            .await
+        let txn = TxnArgs { txn: self.inner.id };
+        self.inner.api.call_method::<M>(txn).await
     }
 
     /// Keep every write of this transaction (all clones end with it).
     pub async fn commit(self) -> Result<(), ModuleError> {
-        self.end("store_commit").await
+        self.end::<StoreCommit>().await
     }
 
     /// Drop every write of this transaction.
     pub async fn rollback(self) -> Result<(), ModuleError> {
-        self.end("store_rollback").await
+        self.end::<StoreRollback>().await
     }
 }

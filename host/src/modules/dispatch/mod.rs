@@ -14,16 +14,42 @@
 //! A module's deliberate Matrix error ([`plugin_sdk::ModuleError::matrix`]) surfaces as
 //! [`CallbackError::Matrix`] where Synapse lets `SynapseError` through, and counts as an
 //! ordinary failure elsewhere.
+//!
+//! Argument lists are the SDK's: each dispatcher builds its arguments with `call!`, naming
+//! every argument as the SDK builder declares it, which the catalogue
+//! ([`HookInfo::args`](plugin_sdk::catalogue::HookInfo::args)) lists. Debug builds and tests
+//! check names, order and wire types as the list is built (`tests.rs` calls every
+//! dispatcher); release builds pass the bare borrowed values.
+
+/// The argument list for one callback: `call!(UserMayInvite { inviter: s(inviter), invitee:
+/// s(invitee), room_id: s(room_id) })` is a [`Call`] of `Hook::UserMayInvite` with those
+/// arguments, in that order. Each argument is named as the catalogue names it (the SDK
+/// builder's declaration), and in debug builds and tests [`named`] checks names, order and
+/// wire types against [`HookInfo::args`](plugin_sdk::catalogue::HookInfo::args); release
+/// builds get the bare array, with no allocation and no string comparison.
+macro_rules! call {
+    ($hook:ident { $($name:ident: $value:expr),* $(,)? }) => {
+        $crate::modules::dispatch::Call {
+            hook: ::plugin_sdk::catalogue::Hook::$hook,
+            args: &$crate::modules::dispatch::named(
+                ::plugin_sdk::catalogue::Hook::$hook,
+                [$((stringify!($name), $value)),*],
+            ),
+        }
+    };
+}
 
 mod other;
 mod password_auth;
 mod spam_checker;
+#[cfg(test)]
+mod tests;
 mod third_party_rules;
 
 use std::fmt;
 
-use abi_stable::std_types::RStr;
-use plugin_sdk::catalogue::Hook;
+use abi_stable::std_types::{RSlice, RStr};
+use plugin_sdk::catalogue::{Hook, Wire, WireType};
 use plugin_sdk::codec::Decode;
 use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::MatrixError;
@@ -91,19 +117,158 @@ impl fmt::Display for CallbackError {
 
 impl std::error::Error for CallbackError {}
 
+/// One argument as a dispatcher builds it: the value, and the wire type the dispatcher
+/// means it to have (checked against the catalogue by [`named`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Arg<'a> {
+    // Read by the checks only, so release builds carry (and optimise away) a dead field.
+    #[cfg_attr(not(any(test, debug_assertions)), allow(dead_code))]
+    wire: Wire,
+    value: FfiArg<'a>,
+}
+
 /// `Str` argument (borrowed: passing arguments allocates nothing).
-pub(crate) fn s(value: &str) -> FfiArg<'_> {
-    FfiArg::Str(RStr::from(value))
+pub(crate) fn s(value: &str) -> Arg<'_> {
+    Arg {
+        wire: Wire::STR,
+        value: FfiArg::Str(RStr::from(value)),
+    }
 }
 
 /// `Json` argument from JSON text.
-pub(crate) fn j(text: &str) -> FfiArg<'_> {
-    FfiArg::Json(RStr::from(text))
+pub(crate) fn j(text: &str) -> Arg<'_> {
+    Arg {
+        wire: Wire::JSON,
+        value: FfiArg::Json(RStr::from(text)),
+    }
 }
 
 /// `Str` or `Null`.
-pub(crate) fn opt(value: Option<&str>) -> FfiArg<'_> {
-    value.map_or(FfiArg::Null, s)
+pub(crate) fn opt(value: Option<&str>) -> Arg<'_> {
+    Arg {
+        wire: Wire::STR.or_null(),
+        value: value.map_or(FfiArg::Null, |v| FfiArg::Str(RStr::from(v))),
+    }
+}
+
+/// `Json` or `Null`.
+pub(crate) fn opt_j(text: Option<&str>) -> Arg<'_> {
+    Arg {
+        wire: Wire::JSON.or_null(),
+        value: text.map_or(FfiArg::Null, |t| FfiArg::Json(RStr::from(t))),
+    }
+}
+
+/// `Bool` argument.
+pub(crate) fn flag(value: bool) -> Arg<'static> {
+    Arg {
+        wire: Wire::BOOL,
+        value: FfiArg::Bool(value),
+    }
+}
+
+/// `Int` argument (a `u64` on the module side).
+pub(crate) fn int(value: u64) -> Arg<'static> {
+    Arg {
+        wire: Wire::INT,
+        value: FfiArg::Int(value as i64),
+    }
+}
+
+/// `Bytes` argument (borrowed).
+pub(crate) fn bytes(value: &[u8]) -> Arg<'_> {
+    Arg {
+        wire: Wire::BYTES,
+        value: FfiArg::Bytes(RSlice::from_slice(value)),
+    }
+}
+
+/// `Null`: an optional argument the host has no value for.
+pub(crate) fn null() -> Arg<'static> {
+    Arg {
+        wire: Wire::NULL,
+        value: FfiArg::Null,
+    }
+}
+
+/// A callback and its arguments, built with `call!`.
+#[derive(Clone, Copy)]
+pub(crate) struct Call<'s, 'a> {
+    /// The callback.
+    pub(crate) hook: Hook,
+    /// Its arguments, in wire order.
+    pub(crate) args: &'s [FfiArg<'a>],
+}
+
+/// The values of `args`, in order; `call!` passes each argument's catalogue name. In debug
+/// builds and tests, panics unless the names, their order and the wire types match the
+/// catalogue's entry for `hook`.
+#[inline(always)]
+pub(crate) fn named<'a, const N: usize>(
+    hook: Hook,
+    args: [(&'static str, Arg<'a>); N],
+) -> [FfiArg<'a>; N] {
+    #[cfg(any(test, debug_assertions))]
+    if let Err(problem) = check_args(hook, &args.map(|(name, arg)| (name, arg.wire))) {
+        panic!("{problem}");
+    }
+    #[cfg(not(any(test, debug_assertions)))]
+    let _ = hook;
+    args.map(|(_, arg)| arg.value)
+}
+
+/// Whether a dispatcher's argument list (names and the wire types it sends) is the one the
+/// catalogue lists for `hook`: same names in the same order, each sent as a wire type the
+/// module accepts.
+#[cfg(any(test, debug_assertions))]
+pub(crate) fn check_args(hook: Hook, sent: &[(&str, Wire)]) -> Result<(), String> {
+    let info = hook.info();
+    let (category, callback) = (info.category, info.name);
+    let listed = |list: &mut dyn Iterator<Item = &str>| list.collect::<Vec<_>>().join(", ");
+    if sent.len() != info.args.len() {
+        return Err(format!(
+            "{category}.{callback}: the dispatcher passes {} arguments ({}), the catalogue lists \
+             {} ({})",
+            sent.len(),
+            listed(&mut sent.iter().map(|(n, _)| *n)),
+            info.args.len(),
+            listed(&mut info.args.iter().map(|(n, _)| *n)),
+        ));
+    }
+    for (i, ((name, wire), (want, want_wire))) in sent.iter().zip(info.args).enumerate() {
+        if name != want {
+            return Err(format!(
+                "{category}.{callback}: the dispatcher passes `{name}` as argument {i}, the \
+                 catalogue lists `{want}` there ({})",
+                listed(&mut info.args.iter().map(|(n, _)| *n)),
+            ));
+        }
+        if !want_wire.contains(*wire) {
+            return Err(format!(
+                "{category}.{callback}: the dispatcher passes `{name}` as {wire}, the module \
+                 expects {want_wire}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether decoding a result as `T` accepts everything `hook`'s modules may answer.
+#[cfg(any(test, debug_assertions))]
+pub(crate) fn check_result<T: WireType>(hook: Hook) -> Result<(), String> {
+    let info = hook.info();
+    if T::WIRE.contains(info.result) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}.{}: modules answer {}, the dispatcher decodes {} ({})",
+            info.category,
+            info.name,
+            info.result,
+            T::WIRE,
+            std::any::type_name::<T>()
+        ))
+    }
 }
 
 /// Serialise once; every module in the chain gets a copy of the text.
@@ -113,20 +278,16 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
 
 impl Registry {
     /// ALL, failures logged and skipped.
-    pub(crate) async fn notify(&self, hook: Hook, args: &[FfiArg<'_>]) {
-        for cb in self.chain(hook) {
-            let _ = self.invoke::<()>(cb, args).await;
+    pub(crate) async fn notify(&self, call: Call<'_, '_>) {
+        for cb in self.chain(call.hook) {
+            let _ = self.invoke::<()>(cb, call).await;
         }
     }
 
     /// ALL, the first failure fails the request.
-    pub(crate) async fn notify_strict(
-        &self,
-        hook: Hook,
-        args: &[FfiArg<'_>],
-    ) -> Result<(), CallbackError> {
-        for cb in self.chain(hook) {
-            self.invoke::<()>(cb, args)
+    pub(crate) async fn notify_strict(&self, call: Call<'_, '_>) -> Result<(), CallbackError> {
+        for cb in self.chain(call.hook) {
+            self.invoke::<()>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         }
@@ -136,12 +297,11 @@ impl Registry {
     /// FIRST `false` wins; on failure the module's `on_failure:`, else fail open or propagate.
     pub(crate) async fn first_false(
         &self,
-        hook: Hook,
+        call: Call<'_, '_>,
         fail_open: bool,
-        args: &[FfiArg<'_>],
     ) -> Result<bool, CallbackError> {
-        for cb in self.chain(hook) {
-            match self.invoke::<bool>(cb, args).await {
+        for cb in self.chain(call.hook) {
+            match self.invoke::<bool>(cb, call).await {
                 Ok(true) => {}
                 Ok(false) => {
                     cb.stats
@@ -162,14 +322,13 @@ impl Registry {
     }
 
     /// FIRST-NON-None (with the module that answered); on failure either skip or propagate.
-    pub(crate) async fn first_some<T: Decode>(
+    pub(crate) async fn first_some<T: Decode + WireType>(
         &self,
-        hook: Hook,
+        call: Call<'_, '_>,
         skip_failures: bool,
-        args: &[FfiArg<'_>],
     ) -> Result<Option<(T, &Registered)>, CallbackError> {
-        for cb in self.chain(hook) {
-            match self.invoke::<Option<T>>(cb, args).await {
+        for cb in self.chain(call.hook) {
+            match self.invoke::<Option<T>>(cb, call).await {
                 Ok(Some(value)) => return Ok(Some((value, cb))),
                 Ok(None) => {}
                 Err(_) if skip_failures => {}
@@ -182,12 +341,12 @@ impl Registry {
     /// Drop a follow-up a module returned without running it (so the module can free it).
     pub async fn discard_deferred(&self, module_index: usize, token: u64) {
         if let Some(runner) = self.runner(module_index) {
-            let _ = self
-                .invoke::<()>(
-                    runner,
-                    &[FfiArg::Int(token as i64), FfiArg::Null, FfiArg::Bool(true)],
-                )
-                .await;
+            let call = call!(RunDeferred {
+                token: int(token),
+                payload: null(),
+                discard: flag(true),
+            });
+            let _ = self.invoke::<()>(runner, call).await;
         }
     }
 
@@ -195,12 +354,11 @@ impl Registry {
     /// instance). Unknown modules and functions are ignored, as in Synapse.
     pub async fn invalidate_cache(&self, module: &str, function: &str, key: &str) {
         if let Some(invalidator) = self.invalidator(module) {
-            let _ = self
-                .invoke::<()>(
-                    invalidator,
-                    &[FfiArg::Str(function.into()), FfiArg::Str(key.into())],
-                )
-                .await;
+            let call = call!(InvalidateCache {
+                function: s(function),
+                key: s(key),
+            });
+            let _ = self.invoke::<()>(invalidator, call).await;
         }
     }
 
@@ -209,9 +367,12 @@ impl Registry {
     pub async fn run_deferred(&self, module_index: usize, token: u64, payload: &serde_json::Value) {
         if let Some(runner) = self.runner(module_index) {
             let payload = payload.to_string();
-            let _ = self
-                .invoke::<()>(runner, &[FfiArg::Int(token as i64), j(&payload)])
-                .await;
+            let call = call!(RunDeferred {
+                token: int(token),
+                payload: j(&payload),
+                discard: null(),
+            });
+            let _ = self.invoke::<()>(runner, call).await;
         }
     }
 }

@@ -4,12 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::{InterestedUsers, MediaUploadLimit, RatelimitOverride};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{j, opt, s, CallbackError};
+use super::{flag, int, j, opt, s, Call, CallbackError};
 use crate::modules::registry::Registry;
 
 /// `on_update`'s answer.
@@ -28,11 +27,11 @@ impl Registry {
     pub async fn get_users_for_states(&self, updates: &[Value]) -> BTreeMap<String, Vec<Value>> {
         let text = serde_json::to_string(updates).unwrap_or_default();
         let mut merged: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for cb in self.chain(Hook::GetUsersForStates) {
-            if let Ok(map) = self
-                .invoke::<BTreeMap<String, Vec<Value>>>(cb, &[j(&text)])
-                .await
-            {
+        let call = call!(GetUsersForStates {
+            state_updates: j(&text)
+        });
+        for cb in self.chain(call.hook) {
+            if let Ok(map) = self.invoke::<BTreeMap<String, Vec<Value>>>(cb, call).await {
                 for (user, states) in map {
                     let slot = merged.entry(user).or_default();
                     for st in states {
@@ -49,8 +48,11 @@ impl Registry {
     /// `get_interested_users(user_id)`: union; `All` from any module returns at once.
     pub async fn get_interested_users(&self, user_id: &str) -> InterestedUsers {
         let mut users = BTreeSet::new();
-        for cb in self.chain(Hook::GetInterestedUsers) {
-            match self.invoke::<InterestedUsers>(cb, &[s(user_id)]).await {
+        let call = call!(GetInterestedUsers {
+            user_id: s(user_id)
+        });
+        for cb in self.chain(call.hook) {
+            match self.invoke::<InterestedUsers>(cb, call).await {
                 Ok(InterestedUsers::All) => return InterestedUsers::All,
                 Ok(InterestedUsers::Users(more)) => users.extend(more),
                 Err(_) => {}
@@ -64,15 +66,22 @@ impl Registry {
     /// `is_user_expired(user_id)`: FIRST-NON-None; `None` when no module has an opinion.
     pub async fn is_user_expired(&self, user_id: &str) -> Result<Option<bool>, CallbackError> {
         Ok(self
-            .first_some::<bool>(Hook::IsUserExpired, false, &[s(user_id)])
+            .first_some::<bool>(
+                call!(IsUserExpired {
+                    user_id: s(user_id)
+                }),
+                false,
+            )
             .await?
             .map(|(v, _)| v))
     }
 
     /// `on_user_registration(user_id)`.
     pub async fn on_user_registration(&self, user_id: &str) -> Result<(), CallbackError> {
-        self.notify_strict(Hook::OnUserRegistration, &[s(user_id)])
-            .await
+        self.notify_strict(call!(OnUserRegistration {
+            user_id: s(user_id)
+        }))
+        .await
     }
 
     /// `on_user_login(user_id, auth_provider_type, auth_provider_id)`.
@@ -82,10 +91,11 @@ impl Registry {
         auth_provider_type: Option<&str>,
         auth_provider_id: Option<&str>,
     ) -> Result<(), CallbackError> {
-        self.notify_strict(
-            Hook::OnUserLogin,
-            &[s(user_id), opt(auth_provider_type), opt(auth_provider_id)],
-        )
+        self.notify_strict(call!(OnUserLogin {
+            user_id: s(user_id),
+            auth_provider_type: opt(auth_provider_type),
+            auth_provider_id: opt(auth_provider_id),
+        }))
         .await
     }
 
@@ -101,11 +111,13 @@ impl Registry {
         let Some(cb) = self.chain(Hook::OnUpdate).first() else {
             return Ok(None);
         };
+        let call = call!(OnUpdate {
+            update_name: s(update_name),
+            database_name: s(database_name),
+            one_shot: flag(one_shot),
+        });
         let raw: Value = self
-            .invoke(
-                cb,
-                &[s(update_name), s(database_name), FfiArg::Bool(one_shot)],
-            )
+            .invoke(cb, call)
             .await
             .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         let target = serde_json::from_value(raw).map_err(|e| CallbackError::Failed {
@@ -122,8 +134,11 @@ impl Registry {
         update_name: &str,
         database_name: &str,
     ) -> Result<u64, CallbackError> {
-        self.batch_size(Hook::DefaultBatchSize, update_name, database_name, 100)
-            .await
+        let call = call!(DefaultBatchSize {
+            update_name: s(update_name),
+            database_name: s(database_name),
+        });
+        self.batch_size(call, 100).await
     }
 
     /// `min_batch_size(update_name, database_name)`, default 1.
@@ -132,21 +147,18 @@ impl Registry {
         update_name: &str,
         database_name: &str,
     ) -> Result<u64, CallbackError> {
-        self.batch_size(Hook::MinBatchSize, update_name, database_name, 1)
-            .await
+        let call = call!(MinBatchSize {
+            update_name: s(update_name),
+            database_name: s(database_name),
+        });
+        self.batch_size(call, 1).await
     }
 
-    async fn batch_size(
-        &self,
-        hook: Hook,
-        update: &str,
-        db: &str,
-        default: u64,
-    ) -> Result<u64, CallbackError> {
-        match self.chain(hook).first() {
+    async fn batch_size(&self, call: Call<'_, '_>, default: u64) -> Result<u64, CallbackError> {
+        match self.chain(call.hook).first() {
             None => Ok(default),
             Some(cb) => self
-                .invoke::<u64>(cb, &[s(update), s(db)])
+                .invoke::<u64>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false)),
         }
@@ -163,10 +175,12 @@ impl Registry {
         content: &Value,
     ) {
         let content = content.to_string();
-        self.notify(
-            Hook::OnAccountDataUpdated,
-            &[s(user_id), opt(room_id), s(data_type), j(&content)],
-        )
+        self.notify(call!(OnAccountDataUpdated {
+            user_id: s(user_id),
+            room_id: opt(room_id),
+            account_data_type: s(data_type),
+            content: j(&content),
+        }))
         .await
     }
 
@@ -177,9 +191,12 @@ impl Registry {
         &self,
         user_id: &str,
     ) -> Result<Option<Value>, CallbackError> {
-        for cb in self.chain(Hook::GetMediaConfigForUser) {
+        let call = call!(GetMediaConfigForUser {
+            user_id: s(user_id)
+        });
+        for cb in self.chain(call.hook) {
             let answer = self
-                .invoke::<Option<Value>>(cb, &[s(user_id)])
+                .invoke::<Option<Value>>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             match answer {
@@ -198,9 +215,11 @@ impl Registry {
         size: u64,
     ) -> Result<bool, CallbackError> {
         self.first_false(
-            Hook::IsUserAllowedToUploadMediaOfSize,
+            call!(IsUserAllowedToUploadMediaOfSize {
+                user_id: s(user_id),
+                size: int(size),
+            }),
             false,
-            &[s(user_id), FfiArg::Int(size as i64)],
         )
         .await
     }
@@ -212,9 +231,10 @@ impl Registry {
     ) -> Result<Option<Vec<MediaUploadLimit>>, CallbackError> {
         Ok(self
             .first_some::<Vec<MediaUploadLimit>>(
-                Hook::GetMediaUploadLimitsForUser,
+                call!(GetMediaUploadLimitsForUser {
+                    user_id: s(user_id)
+                }),
                 false,
-                &[s(user_id)],
             )
             .await?
             .map(|(v, _)| v))
@@ -229,15 +249,12 @@ impl Registry {
         attempted: u64,
     ) -> Result<(), CallbackError> {
         let limit = serde_json::to_string(&limit).unwrap_or_default();
-        self.notify_strict(
-            Hook::OnMediaUploadLimitExceeded,
-            &[
-                s(user_id),
-                j(&limit),
-                FfiArg::Int(sent as i64),
-                FfiArg::Int(attempted as i64),
-            ],
-        )
+        self.notify_strict(call!(OnMediaUploadLimitExceeded {
+            user_id: s(user_id),
+            limit: j(&limit),
+            sent_bytes: int(sent),
+            attempted_bytes: int(attempted),
+        }))
         .await
     }
 
@@ -249,9 +266,11 @@ impl Registry {
     ) -> Result<Option<RatelimitOverride>, CallbackError> {
         Ok(self
             .first_some::<RatelimitOverride>(
-                Hook::GetRatelimitOverrideForUser,
+                call!(GetRatelimitOverrideForUser {
+                    user_id: s(user_id),
+                    limiter_name: s(limiter_name),
+                }),
                 false,
-                &[s(user_id), s(limiter_name)],
             )
             .await?
             .map(|(v, _)| v))
@@ -268,10 +287,13 @@ impl Registry {
         if chain.is_empty() {
             return Ok(());
         }
+        let call = call!(AddFieldToUnsigned {
+            event: j(event_json)
+        });
         let mut added = Map::new();
         for cb in chain {
             let fields = self
-                .invoke::<Value>(cb, &[j(event_json)])
+                .invoke::<Value>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             if let Value::Object(fields) = fields {
@@ -291,9 +313,14 @@ impl Registry {
         let Some(cb) = self.chain(Hook::OnLegacySendMail).first() else {
             return Ok(false);
         };
-        self.invoke::<()>(cb, &[s(user_id)])
-            .await
-            .map_err(|f| CallbackError::from_failure(cb, f, false))?;
+        self.invoke::<()>(
+            cb,
+            call!(OnLegacySendMail {
+                user_id: s(user_id)
+            }),
+        )
+        .await
+        .map_err(|f| CallbackError::from_failure(cb, f, false))?;
         Ok(true)
     }
 
@@ -305,10 +332,15 @@ impl Registry {
         let Some(cb) = self.chain(Hook::OnLegacyRenew).first() else {
             return Ok(None);
         };
-        self.invoke::<Value>(cb, &[s(renewal_token)])
-            .await
-            .map(Some)
-            .map_err(|f| CallbackError::from_failure(cb, f, false))
+        self.invoke::<Value>(
+            cb,
+            call!(OnLegacyRenew {
+                renewal_token: s(renewal_token)
+            }),
+        )
+        .await
+        .map(Some)
+        .map_err(|f| CallbackError::from_failure(cb, f, false))
     }
 
     /// `on_legacy_admin_request(request)` → the new expiration timestamp.
@@ -320,7 +352,7 @@ impl Registry {
             return Ok(None);
         };
         let text = request.to_string();
-        self.invoke::<i64>(cb, &[j(&text)])
+        self.invoke::<i64>(cb, call!(OnLegacyAdminRequest { request: j(&text) }))
             .await
             .map(Some)
             .map_err(|f| CallbackError::from_failure(cb, f, false))

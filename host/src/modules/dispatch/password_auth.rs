@@ -1,11 +1,10 @@
 //! Password auth provider chains.
 
 use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiArg;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{j, opt, s, CallbackError};
+use super::{flag, j, opt, s, Call, CallbackError};
 use crate::modules::invoke::Failure;
 use crate::modules::registry::Registry;
 
@@ -77,10 +76,12 @@ impl Registry {
                 .filter_map(|f| submission.get(f).map(|v| (f.clone(), v.clone())))
                 .collect();
             let dict = Value::Object(login_dict).to_string();
-            if let Ok(Some(raw)) = self
-                .invoke::<Option<Value>>(cb, &[s(user), s(login_type), j(&dict)])
-                .await
-            {
+            let call = call!(AuthChecker {
+                user: s(user),
+                login_type: s(login_type),
+                login_dict: j(&dict),
+            });
+            if let Ok(Some(raw)) = self.invoke::<Option<Value>>(cb, call).await {
                 match serde_json::from_value::<RawAuth>(raw) {
                     Ok(a) => {
                         return Ok(Some(AuthOutcome {
@@ -106,9 +107,12 @@ impl Registry {
     ) -> Option<AuthOutcome> {
         let (raw, cb) = self
             .first_some::<Value>(
-                Hook::Check3pidAuth,
+                call!(Check3pidAuth {
+                    medium: s(medium),
+                    address: s(address),
+                    password: s(password),
+                }),
                 true,
-                &[s(medium), s(address), s(password)],
             )
             .await
             .ok()??;
@@ -121,10 +125,11 @@ impl Registry {
 
     /// `on_logged_out(user_id, device_id, access_token)`: every module; failures logged.
     pub async fn on_logged_out(&self, user_id: &str, device_id: Option<&str>, access_token: &str) {
-        self.notify(
-            Hook::OnLoggedOut,
-            &[s(user_id), opt(device_id), s(access_token)],
-        )
+        self.notify(call!(OnLoggedOut {
+            user_id: s(user_id),
+            device_id: opt(device_id),
+            access_token: s(access_token),
+        }))
         .await
     }
 
@@ -134,8 +139,12 @@ impl Registry {
         uia_results: &Value,
         params: &Value,
     ) -> Result<Option<String>, CallbackError> {
-        self.registration_choice(Hook::GetUsernameForRegistration, uia_results, params)
-            .await
+        let (uia_results, params) = (uia_results.to_string(), params.to_string());
+        self.registration_choice(call!(GetUsernameForRegistration {
+            uia_results: j(&uia_results),
+            params: j(&params),
+        }))
+        .await
     }
 
     /// `get_displayname_for_registration(uia_results, params)`: FIRST-NON-None; failures 500.
@@ -144,21 +153,22 @@ impl Registry {
         uia_results: &Value,
         params: &Value,
     ) -> Result<Option<String>, CallbackError> {
-        self.registration_choice(Hook::GetDisplaynameForRegistration, uia_results, params)
-            .await
+        let (uia_results, params) = (uia_results.to_string(), params.to_string());
+        self.registration_choice(call!(GetDisplaynameForRegistration {
+            uia_results: j(&uia_results),
+            params: j(&params),
+        }))
+        .await
     }
 
     /// FIRST-NON-None; an answer that is not a string is logged and ignored, other
     /// failures answer 500.
     async fn registration_choice(
         &self,
-        hook: Hook,
-        uia_results: &Value,
-        params: &Value,
+        call: Call<'_, '_>,
     ) -> Result<Option<String>, CallbackError> {
-        let (u, p) = (uia_results.to_string(), params.to_string());
-        for cb in self.chain(hook) {
-            match self.invoke::<Option<String>>(cb, &[j(&u), j(&p)]).await {
+        for cb in self.chain(call.hook) {
+            match self.invoke::<Option<String>>(cb, call).await {
                 Ok(Some(choice)) => return Ok(Some(choice)),
                 Ok(None) | Err(Failure::Invalid(_)) => {}
                 Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
@@ -175,11 +185,13 @@ impl Registry {
         address: &str,
         registration: bool,
     ) -> Result<bool, CallbackError> {
-        for cb in self.chain(Hook::Is3pidAllowed) {
-            match self
-                .invoke::<bool>(cb, &[s(medium), s(address), FfiArg::Bool(registration)])
-                .await
-            {
+        let call = call!(Is3pidAllowed {
+            medium: s(medium),
+            address: s(address),
+            registration: flag(registration),
+        });
+        for cb in self.chain(call.hook) {
+            match self.invoke::<bool>(cb, call).await {
                 Ok(false) => return Ok(false),
                 Ok(true) | Err(Failure::Invalid(_)) => {}
                 Err(f) => return Err(CallbackError::from_failure(cb, f, false)),

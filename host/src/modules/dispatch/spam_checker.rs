@@ -3,24 +3,17 @@
 //! (the failure counts as not spam) or `deny` (as a denial, `M_FORBIDDEN`). An answer that does not decode is treated as a
 //! denial with `M_FORBIDDEN` (Synapse rejects invalid return values as spam).
 
-use abi_stable::std_types::RSlice;
-use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::{RegistrationBehaviour, SpamCheck, UserProfile};
 
-use super::{j, opt, s, CallbackError};
+use super::{bytes, flag, j, opt, opt_j, s, Call, CallbackError};
 use crate::config::OnFailure;
 use crate::modules::invoke::Failure;
 use crate::modules::registry::Registry;
 
 impl Registry {
-    async fn spam_chain(
-        &self,
-        hook: Hook,
-        args: &[FfiArg<'_>],
-    ) -> Result<SpamCheck, CallbackError> {
-        for cb in self.chain(hook) {
-            match self.invoke::<SpamCheck>(cb, args).await {
+    async fn spam_chain(&self, call: Call<'_, '_>) -> Result<SpamCheck, CallbackError> {
+        for cb in self.chain(call.hook) {
+            match self.invoke::<SpamCheck>(cb, call).await {
                 Ok(SpamCheck::NotSpam) => {}
                 Ok(deny) => {
                     cb.stats
@@ -29,7 +22,7 @@ impl Registry {
                     return Ok(deny);
                 }
                 Err(Failure::Invalid(_)) => {
-                    tracing::warn!(module = %cb.module, callback = hook.info().name, "Module returned invalid value, rejecting as spam");
+                    tracing::warn!(module = %cb.module, callback = call.hook.info().name, "Module returned invalid value, rejecting as spam");
                     return Ok(SpamCheck::forbidden());
                 }
                 Err(f) => match cb.on_failure {
@@ -45,8 +38,10 @@ impl Registry {
 
     /// `check_event_for_spam(event)`; `event_json` is the event in client format.
     pub async fn check_event_for_spam(&self, event_json: &str) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::CheckEventForSpam, &[j(event_json)])
-            .await
+        self.spam_chain(call!(CheckEventForSpam {
+            event: j(event_json)
+        }))
+        .await
     }
 
     /// `user_may_join_room(user_id, room_id, is_invited)`.
@@ -56,10 +51,11 @@ impl Registry {
         room_id: &str,
         is_invited: bool,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(
-            Hook::UserMayJoinRoom,
-            &[s(user_id), s(room_id), FfiArg::Bool(is_invited)],
-        )
+        self.spam_chain(call!(UserMayJoinRoom {
+            user_id: s(user_id),
+            room_id: s(room_id),
+            is_invited: flag(is_invited),
+        }))
         .await
     }
 
@@ -70,8 +66,12 @@ impl Registry {
         invitee: &str,
         room_id: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayInvite, &[s(inviter), s(invitee), s(room_id)])
-            .await
+        self.spam_chain(call!(UserMayInvite {
+            inviter: s(inviter),
+            invitee: s(invitee),
+            room_id: s(room_id),
+        }))
+        .await
     }
 
     /// `user_may_send_3pid_invite(inviter, medium, address, room_id)`.
@@ -82,10 +82,12 @@ impl Registry {
         address: &str,
         room_id: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(
-            Hook::UserMaySend3pidInvite,
-            &[s(inviter), s(medium), s(address), s(room_id)],
-        )
+        self.spam_chain(call!(UserMaySend3pidInvite {
+            inviter: s(inviter),
+            medium: s(medium),
+            address: s(address),
+            room_id: s(room_id),
+        }))
         .await
     }
 
@@ -95,8 +97,11 @@ impl Registry {
         user_id: &str,
         room_config_json: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayCreateRoom, &[s(user_id), j(room_config_json)])
-            .await
+        self.spam_chain(call!(UserMayCreateRoom {
+            user_id: s(user_id),
+            room_config: j(room_config_json),
+        }))
+        .await
     }
 
     /// `user_may_create_room_alias(user_id, room_alias)`.
@@ -105,8 +110,11 @@ impl Registry {
         user_id: &str,
         room_alias: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayCreateRoomAlias, &[s(user_id), s(room_alias)])
-            .await
+        self.spam_chain(call!(UserMayCreateRoomAlias {
+            user_id: s(user_id),
+            room_alias: s(room_alias),
+        }))
+        .await
     }
 
     /// `user_may_publish_room(user_id, room_id)`.
@@ -115,8 +123,11 @@ impl Registry {
         user_id: &str,
         room_id: &str,
     ) -> Result<SpamCheck, CallbackError> {
-        self.spam_chain(Hook::UserMayPublishRoom, &[s(user_id), s(room_id)])
-            .await
+        self.spam_chain(call!(UserMayPublishRoom {
+            user_id: s(user_id),
+            room_id: s(room_id),
+        }))
+        .await
     }
 
     /// `user_may_send_state_event(user_id, room_id, event_type, state_key, content)`.
@@ -131,16 +142,13 @@ impl Registry {
         content_json: &str,
     ) -> Result<SpamCheck, CallbackError> {
         let verdict = self
-            .spam_chain(
-                Hook::UserMaySendStateEvent,
-                &[
-                    s(user_id),
-                    s(room_id),
-                    s(event_type),
-                    s(state_key),
-                    j(content_json),
-                ],
-            )
+            .spam_chain(call!(UserMaySendStateEvent {
+                user_id: s(user_id),
+                room_id: s(room_id),
+                event_type: s(event_type),
+                state_key: s(state_key),
+                content: j(content_json),
+            }))
             .await?;
         Ok(match verdict {
             SpamCheck::Deny(d) if !d.fields.is_empty() => SpamCheck::forbidden(),
@@ -155,9 +163,13 @@ impl Registry {
         requester_id: &str,
     ) -> Result<bool, CallbackError> {
         let profile = serde_json::to_string(profile).unwrap_or_default();
-        for cb in self.chain(Hook::CheckUsernameForSpam) {
+        let call = call!(CheckUsernameForSpam {
+            user_profile: j(&profile),
+            requester_id: s(requester_id),
+        });
+        for cb in self.chain(call.hook) {
             let hidden = self
-                .invoke::<bool>(cb, &[j(&profile), s(requester_id)])
+                .invoke::<bool>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             if hidden {
@@ -176,14 +188,14 @@ impl Registry {
         auth_provider_id: Option<&str>,
     ) -> Result<RegistrationBehaviour, CallbackError> {
         let info = serde_json::to_string(request_info).unwrap_or_default();
-        for cb in self.chain(Hook::CheckRegistrationForSpam) {
-            let args = &[
-                email_threepid_json.map_or(FfiArg::Null, j),
-                opt(username),
-                j(&info),
-                opt(auth_provider_id),
-            ];
-            match self.invoke::<RegistrationBehaviour>(cb, args).await {
+        let call = call!(CheckRegistrationForSpam {
+            email_threepid: opt_j(email_threepid_json),
+            username: opt(username),
+            request_info: j(&info),
+            auth_provider_id: opt(auth_provider_id),
+        });
+        for cb in self.chain(call.hook) {
+            match self.invoke::<RegistrationBehaviour>(cb, call).await {
                 Ok(RegistrationBehaviour::Allow) => {}
                 Ok(other) => return Ok(other),
                 Err(f) => return Err(CallbackError::from_failure(cb, f, false)),
@@ -199,13 +211,10 @@ impl Registry {
         file_info_json: &str,
     ) -> Result<SpamCheck, CallbackError> {
         let verdict = self
-            .spam_chain(
-                Hook::CheckMediaFileForSpam,
-                &[
-                    FfiArg::Bytes(RSlice::from_slice(content)),
-                    j(file_info_json),
-                ],
-            )
+            .spam_chain(call!(CheckMediaFileForSpam {
+                content: bytes(content),
+                file_info: j(file_info_json),
+            }))
             .await?;
         Ok(match verdict {
             SpamCheck::Deny(mut d) => {
@@ -226,16 +235,13 @@ impl Registry {
         auth_provider_id: Option<&str>,
     ) -> Result<SpamCheck, CallbackError> {
         let info = serde_json::to_string(request_info).unwrap_or_default();
-        self.spam_chain(
-            Hook::CheckLoginForSpam,
-            &[
-                s(user_id),
-                opt(device_id),
-                opt(initial_display_name),
-                j(&info),
-                opt(auth_provider_id),
-            ],
-        )
+        self.spam_chain(call!(CheckLoginForSpam {
+            user_id: s(user_id),
+            device_id: opt(device_id),
+            initial_display_name: opt(initial_display_name),
+            request_info: j(&info),
+            auth_provider_id: opt(auth_provider_id),
+        }))
         .await
     }
 
@@ -245,9 +251,12 @@ impl Registry {
         &self,
         event_json: &str,
     ) -> Result<bool, CallbackError> {
-        for cb in self.chain(Hook::ShouldDropFederatedEvent) {
+        let call = call!(ShouldDropFederatedEvent {
+            event: j(event_json)
+        });
+        for cb in self.chain(call.hook) {
             let drop = self
-                .invoke::<bool>(cb, &[j(event_json)])
+                .invoke::<bool>(cb, call)
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             if drop {
@@ -265,7 +274,9 @@ impl Registry {
         event_json: &str,
     ) -> Result<SpamCheck, CallbackError> {
         if let deny @ SpamCheck::Deny(_) = self
-            .spam_chain(Hook::FederatedUserMayInvite, &[j(event_json)])
+            .spam_chain(call!(FederatedUserMayInvite {
+                event: j(event_json)
+            }))
             .await?
         {
             return Ok(deny);

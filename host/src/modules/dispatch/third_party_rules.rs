@@ -1,11 +1,10 @@
 //! Third-party rules chains.
 
 use plugin_sdk::catalogue::Hook;
-use plugin_sdk::ffi::FfiArg;
 use plugin_sdk::{EventAllowed, ProfileInfo};
 use serde_json::Value;
 
-use super::{j, json_text, opt, s, CallbackError};
+use super::{flag, j, json_text, opt, s, CallbackError};
 use crate::modules::registry::Registry;
 
 impl Registry {
@@ -16,11 +15,12 @@ impl Registry {
         event_json: &str,
         state_json: &str,
     ) -> Result<EventAllowed, CallbackError> {
-        for cb in self.chain(Hook::CheckEventAllowed) {
-            match self
-                .invoke::<EventAllowed>(cb, &[j(event_json), j(state_json)])
-                .await
-            {
+        let call = call!(CheckEventAllowed {
+            event: j(event_json),
+            state_events: j(state_json),
+        });
+        for cb in self.chain(call.hook) {
+            match self.invoke::<EventAllowed>(cb, call).await {
                 Ok(EventAllowed::Allow) => {}
                 Ok(other) => {
                     if other == EventAllowed::Deny {
@@ -49,10 +49,12 @@ impl Registry {
         let mut content = content;
         for cb in self.chain(Hook::OnCreateRoom) {
             let text = json_text(&content);
-            match self
-                .invoke::<Option<Value>>(cb, &[s(requester), j(&text), FfiArg::Bool(is_admin)])
-                .await
-            {
+            let call = call!(OnCreateRoom {
+                requester: s(requester),
+                request_content: j(&text),
+                is_requester_admin: flag(is_admin),
+            });
+            match self.invoke::<Option<Value>>(cb, call).await {
                 Ok(Some(replaced)) if replaced.is_object() => content = replaced,
                 Ok(Some(_)) => {
                     tracing::error!(module = %cb.module, callback = "on_create_room", "module returned request content that is not a JSON object");
@@ -84,9 +86,12 @@ impl Registry {
         state_json: &str,
     ) -> bool {
         self.first_false(
-            Hook::CheckThreepidCanBeInvited,
+            call!(CheckThreepidCanBeInvited {
+                medium: s(medium),
+                address: s(address),
+                state_events: j(state_json),
+            }),
             true,
-            &[s(medium), s(address), j(state_json)],
         )
         .await
         .unwrap_or(true)
@@ -100,9 +105,12 @@ impl Registry {
         new_visibility: &str,
     ) -> bool {
         self.first_false(
-            Hook::CheckVisibilityCanBeModified,
+            call!(CheckVisibilityCanBeModified {
+                room_id: s(room_id),
+                state_events: j(state_json),
+                new_visibility: s(new_visibility),
+            }),
             true,
-            &[s(room_id), j(state_json), s(new_visibility)],
         )
         .await
         .unwrap_or(true)
@@ -110,16 +118,21 @@ impl Registry {
 
     /// `on_new_event(event, state)`: every module; failures logged.
     pub async fn on_new_event(&self, event_json: &str, state_json: &str) {
-        self.notify(Hook::OnNewEvent, &[j(event_json), j(state_json)])
-            .await
+        self.notify(call!(OnNewEvent {
+            event: j(event_json),
+            state_events: j(state_json),
+        }))
+        .await
     }
 
     /// `check_can_shutdown_room(requester, room_id)`: fail-open.
     pub async fn check_can_shutdown_room(&self, requester: Option<&str>, room_id: &str) -> bool {
         self.first_false(
-            Hook::CheckCanShutdownRoom,
+            call!(CheckCanShutdownRoom {
+                requester: opt(requester),
+                room_id: s(room_id),
+            }),
             true,
-            &[opt(requester), s(room_id)],
         )
         .await
         .unwrap_or(true)
@@ -128,9 +141,11 @@ impl Registry {
     /// `check_can_deactivate_user(user_id, by_admin)`: fail-open.
     pub async fn check_can_deactivate_user(&self, user_id: &str, by_admin: bool) -> bool {
         self.first_false(
-            Hook::CheckCanDeactivateUser,
+            call!(CheckCanDeactivateUser {
+                user_id: s(user_id),
+                by_admin: flag(by_admin),
+            }),
             true,
-            &[s(user_id), FfiArg::Bool(by_admin)],
         )
         .await
         .unwrap_or(true)
@@ -145,15 +160,12 @@ impl Registry {
         deactivation: bool,
     ) {
         let profile = serde_json::to_string(profile).unwrap_or_default();
-        self.notify(
-            Hook::OnProfileUpdate,
-            &[
-                s(user_id),
-                j(&profile),
-                FfiArg::Bool(by_admin),
-                FfiArg::Bool(deactivation),
-            ],
-        )
+        self.notify(call!(OnProfileUpdate {
+            user_id: s(user_id),
+            new_profile: j(&profile),
+            by_admin: flag(by_admin),
+            deactivation: flag(deactivation),
+        }))
         .await
     }
 
@@ -164,14 +176,11 @@ impl Registry {
         deactivated: bool,
         by_admin: bool,
     ) {
-        self.notify(
-            Hook::OnUserDeactivationStatusChanged,
-            &[
-                s(user_id),
-                FfiArg::Bool(deactivated),
-                FfiArg::Bool(by_admin),
-            ],
-        )
+        self.notify(call!(OnUserDeactivationStatusChanged {
+            user_id: s(user_id),
+            deactivated: flag(deactivated),
+            by_admin: flag(by_admin),
+        }))
         .await
     }
 
@@ -183,9 +192,18 @@ impl Registry {
         medium: &str,
         address: &str,
     ) {
-        let args = &[s(user_id), s(medium), s(address)];
-        self.notify(Hook::OnThreepidBind, args).await;
-        self.notify(Hook::OnAddUserThirdPartyIdentifier, args).await;
+        self.notify(call!(OnThreepidBind {
+            user_id: s(user_id),
+            medium: s(medium),
+            address: s(address),
+        }))
+        .await;
+        self.notify(call!(OnAddUserThirdPartyIdentifier {
+            user_id: s(user_id),
+            medium: s(medium),
+            address: s(address),
+        }))
+        .await;
     }
 
     /// `on_remove_user_third_party_identifier(user_id, medium, address)`.
@@ -195,10 +213,11 @@ impl Registry {
         medium: &str,
         address: &str,
     ) {
-        self.notify(
-            Hook::OnRemoveUserThirdPartyIdentifier,
-            &[s(user_id), s(medium), s(address)],
-        )
+        self.notify(call!(OnRemoveUserThirdPartyIdentifier {
+            user_id: s(user_id),
+            medium: s(medium),
+            address: s(address),
+        }))
         .await
     }
 }

@@ -1,29 +1,17 @@
 //! Account data (Synapse's `account_data_manager`) and presence.
 
-use plugin_sdk::ffi::{FfiError, FfiValue};
+use plugin_sdk::host_methods::{
+    AccountDataArgs, AccountDataGetGlobal, AccountDataPutArgs, AccountDataPutGlobal, AsJson,
+    HostError, SendLocalOnlinePresenceTo, SetPresenceArgs, SetPresenceForUsers, UserListArgs,
+};
 use serde_json::Value;
 
-use super::{bad_value, internal, json_value, Args};
+use super::{bad_value, internal, Handler};
 use crate::state::AppState;
 
 impl AppState {
-    pub(super) async fn account_call(
-        &self,
-        _module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Option<Result<FfiValue, FfiError>> {
-        Some(match method {
-            "account_data_get_global" => self.account_data_get_global(args).await,
-            "account_data_put_global" => self.account_data_put_global(args).await,
-            "set_presence_for_users" => self.set_presence_for_users(args).await,
-            "send_local_online_presence_to" => self.send_local_online_presence_to(args).await,
-            _ => return None,
-        })
-    }
-
     /// A registered local user, or the error Synapse's account data manager gives.
-    async fn account_data_user(&self, user_id: &str, verb: &str) -> Result<(), FfiError> {
+    async fn account_data_user(&self, user_id: &str, verb: &str) -> Result<(), HostError> {
         if ruma_common::UserId::parse(user_id).is_err() {
             return Err(bad_value(format!("{user_id:?} is not a valid user ID")));
         }
@@ -46,82 +34,6 @@ impl AppState {
         Ok(())
     }
 
-    /// `account_data_get_global(user_id, type)` → the content, or null.
-    async fn account_data_get_global(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let (user_id, data_type) = (args.str(0, "user_id")?, args.str(1, "type")?);
-        self.account_data_user(&user_id, "get").await?;
-        Ok(self
-            .store
-            .get_account_data(&user_id, None, &data_type)
-            .await
-            .map_err(internal)?
-            .map_or(FfiValue::Null, |v| json_value(&v)))
-    }
-
-    /// `account_data_put_global(user_id, type, content)` → null. Clients see it in `/sync`;
-    /// `on_account_data_updated` fires as for a client's write.
-    async fn account_data_put_global(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let (user_id, data_type) = (args.str(0, "user_id")?, args.str(1, "type")?);
-        let content = args.json(2, "content")?;
-        if !content.is_object() {
-            return Err(bad_value("account data content must be a JSON object"));
-        }
-        self.account_data_user(&user_id, "put").await?;
-        self.store
-            .put_account_data(&user_id, None, &data_type, &content)
-            .await
-            .map_err(internal)?;
-        self.notify_change();
-        self.modules
-            .on_account_data_updated(&user_id, None, &data_type, &content)
-            .await;
-        Ok(FfiValue::Null)
-    }
-
-    /// `set_presence_for_users({user_id: {"presence": …, "status_msg"?: …}})` → null; local
-    /// users only.
-    async fn set_presence_for_users(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let Value::Object(users) = args.json(0, "users")? else {
-            return Err(bad_value("argument 0 (users) must be a JSON object"));
-        };
-        let mut updates = Vec::new();
-        for (user_id, state) in &users {
-            self.require_local(user_id, "user")?;
-            let presence = state["presence"].as_str().unwrap_or_default();
-            if !["online", "offline", "unavailable"].contains(&presence) {
-                return Err(bad_value(format!(
-                    "presence for {user_id} must be online, offline or unavailable"
-                )));
-            }
-            updates.push((user_id, presence, state["status_msg"].as_str()));
-        }
-        for (user_id, presence, status_msg) in updates {
-            self.store
-                .set_presence(user_id, presence, status_msg)
-                .await
-                .map_err(internal)?;
-        }
-        self.notify_change();
-        Ok(FfiValue::Null)
-    }
-
-    /// `send_local_online_presence_to([user_id])` → null: each listed local user's next
-    /// `/sync` carries the presence of every local user who is online.
-    async fn send_local_online_presence_to(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let users: Vec<String> = serde_json::from_value(args.json(0, "users")?)
-            .map_err(|_| bad_value("argument 0 (users) must be a list of user IDs"))?;
-        for user in &users {
-            self.acting_user(user, "user").await?;
-        }
-        self.module_api
-            .presence_pushes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(users);
-        self.notify_change();
-        Ok(FfiValue::Null)
-    }
-
     /// Take `user_id`'s pending presence push, if any (see `send_local_online_presence_to`).
     pub(crate) fn take_presence_push(&self, user_id: &str) -> bool {
         self.module_api
@@ -129,5 +41,103 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(user_id)
+    }
+}
+
+/// `account_data_get_global(user_id, type)` → the content of `user_id`'s global account data
+/// of `type`, or null. `BadValue` for an invalid, remote or unregistered user.
+impl Handler for AccountDataGetGlobal {
+    async fn handle(
+        state: &AppState,
+        _module: &str,
+        args: AccountDataArgs,
+    ) -> Result<Option<AsJson<Value>>, HostError> {
+        state.account_data_user(&args.user_id, "get").await?;
+        let content = state
+            .store
+            .get_account_data(&args.user_id, None, &args.data_type)
+            .await
+            .map_err(internal)?;
+        Ok(content.map(AsJson))
+    }
+}
+
+/// `account_data_put_global(user_id, type, content)` → null. Clients see it in `/sync`;
+/// `on_account_data_updated` fires as for a client's write. `BadValue` for content that is
+/// not a JSON object, or a user as for `account_data_get_global`.
+impl Handler for AccountDataPutGlobal {
+    async fn handle(
+        state: &AppState,
+        _module: &str,
+        args: AccountDataPutArgs,
+    ) -> Result<(), HostError> {
+        let AccountDataPutArgs {
+            user_id,
+            data_type,
+            content,
+        } = args;
+        if !content.is_object() {
+            return Err(bad_value("account data content must be a JSON object"));
+        }
+        state.account_data_user(&user_id, "put").await?;
+        state
+            .store
+            .put_account_data(&user_id, None, &data_type, &content)
+            .await
+            .map_err(internal)?;
+        state.notify_change();
+        state
+            .modules
+            .on_account_data_updated(&user_id, None, &data_type, &content)
+            .await;
+        Ok(())
+    }
+}
+
+/// `set_presence_for_users({user_id: {"presence": …, "status_msg"?: …}})` → null. `BadValue`
+/// (and nothing set) if a user is not local or a presence is not `online`, `offline` or
+/// `unavailable`.
+impl Handler for SetPresenceForUsers {
+    async fn handle(
+        state: &AppState,
+        _module: &str,
+        args: SetPresenceArgs,
+    ) -> Result<(), HostError> {
+        for (user_id, update) in &args.users {
+            state.require_local(user_id, "user")?;
+            if !["online", "offline", "unavailable"].contains(&update.presence.as_str()) {
+                return Err(bad_value(format!(
+                    "presence for {user_id} must be online, offline or unavailable"
+                )));
+            }
+        }
+        for (user_id, update) in &args.users {
+            state
+                .store
+                .set_presence(user_id, &update.presence, update.status_msg.as_deref())
+                .await
+                .map_err(internal)?;
+        }
+        state.notify_change();
+        Ok(())
+    }
+}
+
+/// `send_local_online_presence_to([user_id])` → null: each listed user's next `/sync`
+/// carries the presence of every local user who is online. `BadValue` unless every listed
+/// user is registered, local and active.
+impl Handler for SendLocalOnlinePresenceTo {
+    async fn handle(state: &AppState, _module: &str, args: UserListArgs) -> Result<(), HostError> {
+        for user in &args.users {
+            state.acting_user(user, "user").await?;
+        }
+        state
+            .module_api
+            .presence_pushes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(args.users);
+        state.notify_change();
+        Ok(())
     }
 }

@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
-use plugin_sdk::ffi::{FfiError, FfiValue};
+use plugin_sdk::host_methods::{HostError, InvalidateCache, InvalidateCacheArgs};
 
-use super::{internal, Args};
+use super::{internal, Handler};
 use crate::state::AppState;
 
 /// How often an instance looks for other instances' invalidations.
@@ -24,28 +24,21 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// it; an instance that was down longer starts with empty caches anyway).
 const KEEP_MS: i64 = 10 * 60 * 1000;
 
-impl AppState {
-    pub(super) async fn cache_call(
-        &self,
+/// `invalidate_cache(function, key)` → null: append the invalidation of `key` in `module`'s
+/// cached function `function` to the stream every other instance tails.
+impl Handler for InvalidateCache {
+    async fn handle(
+        state: &AppState,
         module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Option<Result<FfiValue, FfiError>> {
-        match method {
-            // `invalidate_cache(function, key)` → null.
-            "invalidate_cache" => Some(
-                async {
-                    let (function, key) = (args.str(0, "function")?, args.str(1, "key")?);
-                    self.store
-                        .add_invalidation(&self.module_api.instance, module, &function, &key)
-                        .await
-                        .map_err(internal)?;
-                    Ok(FfiValue::Null)
-                }
-                .await,
-            ),
-            _ => None,
-        }
+        args: InvalidateCacheArgs,
+    ) -> Result<(), HostError> {
+        let instance = &state.module_api.instance;
+        state
+            .store
+            .add_invalidation(instance, module, &args.function, &args.key)
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 }
 

@@ -9,10 +9,12 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use plugin_sdk::ffi::{FfiError, FfiValue};
-use serde_json::{json, Map, Value};
+use plugin_sdk::host_methods::{
+    HostError, HttpAnswer, HttpRequestArgs, HttpRequestSpec, SendHttpRequest,
+};
+use serde_json::{Map, Value};
 
-use super::{bad_value, json_value, Args};
+use super::{bad_value, Handler};
 use crate::state::AppState;
 
 /// Deadline when the module names none, and the longest it may name.
@@ -33,108 +35,113 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-impl AppState {
-    pub(super) async fn http_call(
-        &self,
+/// `http_request({method, url, headers?, body?, json?, timeout_ms?, max_response_bytes?})` →
+/// `{status, headers, body}` (`body_hex` instead of `body` when the answer is not UTF-8); any
+/// status is an answer. `BadValue` for a URL that is not `http://` or `https://`, an unknown
+/// method or a header value that is not a string, and for transport failures, the deadline
+/// (10 s unless set, at most 60 s) and the size limit (1 MiB unless set, at most 16 MiB),
+/// each naming the request.
+impl Handler for SendHttpRequest {
+    async fn handle(
+        _: &AppState,
         module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Option<Result<FfiValue, FfiError>> {
-        match method {
-            "http_request" => Some(http_request(module, args).await),
-            _ => None,
+        args: HttpRequestArgs,
+    ) -> Result<HttpAnswer, HostError> {
+        let spec = args.request;
+        let timeout_ms = spec
+            .timeout_ms
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+            .clamp(1, MAX_TIMEOUT_MS);
+        let max_bytes = spec
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_BYTES)
+            .clamp(1, MAX_MAX_BYTES);
+        let method_name = spec.method.to_uppercase();
+        let what = format!("{method_name} {}", spec.url);
+        let request = build_request(&spec, &method_name)?;
+        let exchange = exchange(request, &what, max_bytes);
+        match tokio::time::timeout(Duration::from_millis(timeout_ms), exchange).await {
+            Ok(Ok(answer)) => {
+                tracing::debug!(module, request = %what, status = answer.status, "module HTTP request");
+                Ok(answer)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(bad_value(format!(
+                "{what}: timed out after {timeout_ms} ms"
+            ))),
         }
     }
 }
 
-/// `http_request({method, url, headers?, body?, json?, timeout_ms?, max_response_bytes?})` →
-/// `{status, headers, body}` (`body_hex` instead of `body` when the answer is not UTF-8).
-/// Transport failures, deadlines and oversized answers are errors naming the request.
-async fn http_request(module: &str, args: &Args) -> Result<FfiValue, FfiError> {
-    let spec = args.json(0, "request")?;
-    let url = spec["url"].as_str().unwrap_or_default().to_string();
+/// The request `spec` describes, with method `method_name`.
+fn build_request(
+    spec: &HttpRequestSpec,
+    method_name: &str,
+) -> Result<reqwest::RequestBuilder, HostError> {
+    let url = &spec.url;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(bad_value(format!(
             "http_request needs an http:// or https:// url (got {url:?})"
         )));
     }
-    let method_name = spec["method"].as_str().unwrap_or("GET").to_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes())
         .map_err(|_| bad_value(format!("{method_name:?} is not an HTTP method")))?;
-    let timeout_ms = spec["timeout_ms"]
-        .as_u64()
-        .unwrap_or(DEFAULT_TIMEOUT_MS)
-        .clamp(1, MAX_TIMEOUT_MS);
-    let max_bytes = spec["max_response_bytes"]
-        .as_u64()
-        .unwrap_or(DEFAULT_MAX_BYTES)
-        .clamp(1, MAX_MAX_BYTES);
-    let what = format!("{method_name} {url}");
-
-    let mut request = client().request(method, &url);
-    if let Some(headers) = spec["headers"].as_object() {
-        for (name, value) in headers {
-            let Some(value) = value.as_str() else {
-                return Err(bad_value(format!("header {name} must be a string")));
-            };
-            request = request.header(name.as_str(), value);
-        }
+    let mut request = client().request(method, url);
+    for (name, value) in &spec.headers {
+        let Some(value) = value.as_str() else {
+            return Err(bad_value(format!("header {name} must be a string")));
+        };
+        request = request.header(name.as_str(), value);
     }
-    if !spec["json"].is_null() {
-        request = request.json(&spec["json"]);
-    } else if let Some(body) = spec["body"].as_str() {
-        request = request.body(body.to_string());
+    if let Some(json) = &spec.json {
+        request = request.json(json);
+    } else if let Some(body) = &spec.body {
+        request = request.body(body.clone());
     }
-
-    let exchange = async {
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| bad_value(format!("{what}: {}", describe(&e))))?;
-        if response.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(too_large(&what, max_bytes));
-        }
-        let status = response.status().as_u16();
-        let mut headers = Map::new();
-        for (name, value) in response.headers() {
-            if let Ok(v) = value.to_str() {
-                headers.insert(name.as_str().to_string(), Value::String(v.to_string()));
-            }
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| bad_value(format!("{what}: {}", describe(&e))))?
-        {
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(too_large(&what, max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let mut answer = json!({"status": status, "headers": headers});
-        match String::from_utf8(body) {
-            Ok(text) => answer["body"] = Value::String(text),
-            Err(e) => {
-                let hex: String = e.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-                answer["body_hex"] = Value::String(hex);
-            }
-        }
-        Ok(answer)
-    };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), exchange).await {
-        Ok(Ok(answer)) => {
-            tracing::debug!(module, request = %what, status = %answer["status"], "module HTTP request");
-            Ok(json_value(&answer))
-        }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(bad_value(format!(
-            "{what}: timed out after {timeout_ms} ms"
-        ))),
-    }
+    Ok(request)
 }
 
-fn too_large(what: &str, max: u64) -> FfiError {
+/// Send `request` (`what`, for errors) and read the answer, up to `max_bytes` of body.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    what: &str,
+    max_bytes: u64,
+) -> Result<HttpAnswer, HostError> {
+    let failed = |e: reqwest::Error| bad_value(format!("{what}: {}", describe(&e)));
+    let mut response = request.send().await.map_err(failed)?;
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_large(what, max_bytes));
+    }
+    let status = response.status().as_u16();
+    let mut headers = Map::new();
+    for (name, value) in response.headers() {
+        if let Ok(v) = value.to_str() {
+            headers.insert(name.as_str().to_string(), Value::String(v.to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(too_large(what, max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let (body, body_hex) = match String::from_utf8(body) {
+        Ok(text) => (Some(text), None),
+        Err(e) => {
+            let hex: String = e.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            (None, Some(hex))
+        }
+    };
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body,
+        body_hex,
+    })
+}
+
+fn too_large(what: &str, max: u64) -> HostError {
     bad_value(format!("{what}: the response is larger than {max} bytes"))
 }
 

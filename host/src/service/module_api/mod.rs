@@ -1,11 +1,13 @@
 //! The module API: host services modules call by name through `HostApi::call`
-//! (`ModuleApi::call_host` and its typed wrappers in the SDK). New services are new names,
+//! (`ModuleApi::call_method` and its typed wrappers in the SDK). New services are new names,
 //! so adding one never changes the ABI.
 //!
-//! One file per area; each method's comment gives its arguments and answer. Errors a client
-//! could see (a refused join, an unknown token) cross as `MATRIX` errors carrying the status
+//! Every method is a type of the SDK's catalogue (`plugin_sdk::host_methods`), which gives
+//! its name, its argument struct and its answer; `ROUTES` maps each to its `Handler`,
+//! implemented in one file per area, which receives the decoded struct. Errors a client
+//! could see (a refused join, an unknown token) are `HostError::Matrix`, carrying the status
 //! and errcode; misuse by the module (wrong argument types, a remote user where a local one
-//! is needed) as `BAD_VALUE`.
+//! is needed) `HostError::BadValue`; failures of the host `HostError::Internal`.
 
 mod account;
 mod cache;
@@ -14,12 +16,13 @@ mod identity;
 mod rooms;
 mod store;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt as _;
-use plugin_sdk::ffi::{ErrorKind, FfiError, FfiValue};
-use serde_json::Value;
+use plugin_sdk::ffi::{FfiArg, FfiError, FfiValue};
+use plugin_sdk::host_methods::{self as hm, wire, HostError, HostMethod};
 
 use crate::error::MatrixError;
 use crate::modules::HostServices;
@@ -41,78 +44,143 @@ pub struct ModuleApiState {
     pub instance: String,
 }
 
-/// A method's arguments, with typed access and errors naming the argument.
-pub(crate) struct Args(Vec<FfiValue>);
+/// The host side of a catalogue method.
+trait Handler: HostMethod {
+    /// Answer `module`'s call with its decoded arguments.
+    fn handle(
+        state: &AppState,
+        module: &str,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Self::Output, HostError>> + Send;
 
-impl Args {
-    fn wrong(i: usize, name: &str, what: &str) -> FfiError {
-        bad_value(format!("argument {i} ({name}) must be {what}"))
+    /// The module stopped waiting for the call, which answered `output` (so it may need
+    /// undoing). Nothing by default.
+    fn abandoned(_state: AppState, _module: Arc<str>, _output: Self::Output) {}
+}
+
+/// Runs one call: state, calling module, arguments.
+type CallFn =
+    fn(AppState, Arc<str>, Vec<FfiValue>) -> BoxFuture<'static, Result<FfiValue, FfiError>>;
+
+/// One entry of the dispatch table.
+struct Route {
+    name: &'static str,
+    /// The method reads or writes data keyed by the module's name (its store, its cache
+    /// stream). A module loaded from a file whose name another module already uses gets a
+    /// `#<index>` suffix, which would follow its position in `modules:`: such a module
+    /// could later read another's data, so it may not call these.
+    own_namespace: bool,
+    call: CallFn,
+    abandoned: fn(AppState, Arc<str>, FfiValue),
+}
+
+const fn route<M: Handler>() -> Route {
+    Route {
+        name: M::NAME,
+        own_namespace: false,
+        call: call::<M>,
+        abandoned: abandoned::<M>,
     }
+}
 
-    pub(crate) fn str(&self, i: usize, name: &str) -> Result<String, FfiError> {
-        match self.0.get(i) {
-            Some(FfiValue::Str(s)) => Ok(s.to_string()),
-            _ => Err(Self::wrong(i, name, "a string")),
-        }
+/// A method that needs the module's own namespace (see `Route::own_namespace`).
+const fn namespaced<M: Handler>() -> Route {
+    Route {
+        own_namespace: true,
+        ..route::<M>()
     }
+}
 
-    pub(crate) fn opt_str(&self, i: usize, name: &str) -> Result<Option<String>, FfiError> {
-        match self.0.get(i) {
-            None | Some(FfiValue::Null) => Ok(None),
-            Some(FfiValue::Str(s)) => Ok(Some(s.to_string())),
-            _ => Err(Self::wrong(i, name, "a string or null")),
-        }
+/// Every host method, by name.
+const ROUTES: &[Route] = &[
+    // Identity and sessions (identity.rs).
+    route::<hm::CheckUserExists>(),
+    route::<hm::GetUserinfoById>(),
+    route::<hm::IsUserAdmin>(),
+    route::<hm::SetUserAdmin>(),
+    route::<hm::RegisterUser>(),
+    route::<hm::RegisterDevice>(),
+    route::<hm::GetProfileForUser>(),
+    route::<hm::SetDisplayname>(),
+    route::<hm::GetUserByReq>(),
+    route::<hm::InvalidateAccessToken>(),
+    route::<hm::CreateLoginToken>(),
+    route::<hm::GetHostConfig>(),
+    // Rooms and events (rooms.rs).
+    route::<hm::UpdateRoomMembership>(),
+    route::<hm::CreateAndSendEventIntoRoom>(),
+    route::<hm::GetRoomState>(),
+    route::<hm::LookupRoomAlias>(),
+    route::<hm::GetCanonicalRoomAlias>(),
+    route::<hm::CreateRoom>(),
+    route::<hm::DeleteRoom>(),
+    route::<hm::PublicRoomListContains>(),
+    route::<hm::PublicRoomListAdd>(),
+    route::<hm::PublicRoomListRemove>(),
+    // Account data and presence (account.rs).
+    route::<hm::AccountDataGetGlobal>(),
+    route::<hm::AccountDataPutGlobal>(),
+    route::<hm::SetPresenceForUsers>(),
+    route::<hm::SendLocalOnlinePresenceTo>(),
+    // The module's store (store.rs).
+    namespaced::<hm::StoreBegin>(),
+    namespaced::<hm::StoreCommit>(),
+    namespaced::<hm::StoreRollback>(),
+    namespaced::<hm::StoreGet>(),
+    namespaced::<hm::StorePut>(),
+    namespaced::<hm::StoreDelete>(),
+    namespaced::<hm::StoreScan>(),
+    // HTTP (http.rs) and caches (cache.rs).
+    route::<hm::SendHttpRequest>(),
+    namespaced::<hm::InvalidateCache>(),
+];
+
+fn find(method: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.name == method)
+}
+
+/// Decode the arguments, run the handler, encode its answer.
+fn call<M: Handler>(
+    state: AppState,
+    module: Arc<str>,
+    args: Vec<FfiValue>,
+) -> BoxFuture<'static, Result<FfiValue, FfiError>> {
+    async move {
+        let decoded = {
+            let borrowed: Vec<FfiArg<'_>> = args.iter().map(FfiValue::as_arg).collect();
+            wire::decode_args::<M::Args>(&borrowed)
+        };
+        let output = M::handle(&state, &module, decoded.map_err(HostError::from)?).await?;
+        wire::encode_value(&output).map_err(internal)
     }
+    .map(|answer: Result<FfiValue, HostError>| answer.map_err(HostError::into_ffi))
+    .boxed()
+}
 
-    pub(crate) fn bool(&self, i: usize, name: &str) -> Result<bool, FfiError> {
-        match self.0.get(i) {
-            Some(FfiValue::Bool(b)) => Ok(*b),
-            _ => Err(Self::wrong(i, name, "a boolean")),
-        }
-    }
-
-    pub(crate) fn opt_int(&self, i: usize, name: &str) -> Result<Option<i64>, FfiError> {
-        match self.0.get(i) {
-            None | Some(FfiValue::Null) => Ok(None),
-            Some(FfiValue::Int(n)) => Ok(Some(*n)),
-            _ => Err(Self::wrong(i, name, "an integer or null")),
-        }
-    }
-
-    pub(crate) fn json(&self, i: usize, name: &str) -> Result<Value, FfiError> {
-        match self.0.get(i) {
-            Some(FfiValue::Json(t)) => serde_json::from_str(t.as_str())
-                .map_err(|e| Self::wrong(i, name, &format!("valid JSON ({e})"))),
-            Some(FfiValue::Str(s)) => Ok(Value::String(s.to_string())),
-            Some(FfiValue::Null) => Ok(Value::Null),
-            Some(FfiValue::Bool(b)) => Ok(Value::Bool(*b)),
-            Some(FfiValue::Int(n)) => Ok(Value::from(*n)),
-            _ => Err(Self::wrong(i, name, "JSON")),
-        }
+fn abandoned<M: Handler>(state: AppState, module: Arc<str>, answer: FfiValue) {
+    if let Ok(output) = wire::decode_value::<M::Output>(answer.as_arg()) {
+        M::abandoned(state, module, output);
     }
 }
 
 /// A refusal the module may pass on to a client as it is.
-pub(crate) fn refused(err: MatrixError) -> FfiError {
-    let mut e = FfiError::new(ErrorKind::MATRIX, err.error.clone());
-    e.details = serde_json::json!({"status": err.status.as_u16(), "errcode": err.errcode, "error": err.error, "fields": err.fields})
-        .to_string()
-        .into();
-    e
+pub(crate) fn refused(err: MatrixError) -> HostError {
+    HostError::Matrix(plugin_sdk::MatrixError {
+        status: err.status.as_u16(),
+        errcode: err.errcode,
+        error: err.error,
+        fields: err.fields,
+    })
 }
 
 /// The module asked for something that cannot be done as asked.
-pub(crate) fn bad_value(message: impl Into<String>) -> FfiError {
-    FfiError::new(ErrorKind::BAD_VALUE, message.into())
+pub(crate) fn bad_value(message: impl Into<String>) -> HostError {
+    HostError::BadValue(message.into())
 }
 
 /// The host failed (a database error): logged by the module, never shown to clients.
-pub(crate) fn internal(err: impl std::fmt::Display) -> FfiError {
-    FfiError::new(ErrorKind::MODULE, err.to_string())
-}
-
-pub(crate) fn json_value(v: &Value) -> FfiValue {
-    FfiValue::Json(v.to_string().into())
+pub(crate) fn internal(err: impl std::fmt::Display) -> HostError {
+    HostError::Internal(err.to_string())
 }
 
 impl AppState {
@@ -121,7 +189,7 @@ impl AppState {
     }
 
     /// Refuse a user ID that is malformed or not on this server.
-    pub(crate) fn require_local(&self, user_id: &str, what: &str) -> Result<(), FfiError> {
+    pub(crate) fn require_local(&self, user_id: &str, what: &str) -> Result<(), HostError> {
         if ruma_common::UserId::parse(user_id).is_err() {
             return Err(bad_value(format!(
                 "{what} {user_id:?} is not a valid user ID"
@@ -139,7 +207,7 @@ impl AppState {
         &self,
         user_id: &str,
         what: &str,
-    ) -> Result<Requester, FfiError> {
+    ) -> Result<Requester, HostError> {
         self.require_local(user_id, what)?;
         match self.store.get_user(user_id).await.map_err(internal)? {
             Some(u) if !u.deactivated => {
@@ -165,47 +233,28 @@ impl AppState {
         }
     }
 
+    /// Run host method `method` for `module`.
     async fn module_call(
         &self,
-        module: &str,
+        module: Arc<str>,
         method: &str,
-        args: Args,
+        args: Vec<FfiValue>,
     ) -> Result<FfiValue, FfiError> {
-        if let Some(answer) = self.identity_call(module, method, &args).await {
-            return answer;
-        }
-        if let Some(answer) = self.rooms_call(module, method, &args).await {
-            return answer;
-        }
-        if let Some(answer) = self.account_call(module, method, &args).await {
-            return answer;
-        }
-        // The store and the cache stream are keyed by the module's name. A module loaded
-        // from a file whose name another module already uses gets a `#<index>` suffix, which
-        // would follow its position in `modules:`: such a module could later read another's
-        // data, so it gets neither.
-        if (method.starts_with("store_") || method == "invalidate_cache") && module.contains('#') {
+        let Some(route) = find(method) else {
+            return Err(HostError::Unsupported(format!(
+                "host method {method} is not supported by this host (plugin-sdk {})",
+                plugin_sdk::ffi::SDK_VERSION
+            ))
+            .into_ffi());
+        };
+        if route.own_namespace && module.contains('#') {
             return Err(bad_value(format!(
                 "module {module} has no store: its library file shares its name with another \
                  module's; give the file a name of its own"
-            )));
+            ))
+            .into_ffi());
         }
-        if let Some(answer) = self.store_call(module, method, &args).await {
-            return answer;
-        }
-        if let Some(answer) = self.http_call(module, method, &args).await {
-            return answer;
-        }
-        if let Some(answer) = self.cache_call(module, method, &args).await {
-            return answer;
-        }
-        Err(FfiError::new(
-            ErrorKind::UNSUPPORTED,
-            format!(
-                "host method {method} is not supported by this host (plugin-sdk {})",
-                plugin_sdk::ffi::SDK_VERSION
-            ),
-        ))
+        (route.call)(self.clone(), module, args).await
     }
 }
 
@@ -217,13 +266,29 @@ impl HostServices for AppState {
         args: Vec<FfiValue>,
     ) -> BoxFuture<'static, Result<FfiValue, FfiError>> {
         let state = self.clone();
-        async move { state.module_call(&module, &method, Args(args)).await }.boxed()
+        async move { state.module_call(module, &method, args).await }.boxed()
     }
 
     fn abandoned(&self, module: Arc<str>, method: &str, answer: Result<FfiValue, FfiError>) {
-        if let ("store_begin", Ok(FfiValue::Int(id))) = (method, answer) {
-            let state = self.clone();
-            tokio::spawn(async move { state.roll_back_abandoned(&module, id as u64).await });
+        if let (Some(route), Ok(answer)) = (find(method), answer) {
+            (route.abandoned)(self.clone(), module, answer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_method_is_routed_once() {
+        for name in hm::HOST_METHODS {
+            assert_eq!(
+                ROUTES.iter().filter(|r| r.name == *name).count(),
+                1,
+                "{name}"
+            );
+        }
+        assert_eq!(ROUTES.len(), hm::HOST_METHODS.len());
     }
 }

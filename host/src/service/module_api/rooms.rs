@@ -1,38 +1,24 @@
 //! Rooms and events: membership, sending events, state, creation and shutdown, aliases and
 //! the public room list.
 
-use plugin_sdk::ffi::{FfiError, FfiValue};
-use serde_json::{json, Value};
+use plugin_sdk::host_methods::{
+    AliasArgs, AsJson, CreateAndSendEventIntoRoom, CreateRoom, CreateRoomArgs, DeleteRoom,
+    GetCanonicalRoomAlias, GetRoomState, HostError, LookupRoomAlias, PublicRoomListAdd,
+    PublicRoomListContains, PublicRoomListRemove, RoomArgs, SendEventArgs, UpdateRoomMembership,
+    UpdateRoomMembershipArgs,
+};
+use plugin_sdk::CreatedRoom;
+use serde_json::Value;
 
-use super::{bad_value, internal, json_value, refused, Args};
+use super::{bad_value, internal, refused, Handler};
 use crate::error::MatrixError;
 use crate::service::events::{NewEvent, SendOptions};
 use crate::service::membership::Change;
 use crate::state::AppState;
 
 impl AppState {
-    pub(super) async fn rooms_call(
-        &self,
-        module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Option<Result<FfiValue, FfiError>> {
-        Some(match method {
-            "update_room_membership" => self.update_room_membership(args).await,
-            "create_and_send_event_into_room" => self.module_send_event(args).await,
-            "get_room_state" => self.get_room_state(args).await,
-            "lookup_room_alias" => self.lookup_room_alias(args).await,
-            "get_canonical_room_alias" => self.get_canonical_room_alias(args).await,
-            "create_room" => self.module_create_room(module, args).await,
-            "delete_room" => self.delete_room(module, args).await,
-            "public_room_list_contains" => self.public_room_list(args, None).await,
-            "public_room_list_add" => self.public_room_list(args, Some(true)).await,
-            "public_room_list_remove" => self.public_room_list(args, Some(false)).await,
-            _ => return None,
-        })
-    }
-
-    async fn require_room(&self, room_id: &str) -> Result<(), FfiError> {
+    /// An existing room, or `Matrix` 404 `M_NOT_FOUND`.
+    async fn require_room(&self, room_id: &str) -> Result<(), HostError> {
         if self.store.room_exists(room_id).await.map_err(internal)? {
             Ok(())
         } else {
@@ -40,17 +26,35 @@ impl AppState {
         }
     }
 
-    /// `update_room_membership(sender, target, room_id, membership)` → event ID, with the
-    /// same checks as a client request (`join`, `leave`, `invite`, `ban`; `leave` of another
-    /// user is a kick). Profile fields come from the target's profile.
-    async fn update_room_membership(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let (sender, target, room_id, membership) = (
-            args.str(0, "sender")?,
-            args.str(1, "target")?,
-            args.str(2, "room_id")?,
-            args.str(3, "membership")?,
-        );
-        let who = self.acting_user(&sender, "sender").await?;
+    /// Set whether `room_id` is in the room directory, without the visibility checks a
+    /// client's request goes through (Synapse's `public_room_list_manager`).
+    async fn set_room_listed(&self, room_id: &str, public: bool) -> Result<(), HostError> {
+        self.require_room(room_id).await?;
+        self.store
+            .set_room_public(room_id, public)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// `update_room_membership(sender, target, room_id, membership)` → the event ID, with the
+/// same checks as a client request (`join`, `leave`, `invite`, `ban`; `leave` of another
+/// user is a kick); profile fields come from the target's profile. `BadValue` for a sender
+/// who is not a registered, active local user or an unknown change; the client API's
+/// refusal as `Matrix`.
+impl Handler for UpdateRoomMembership {
+    async fn handle(
+        state: &AppState,
+        _: &str,
+        args: UpdateRoomMembershipArgs,
+    ) -> Result<String, HostError> {
+        let UpdateRoomMembershipArgs {
+            sender,
+            target,
+            room_id,
+            membership,
+        } = args;
+        let who = state.acting_user(&sender, "sender").await?;
         let change = match membership.as_str() {
             "join" if sender == target => Change::Join,
             "leave" if sender == target => Change::Leave,
@@ -63,17 +67,24 @@ impl AppState {
                 )))
             }
         };
-        let event_id = self
+        state
             .change_membership(&who, &room_id, &target, change, None)
             .await
-            .map_err(refused)?;
-        Ok(FfiValue::Str(event_id.into()))
+            .map_err(refused)
     }
+}
 
-    /// `create_and_send_event_into_room(event)` → the event as stored (with `event_id`); the
-    /// same module checks as a client's event run. Membership events are refused.
-    async fn module_send_event(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let event = args.json(0, "event")?;
+/// `create_and_send_event_into_room(event)` → the event as stored (with `event_id`); the
+/// same module checks as a client's event run. `BadValue` for an event without `room_id`,
+/// `sender` and `type`, a membership event, or a sender who is not a registered, active
+/// local user; the checks' refusal as `Matrix`.
+impl Handler for CreateAndSendEventIntoRoom {
+    async fn handle(
+        state: &AppState,
+        _: &str,
+        args: SendEventArgs,
+    ) -> Result<AsJson<Value>, HostError> {
+        let event = args.event;
         let field = |k: &str| event.get(k).and_then(Value::as_str).map(String::from);
         let (Some(room_id), Some(sender), Some(event_type)) =
             (field("room_id"), field("sender"), field("type"))
@@ -87,7 +98,7 @@ impl AppState {
         }
         // Registered and active; as in Synapse, a module's event ignores the sender's
         // shadow ban (the module chose to send it).
-        self.acting_user(&sender, "sender").await?;
+        state.acting_user(&sender, "sender").await?;
         let state_key = field("state_key");
         let new = NewEvent {
             room_id: &room_id,
@@ -100,102 +111,121 @@ impl AppState {
                 .unwrap_or(Value::Object(Default::default())),
             txn: None,
         };
-        let event_id = self
-            .send_event(
-                new,
-                SendOptions {
-                    spam_check: true,
-                    ..SendOptions::default()
-                },
-            )
-            .await
-            .map_err(refused)?;
-        let stored = self
-            .store
-            .get_event(&event_id)
-            .await
-            .map_err(internal)?
-            .map(|e| e.json)
-            .unwrap_or(Value::Null);
-        Ok(json_value(&stored))
+        let options = SendOptions {
+            spam_check: true,
+            ..SendOptions::default()
+        };
+        let event_id = state.send_event(new, options).await.map_err(refused)?;
+        let stored = state.store.get_event(&event_id).await.map_err(internal)?;
+        Ok(AsJson(stored.map(|e| e.json).unwrap_or(Value::Null)))
     }
+}
 
-    /// `get_room_state(room_id)` → the current state events.
-    async fn get_room_state(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let room_id = args.str(0, "room_id")?;
-        let state = self.store.current_state(&room_id).await.map_err(internal)?;
-        Ok(json_value(&Value::Array(state)))
-    }
-
-    /// `lookup_room_alias(alias)` → the room ID, or null.
-    async fn lookup_room_alias(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let alias = args.str(0, "alias")?;
-        Ok(self
+/// `get_room_state(room_id)` → the room's current state events.
+impl Handler for GetRoomState {
+    async fn handle(state: &AppState, _: &str, args: RoomArgs) -> Result<Vec<Value>, HostError> {
+        state
             .store
-            .resolve_alias(&alias)
+            .current_state(&args.room_id)
             .await
-            .map_err(internal)?
-            .map_or(FfiValue::Null, |(r, _)| FfiValue::Str(r.into())))
+            .map_err(internal)
     }
+}
 
-    /// `get_canonical_room_alias(room_id)` → the alias in `m.room.canonical_alias`, or null.
-    async fn get_canonical_room_alias(&self, args: &Args) -> Result<FfiValue, FfiError> {
-        let room_id = args.str(0, "room_id")?;
-        let event = self
+/// `lookup_room_alias(alias)` → the room ID the alias points to, or null.
+impl Handler for LookupRoomAlias {
+    async fn handle(
+        state: &AppState,
+        _: &str,
+        args: AliasArgs,
+    ) -> Result<Option<String>, HostError> {
+        let room = state
             .store
-            .state_event(&room_id, "m.room.canonical_alias", "")
+            .resolve_alias(&args.alias)
             .await
             .map_err(internal)?;
-        Ok(event
-            .and_then(|e| e["content"]["alias"].as_str().map(String::from))
-            .map_or(FfiValue::Null, |a| FfiValue::Str(a.into())))
+        Ok(room.map(|(room_id, _)| room_id))
     }
+}
 
-    /// `create_room(user_id, config)` → `{room_id, room_alias?}`: a room created by the local
-    /// user `user_id` from a `/createRoom` body, with every module check a client gets.
-    async fn module_create_room(&self, module: &str, args: &Args) -> Result<FfiValue, FfiError> {
-        let user_id = args.str(0, "user_id")?;
-        let config = args.json(1, "config")?;
-        if !config.is_object() {
-            return Err(bad_value("argument 1 (config) must be a JSON object"));
-        }
-        let who = self.acting_user(&user_id, "user").await?;
-        let created = crate::service::rooms::create_room(self, &who, config)
+/// `get_canonical_room_alias(room_id)` → the alias in `m.room.canonical_alias`, or null.
+impl Handler for GetCanonicalRoomAlias {
+    async fn handle(
+        state: &AppState,
+        _: &str,
+        args: RoomArgs,
+    ) -> Result<Option<String>, HostError> {
+        let event = state
+            .store
+            .state_event(&args.room_id, "m.room.canonical_alias", "")
+            .await
+            .map_err(internal)?;
+        Ok(event.and_then(|e| e["content"]["alias"].as_str().map(String::from)))
+    }
+}
+
+/// `create_room(user_id, config)` → `{room_id, room_alias?}`: a room created by the local
+/// user `user_id` from a `/createRoom` body (a JSON object), with every module check a
+/// client gets. `BadValue` for a user who is not registered, active and local; the
+/// checks' and validation's refusals as `Matrix`.
+impl Handler for CreateRoom {
+    async fn handle(
+        state: &AppState,
+        module: &str,
+        args: CreateRoomArgs,
+    ) -> Result<CreatedRoom, HostError> {
+        let who = state.acting_user(&args.user_id, "user").await?;
+        let created = crate::service::rooms::create_room(state, &who, args.config)
             .await
             .map_err(refused)?;
-        tracing::info!(module, %user_id, room = %created["room_id"], "module created a room");
-        Ok(json_value(&created))
+        let created: CreatedRoom = serde_json::from_value(created).map_err(internal)?;
+        tracing::info!(module, user_id = %args.user_id, room = %created.room_id, "module created a room");
+        Ok(created)
     }
+}
 
-    /// `delete_room(room_id)` → the users removed. `check_can_shutdown_room` is asked with no
-    /// requester; the room is then shut down as by the admin API.
-    async fn delete_room(&self, module: &str, args: &Args) -> Result<FfiValue, FfiError> {
-        let room_id = args.str(0, "room_id")?;
-        let removed = self.shutdown_room(None, &room_id).await.map_err(refused)?;
-        tracing::info!(module, %room_id, "module shut a room down");
-        Ok(json_value(&json!(removed)))
+/// `delete_room(room_id)` → the users removed. `check_can_shutdown_room` is asked with no
+/// requester (its refusal is `Matrix` 403); the room is then shut down as by the admin API.
+impl Handler for DeleteRoom {
+    async fn handle(
+        state: &AppState,
+        module: &str,
+        args: RoomArgs,
+    ) -> Result<Vec<String>, HostError> {
+        let removed = state
+            .shutdown_room(None, &args.room_id)
+            .await
+            .map_err(refused)?;
+        tracing::info!(module, room_id = %args.room_id, "module shut a room down");
+        Ok(removed)
     }
+}
 
-    /// `public_room_list_contains/add/remove(room_id)`: the room directory, without the
-    /// visibility checks a client's request goes through (Synapse's
-    /// `public_room_list_manager`). Add and remove answer null.
-    async fn public_room_list(&self, args: &Args, set: Option<bool>) -> Result<FfiValue, FfiError> {
-        let room_id = args.str(0, "room_id")?;
-        self.require_room(&room_id).await?;
-        match set {
-            None => Ok(FfiValue::Bool(
-                self.store
-                    .is_room_public(&room_id)
-                    .await
-                    .map_err(internal)?,
-            )),
-            Some(public) => {
-                self.store
-                    .set_room_public(&room_id, public)
-                    .await
-                    .map_err(internal)?;
-                Ok(FfiValue::Null)
-            }
-        }
+/// `public_room_list_contains(room_id)` → whether the room is in the directory. `Matrix`
+/// 404 for an unknown room.
+impl Handler for PublicRoomListContains {
+    async fn handle(state: &AppState, _: &str, args: RoomArgs) -> Result<bool, HostError> {
+        state.require_room(&args.room_id).await?;
+        state
+            .store
+            .is_room_public(&args.room_id)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// `public_room_list_add(room_id)` → null: the room is listed, without the visibility
+/// checks a client's request goes through. `Matrix` 404 for an unknown room.
+impl Handler for PublicRoomListAdd {
+    async fn handle(state: &AppState, _: &str, args: RoomArgs) -> Result<(), HostError> {
+        state.set_room_listed(&args.room_id, true).await
+    }
+}
+
+/// `public_room_list_remove(room_id)` → null: the room is unlisted. `Matrix` 404 for an
+/// unknown room.
+impl Handler for PublicRoomListRemove {
+    async fn handle(state: &AppState, _: &str, args: RoomArgs) -> Result<(), HostError> {
+        state.set_room_listed(&args.room_id, false).await
     }
 }

@@ -15,11 +15,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use plugin_sdk::ffi::{FfiError, FfiValue};
+use plugin_sdk::host_methods::{
+    AsJson, HostError, StoreBegin, StoreCommit, StoreDelete, StoreGet, StoreKeyArgs, StorePut,
+    StorePutArgs, StoreRollback, StoreScan, StoreScanArgs, TxnArgs,
+};
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
-use super::{bad_value, internal, json_value, Args};
+use super::{bad_value, internal, Handler};
 use crate::state::AppState;
 use crate::storage::{kv, ModuleTxn};
 
@@ -63,7 +68,22 @@ impl ModuleTxns {
     }
 }
 
-fn check_key(key: &str) -> Result<(), FfiError> {
+/// The connection a key/value operation runs on: an open transaction's, or the pool's.
+enum KvConn {
+    Txn(OwnedMappedMutexGuard<Option<ModuleTxn>, ModuleTxn>),
+    Pool(PoolConnection<Sqlite>),
+}
+
+impl KvConn {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        match self {
+            KvConn::Txn(txn) => txn,
+            KvConn::Pool(conn) => conn,
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), HostError> {
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(bad_value(format!(
             "store keys must be 1 to {MAX_KEY} bytes long (got {})",
@@ -74,25 +94,9 @@ fn check_key(key: &str) -> Result<(), FfiError> {
 }
 
 impl AppState {
-    pub(super) async fn store_call(
-        &self,
-        module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Option<Result<FfiValue, FfiError>> {
-        Some(match method {
-            "store_begin" => self.store_begin(module).await,
-            "store_commit" => self.store_end(module, args, true).await,
-            "store_rollback" => self.store_end(module, args, false).await,
-            "store_get" | "store_put" | "store_delete" | "store_scan" => {
-                self.store_op(module, method, args).await
-            }
-            _ => return None,
-        })
-    }
-
-    /// `store_begin()` → a transaction ID to pass to the other store methods.
-    async fn store_begin(&self, module: &str) -> Result<FfiValue, FfiError> {
+    /// Start a transaction for `module`, waiting up to `module_transaction_timeout_ms` for
+    /// the writer; the host rolls it back once it has been open that long.
+    async fn store_begin(&self, module: &str) -> Result<u64, HostError> {
         let txns = &self.module_api.txns;
         let limit = self.config.module_transaction_timeout;
         let permit = tokio::time::timeout(limit, Arc::clone(&txns.writer).acquire_owned())
@@ -117,31 +121,38 @@ impl AppState {
         let (state, module) = (self.clone(), module.to_string());
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
-            if let Some(open) = state.module_api.txns.take(id) {
-                // Wait for an operation in flight, then roll back by dropping.
-                open.txn.lock().await.take();
-                let mut expired = state
-                    .module_api
-                    .txns
-                    .expired
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if expired.len() > 10_000 {
-                    expired.clear();
-                }
-                expired.insert(id);
-                tracing::warn!(
-                    module = %module,
-                    "store transaction {id} rolled back: open longer than module_transaction_timeout_ms ({} ms)",
-                    limit.as_millis()
-                );
-            }
+            state.expire_txn(&module, id).await;
         });
-        Ok(FfiValue::Int(id as i64))
+        Ok(id)
+    }
+
+    /// Roll back transaction `id` if it is still open: it outlived
+    /// `module_transaction_timeout_ms`.
+    async fn expire_txn(&self, module: &str, id: u64) {
+        let Some(open) = self.module_api.txns.take(id) else {
+            return;
+        };
+        // Wait for an operation in flight, then roll back by dropping.
+        open.txn.lock().await.take();
+        let mut expired = self
+            .module_api
+            .txns
+            .expired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if expired.len() > 10_000 {
+            expired.clear();
+        }
+        expired.insert(id);
+        tracing::warn!(
+            module = %module,
+            "store transaction {id} rolled back: open longer than module_transaction_timeout_ms ({} ms)",
+            self.config.module_transaction_timeout.as_millis()
+        );
     }
 
     /// Roll back transaction `id`, whose ID never reached the module.
-    pub(super) async fn roll_back_abandoned(&self, module: &str, id: u64) {
+    async fn roll_back_abandoned(&self, module: &str, id: u64) {
         if let Some(open) = self.module_api.txns.take(id) {
             open.txn.lock().await.take();
             tracing::warn!(
@@ -151,7 +162,7 @@ impl AppState {
         }
     }
 
-    fn txn_error(&self, id: u64) -> FfiError {
+    fn txn_error(&self, id: u64) -> HostError {
         let expired = self
             .module_api
             .txns
@@ -169,18 +180,8 @@ impl AppState {
         }
     }
 
-    fn txn_id(args: &Args, i: usize) -> Result<Option<u64>, FfiError> {
-        Ok(args.opt_int(i, "txn")?.map(|n| n as u64))
-    }
-
-    /// `store_commit(txn)` / `store_rollback(txn)` → null.
-    async fn store_end(
-        &self,
-        module: &str,
-        args: &Args,
-        commit: bool,
-    ) -> Result<FfiValue, FfiError> {
-        let id = Self::txn_id(args, 0)?.ok_or_else(|| bad_value("argument 0 (txn) is required"))?;
+    /// Commit or roll back `module`'s transaction `id`.
+    async fn store_end(&self, module: &str, id: u64, commit: bool) -> Result<(), HostError> {
         let open = {
             let mut map = self
                 .module_api
@@ -198,111 +199,132 @@ impl AppState {
         };
         let txn = open.txn.lock().await.take();
         match txn {
-            Some(txn) if commit => txn.commit().await.map_err(internal)?,
-            Some(txn) => txn.rollback().await.map_err(internal)?,
-            None => return Err(self.txn_error(id)),
+            Some(txn) if commit => txn.commit().await.map_err(internal),
+            Some(txn) => txn.rollback().await.map_err(internal),
+            None => Err(self.txn_error(id)),
         }
-        Ok(FfiValue::Null)
     }
 
-    /// `store_get(key, txn?)` → the value or null; `store_put(key, value, txn?)` → null;
-    /// `store_delete(key, txn?)` → whether it existed; `store_scan(prefix, after?, limit?,
-    /// txn?)` → `[[key, value], …]` in key order.
-    async fn store_op(
-        &self,
-        module: &str,
-        method: &str,
-        args: &Args,
-    ) -> Result<FfiValue, FfiError> {
-        let txn_arg = match method {
-            "store_put" => 2,
-            "store_scan" => 3,
-            _ => 1,
+    /// The connection for a key/value operation of `module`: its open transaction `txn`
+    /// (held until the operation ends), or a pooled one outside any transaction.
+    async fn kv_conn(&self, module: &str, txn: Option<u64>) -> Result<KvConn, HostError> {
+        let Some(id) = txn else {
+            let conn = self.store.module_conn().await.map_err(internal)?;
+            return Ok(KvConn::Pool(conn));
         };
-        let txn = match Self::txn_id(args, txn_arg)? {
-            None => None,
-            Some(id) => {
-                let map = self
-                    .module_api
-                    .txns
-                    .open
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                match map.get(&id) {
-                    Some(o) if o.module == module => Some((id, Arc::clone(&o.txn))),
-                    _ => return Err(self.txn_error(id)),
-                }
+        let txn = {
+            let map = self
+                .module_api
+                .txns
+                .open
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match map.get(&id) {
+                Some(o) if o.module == module => Arc::clone(&o.txn),
+                _ => return Err(self.txn_error(id)),
             }
         };
-        match txn {
-            Some((id, txn)) => {
-                let mut guard = txn.lock().await;
-                let Some(conn) = guard.as_mut() else {
-                    return Err(self.txn_error(id));
-                };
-                kv_op(conn, module, method, args).await
-            }
-            None => {
-                let mut conn = self.store.module_conn().await.map_err(internal)?;
-                kv_op(&mut conn, module, method, args).await
-            }
-        }
+        OwnedMutexGuard::try_map(txn.lock_owned().await, Option::as_mut)
+            .map(KvConn::Txn)
+            .map_err(|_| self.txn_error(id))
     }
 }
 
-async fn kv_op(
-    conn: &mut sqlx::SqliteConnection,
-    module: &str,
-    method: &str,
-    args: &Args,
-) -> Result<FfiValue, FfiError> {
-    match method {
-        "store_get" => {
-            let key = args.str(0, "key")?;
-            check_key(&key)?;
-            let value = kv::get(conn, module, &key).await.map_err(internal)?;
-            Ok(value.map_or(FfiValue::Null, |v| FfiValue::Json(v.into())))
+/// `store_begin()` → a transaction ID to pass to the other store methods. One transaction
+/// is open at a time; `BadValue` if the writer stays busy for `module_transaction_timeout_ms`.
+/// A transaction open longer than that is rolled back by the host; one whose ID never
+/// reached the module (it stopped waiting) is rolled back at once.
+impl Handler for StoreBegin {
+    async fn handle(state: &AppState, module: &str, _: ()) -> Result<u64, HostError> {
+        state.store_begin(module).await
+    }
+
+    fn abandoned(state: AppState, module: Arc<str>, id: u64) {
+        tokio::spawn(async move { state.roll_back_abandoned(&module, id).await });
+    }
+}
+
+/// `store_commit(txn)` → null: keep the transaction's writes. `BadValue` if the module has
+/// no such open transaction (saying so if the host rolled it back for its age).
+impl Handler for StoreCommit {
+    async fn handle(state: &AppState, module: &str, args: TxnArgs) -> Result<(), HostError> {
+        state.store_end(module, args.txn, true).await
+    }
+}
+
+/// `store_rollback(txn)` → null: drop the transaction's writes. Errors as `store_commit`.
+impl Handler for StoreRollback {
+    async fn handle(state: &AppState, module: &str, args: TxnArgs) -> Result<(), HostError> {
+        state.store_end(module, args.txn, false).await
+    }
+}
+
+/// `store_get(key, txn?)` → the value under `key`, or null. `BadValue` for a key that is not
+/// 1 to 512 bytes, or a transaction the module does not have open.
+impl Handler for StoreGet {
+    async fn handle(
+        state: &AppState,
+        module: &str,
+        args: StoreKeyArgs,
+    ) -> Result<Option<AsJson<Value>>, HostError> {
+        let mut conn = state.kv_conn(module, args.txn).await?;
+        check_key(&args.key)?;
+        let text = kv::get(conn.conn(), module, &args.key)
+            .await
+            .map_err(internal)?;
+        let value = text.map(|t| serde_json::from_str(&t).map(AsJson));
+        value.transpose().map_err(internal)
+    }
+}
+
+/// `store_put(key, value, txn?)` → null. `BadValue` for a key as for `store_get`, or a value
+/// over 1 MiB of JSON.
+impl Handler for StorePut {
+    async fn handle(state: &AppState, module: &str, args: StorePutArgs) -> Result<(), HostError> {
+        let mut conn = state.kv_conn(module, args.txn).await?;
+        check_key(&args.key)?;
+        let value = args.value.to_string();
+        if value.len() > MAX_VALUE {
+            return Err(bad_value(format!(
+                "store values must be at most {MAX_VALUE} bytes of JSON (got {})",
+                value.len()
+            )));
         }
-        "store_put" => {
-            let key = args.str(0, "key")?;
-            check_key(&key)?;
-            let value = args.json(1, "value")?.to_string();
-            if value.len() > MAX_VALUE {
-                return Err(bad_value(format!(
-                    "store values must be at most {MAX_VALUE} bytes of JSON (got {})",
-                    value.len()
-                )));
-            }
-            kv::put(conn, module, &key, &value)
-                .await
-                .map_err(internal)?;
-            Ok(FfiValue::Null)
-        }
-        "store_delete" => {
-            let key = args.str(0, "key")?;
-            check_key(&key)?;
-            let existed = kv::delete(conn, module, &key).await.map_err(internal)?;
-            Ok(FfiValue::Bool(existed))
-        }
-        _ => {
-            let prefix = args.str(0, "prefix")?;
-            let after = args.opt_str(1, "after")?.unwrap_or_default();
-            let limit = args
-                .opt_int(2, "limit")?
-                .unwrap_or(crate::storage::MAX_SCAN);
-            let rows = kv::scan(conn, module, &prefix, &after, limit)
-                .await
-                .map_err(internal)?;
-            let pairs: Vec<Value> = rows
-                .into_iter()
-                .map(|(k, v)| {
-                    Value::Array(vec![
-                        Value::String(k),
-                        serde_json::from_str(&v).unwrap_or(Value::Null),
-                    ])
-                })
-                .collect();
-            Ok(json_value(&Value::Array(pairs)))
-        }
+        kv::put(conn.conn(), module, &args.key, &value)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// `store_delete(key, txn?)` → whether `key` existed. Errors as `store_get`.
+impl Handler for StoreDelete {
+    async fn handle(state: &AppState, module: &str, args: StoreKeyArgs) -> Result<bool, HostError> {
+        let mut conn = state.kv_conn(module, args.txn).await?;
+        check_key(&args.key)?;
+        kv::delete(conn.conn(), module, &args.key)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// `store_scan(prefix, after?, limit?, txn?)` → `[[key, value], …]` in key order: the keys
+/// under `prefix` after `after`, at most `limit` (and at most the host's page size).
+/// `BadValue` for a transaction the module does not have open.
+impl Handler for StoreScan {
+    async fn handle(
+        state: &AppState,
+        module: &str,
+        args: StoreScanArgs,
+    ) -> Result<Vec<(String, Value)>, HostError> {
+        let mut conn = state.kv_conn(module, args.txn).await?;
+        let after = args.after.unwrap_or_default();
+        let limit = args.limit.unwrap_or(crate::storage::MAX_SCAN);
+        let rows = kv::scan(conn.conn(), module, &args.prefix, &after, limit)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(Value::Null)))
+            .collect())
     }
 }

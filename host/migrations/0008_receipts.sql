@@ -1,0 +1,13 @@
+-- Read receipts (spec §"Receipts"): the latest receipt of each user, type and thread in a
+-- room, numbered on their own stream for /sync.
+CREATE TABLE receipts (
+    room_id TEXT NOT NULL,
+    receipt_type TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL DEFAULT '',
+    event_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    stream_id INTEGER NOT NULL,
+    PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+);
+CREATE INDEX receipts_stream ON receipts (stream_id);

@@ -1,0 +1,103 @@
+//! Read receipts, read markers and typing notifications; the logic is
+//! `service::receipts` and `service::typing`.
+
+use axum::extract::{Path, State};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use super::extract::{JsonBody, Requester};
+use super::AppState;
+use crate::error::{MatrixError, MatrixResult};
+use crate::service::receipts;
+
+/// # `POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}`
+async fn receipt_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, receipt_type, event_id)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    let thread_id = match body.get("thread_id") {
+        None => None,
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(_) => return Err(MatrixError::bad_json("thread_id must be a string")),
+    };
+    receipts::send_receipt(
+        &state,
+        &who.user_id,
+        &room_id,
+        &receipt_type,
+        &event_id,
+        thread_id,
+    )
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// # `POST /_matrix/client/v3/rooms/{roomId}/read_markers`
+async fn read_markers_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    receipts::set_read_markers(&state, &who.user_id, &room_id, &body).await?;
+    Ok(Json(json!({})))
+}
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}`
+/// `{"typing": true, "timeout": ms}` or `{"typing": false}`, for oneself in a joined room.
+async fn typing_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, user_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    if user_id != who.user_id {
+        return Err(MatrixError::forbidden(
+            "Cannot set another user's typing state",
+        ));
+    }
+    let typing = body
+        .get("typing")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| MatrixError::bad_json("typing must be a boolean"))?;
+    if state
+        .store
+        .membership(&room_id, &who.user_id)
+        .await?
+        .as_deref()
+        != Some("join")
+    {
+        return Err(MatrixError::forbidden(format!(
+            "User {} not in room {room_id}",
+            who.user_id
+        )));
+    }
+    let timeout = typing.then(|| {
+        body.get("timeout")
+            .and_then(Value::as_u64)
+            .unwrap_or(30_000)
+    });
+    state.typing.set(&room_id, &who.user_id, timeout);
+    state.notify_change();
+    Ok(Json(json!({})))
+}
+
+/// This area's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/_matrix/client/v3/rooms/{room}/receipt/{receipt_type}/{event_id}",
+            post(receipt_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/read_markers",
+            post(read_markers_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/typing/{user}",
+            put(typing_route),
+        )
+}

@@ -1,0 +1,192 @@
+//! Logging in (spec §"Login"): `m.login.password` (by user ID, or by third-party identifier
+//! through modules' `check_3pid_auth`), module login types (`auth_checker`), and
+//! `m.login.token` (tokens made by the module API's `create_login_token`). Password logins
+//! ask modules first and fall back to the local database (`password_config`). Then, as in
+//! Synapse: `check_login_for_spam`, the new device and token, the module's `on_login`
+//! follow-up, and `on_user_login`.
+
+use axum::http::StatusCode;
+use plugin_sdk::SpamCheck;
+use serde_json::{Map, Value};
+
+use crate::error::{MatrixError, MatrixResult};
+use crate::modules::AuthError;
+use crate::service::password::verify_password;
+use crate::service::session::{hash_token, issue_token};
+use crate::state::AppState;
+
+/// Who a login attempt authenticated, and the module follow-up (`(module index, token)`) to
+/// run with the login response.
+type Authenticated = (String, Option<(usize, u64)>);
+
+fn invalid() -> MatrixError {
+    MatrixError::forbidden("Invalid username or password")
+}
+
+fn unknown(message: String) -> MatrixError {
+    MatrixError::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", message)
+}
+
+fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    body.get(key).and_then(Value::as_str)
+}
+
+/// Log in with the `/login` request `body`; `request_info` holds `(user_agent, ip)` for the
+/// spam check. Returns the login response `{user_id, access_token, device_id, home_server}`.
+/// Errors: 400 `M_BAD_JSON` without a type, `M_UNKNOWN` for an unknown or disabled type,
+/// `M_MISSING_PARAM` for a module type missing its fields, 403 for bad credentials, an
+/// unknown or deactivated user, or a spam checker's denial.
+pub async fn login(
+    state: &AppState,
+    body: &Map<String, Value>,
+    request_info: &[(String, String)],
+) -> MatrixResult<Value> {
+    let login_type = text(body, "type")
+        .ok_or_else(|| MatrixError::bad_json("Missing login type"))?
+        .to_string();
+    let (user_id, on_login) = authenticate(state, &login_type, body).await?;
+    match state.store.get_user(&user_id).await? {
+        Some(u) if !u.deactivated => {}
+        _ => return Err(invalid()),
+    }
+    let device_id = text(body, "device_id").map(String::from);
+    let display = text(body, "initial_device_display_name");
+    let verdict = state
+        .modules
+        .check_login_for_spam(&user_id, device_id.as_deref(), display, request_info, None)
+        .await?;
+    if let SpamCheck::Deny(denial) = verdict {
+        if let Some((module, token)) = on_login {
+            state.modules.discard_deferred(module, token).await;
+        }
+        return Err(MatrixError::denied(
+            denial,
+            "Login was blocked by the server",
+        ));
+    }
+    let response = issue_token(state, &user_id, device_id, display).await?;
+    if let Some((module, token)) = on_login {
+        state.modules.run_deferred(module, token, &response).await;
+    }
+    state
+        .modules
+        .on_user_login(&user_id, Some(&login_type), None)
+        .await?;
+    Ok(response)
+}
+
+/// Check the credentials of a `login_type` attempt.
+async fn authenticate(
+    state: &AppState,
+    login_type: &str,
+    body: &Map<String, Value>,
+) -> MatrixResult<Authenticated> {
+    let password_login = login_type == "m.login.password";
+    if password_login && !state.config.password_config.enabled {
+        return Err(unknown("Password login has been disabled.".into()));
+    }
+    let identifier_type = body
+        .get("identifier")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str);
+    let module_types = state.modules.supported_login_types();
+    if password_login && matches!(identifier_type, Some("m.id.thirdparty" | "m.id.phone")) {
+        threepid_login(state, identifier_type, body).await
+    } else if module_types.iter().any(|(t, _)| t == login_type) {
+        module_login(state, login_type, body).await
+    } else if password_login {
+        Ok((local_password_login(state, body).await?, None))
+    } else if login_type == "m.login.token" {
+        let token = text(body, "token").unwrap_or_default();
+        let user_id = state
+            .store
+            .take_login_token(&hash_token(token))
+            .await?
+            .ok_or_else(|| MatrixError::forbidden("Invalid login token"))?;
+        Ok((user_id, None))
+    } else {
+        Err(unknown(format!("Unknown login type {login_type}")))
+    }
+}
+
+/// The user as sent (`identifier.user`, or the legacy `user`), unqualified or not.
+fn raw_user(body: &Map<String, Value>) -> &str {
+    body.get("identifier")
+        .and_then(|i| i.get("user"))
+        .or_else(|| body.get("user"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A password login by third-party identifier: only modules' `check_3pid_auth` can resolve
+/// one (modhost keeps no local third-party identifiers).
+async fn threepid_login(
+    state: &AppState,
+    identifier_type: Option<&str>,
+    body: &Map<String, Value>,
+) -> MatrixResult<Authenticated> {
+    let id = &body["identifier"];
+    let field = |key: &str| id[key].as_str().unwrap_or_default();
+    let (medium, address) = match identifier_type {
+        Some("m.id.phone") => ("msisdn", format!("{}{}", field("country"), field("phone"))),
+        _ => (field("medium"), field("address").to_lowercase()),
+    };
+    let password = text(body, "password").unwrap_or_default();
+    match state
+        .modules
+        .check_3pid_auth(medium, &address, password)
+        .await
+    {
+        Some(outcome) => Ok((outcome.user_id, outcome.on_login)),
+        None => Err(invalid()),
+    }
+}
+
+/// A login type some module registered (`m.login.password` included when a module checks
+/// passwords: then the local database is the fallback).
+async fn module_login(
+    state: &AppState,
+    login_type: &str,
+    body: &Map<String, Value>,
+) -> MatrixResult<Authenticated> {
+    match state
+        .modules
+        .check_auth(raw_user(body), login_type, body)
+        .await
+    {
+        Err(AuthError::MissingParams(missing)) => Err(MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_MISSING_PARAM",
+            format!("Missing parameters for login type {login_type}: {missing:?}"),
+        )),
+        Ok(Some(outcome)) => Ok((outcome.user_id, outcome.on_login)),
+        Ok(None) if login_type == "m.login.password" => {
+            Ok((local_password_login(state, body).await?, None))
+        }
+        Ok(None) => Err(invalid()),
+    }
+}
+
+/// A password checked against the local database (when `password_config.localdb_enabled`).
+async fn local_password_login(state: &AppState, body: &Map<String, Value>) -> MatrixResult<String> {
+    let raw = raw_user(body);
+    let user_id = if raw.starts_with('@') {
+        raw.to_string()
+    } else {
+        state.user_id(&raw.to_lowercase())
+    };
+    let password = text(body, "password").unwrap_or_default().to_string();
+    if !state.config.password_config.localdb_enabled {
+        return Err(invalid());
+    }
+    let user = state.store.get_user(&user_id).await?;
+    let matches = match user.and_then(|u| u.password_hash) {
+        Some(hash) => verify_password(password, hash).await,
+        None => false,
+    };
+    if matches {
+        Ok(user_id)
+    } else {
+        Err(invalid())
+    }
+}

@@ -1,0 +1,143 @@
+//! Creating accounts (spec §"Account registration"), with the modules Synapse consults:
+//! `get_username_for_registration`, `check_registration_for_spam` (a denial is disguised as
+//! a rate limit, a shadow-ban answer registers the user shadow-banned),
+//! `get_displayname_for_registration` and `on_user_registration`.
+
+use axum::http::StatusCode;
+use plugin_sdk::RegistrationBehaviour;
+use serde_json::Value;
+
+use crate::error::{MatrixError, MatrixResult};
+use crate::service::password::hash_password;
+use crate::service::session::random_string;
+use crate::state::AppState;
+use crate::storage::ProfileField;
+
+/// One registration request.
+pub struct Registration<'a> {
+    /// The whole request body, as modules see it (`get_username_for_registration`).
+    pub params: &'a Value,
+    /// The completed interactive-auth stages, `{"m.login.dummy": true}`.
+    pub uia_results: &'a Value,
+    /// The requested localpart; a random one when `None` and no module picks one.
+    pub username: Option<String>,
+    /// The password to store (hashed), if any.
+    pub password: Option<String>,
+    /// `(user_agent, ip)` pairs of the request, for `check_registration_for_spam`.
+    pub request_info: Vec<(String, String)>,
+}
+
+/// A valid localpart per the Matrix spec's user ID grammar (lowercase historical set).
+fn valid_localpart(localpart: &str) -> bool {
+    !localpart.is_empty()
+        && localpart.len() <= 255
+        && localpart
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/'))
+}
+
+fn invalid_username(message: &str) -> MatrixError {
+    MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", message)
+}
+
+/// The localpart to register: a module's choice, else the requested one, else random;
+/// lowercased and checked (400 `M_INVALID_USERNAME`), never an ID in `admin_users` (403).
+async fn choose_localpart(state: &AppState, reg: &Registration<'_>) -> MatrixResult<String> {
+    let chosen = state
+        .modules
+        .get_username_for_registration(reg.uia_results, reg.params)
+        .await?;
+    let localpart = chosen
+        .or_else(|| reg.username.clone())
+        .unwrap_or_else(|| random_string(12).to_lowercase())
+        .to_lowercase();
+    if !valid_localpart(&localpart) {
+        return Err(invalid_username(
+            "User ID can only contain characters a-z, 0-9, or '=_-./'",
+        ));
+    }
+    let user_id = state.user_id(&localpart);
+    if ruma_common::UserId::parse(&user_id).is_err() {
+        return Err(invalid_username("User ID is not valid"));
+    }
+    // Admin accounts are created before they are listed in admin_users (which takes effect
+    // at start-up); nobody may claim a listed ID through open registration.
+    if state.config.admin_users.contains(&user_id) {
+        return Err(MatrixError::forbidden(
+            "This user ID is reserved for a server admin",
+        ));
+    }
+    Ok(localpart)
+}
+
+/// Whether `localpart` could be registered now (`GET /register/available`): 400
+/// `M_INVALID_USERNAME` for a malformed one, 400 `M_USER_IN_USE` when taken, 403 when
+/// reserved for a server admin.
+pub async fn check_available(state: &AppState, localpart: &str) -> MatrixResult<()> {
+    let localpart = localpart.to_lowercase();
+    let user_id = state.user_id(&localpart);
+    if !valid_localpart(&localpart) || ruma_common::UserId::parse(&user_id).is_err() {
+        return Err(invalid_username(
+            "User ID can only contain characters a-z, 0-9, or '=_-./'",
+        ));
+    }
+    if state.config.admin_users.contains(&user_id) {
+        return Err(MatrixError::forbidden(
+            "This user ID is reserved for a server admin",
+        ));
+    }
+    if state.store.get_user(&user_id).await?.is_some() {
+        return Err(MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_USER_IN_USE",
+            "User ID already taken.",
+        ));
+    }
+    Ok(())
+}
+
+/// Register an account; returns its user ID. Errors: 400 `M_INVALID_USERNAME`,
+/// 400 `M_USER_IN_USE`, 403 for a reserved ID, 429 `M_LIMIT_EXCEEDED` when a spam checker
+/// denies (deliberately disguised, as Synapse does), module failures.
+pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<String> {
+    let localpart = choose_localpart(state, &reg).await?;
+    let user_id = state.user_id(&localpart);
+    let verdict = state
+        .modules
+        .check_registration_for_spam(None, Some(&localpart), &reg.request_info, None)
+        .await?;
+    if verdict == RegistrationBehaviour::Deny {
+        return Err(MatrixError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "M_LIMIT_EXCEEDED",
+            "Rate limited",
+        ));
+    }
+    let password_hash = match reg.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let shadow_banned = verdict == RegistrationBehaviour::ShadowBan;
+    if !state
+        .store
+        .create_user(&user_id, password_hash.as_deref(), shadow_banned)
+        .await?
+    {
+        return Err(MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_USER_IN_USE",
+            "User ID already taken.",
+        ));
+    }
+    let displayname = state
+        .modules
+        .get_displayname_for_registration(reg.uia_results, reg.params)
+        .await?
+        .unwrap_or(localpart);
+    state
+        .store
+        .set_profile_field(&user_id, ProfileField::Displayname, Some(&displayname))
+        .await?;
+    state.modules.on_user_registration(&user_id).await?;
+    Ok(user_id)
+}

@@ -1,0 +1,311 @@
+//! Building `/sync` responses (spec §"Syncing"): joined, invited and left rooms, account
+//! data and presence since a token; the HTTP layer long-polls by calling [`build`] again when
+//! something is written.
+//!
+//! Sync tokens are `s<events>_<account data>_<presence>_<receipts>_<typing>` positions
+//! (older tokens without the last parts read them as 0).
+
+use serde_json::{json, Map, Value};
+
+use crate::error::MatrixResult;
+use crate::state::AppState;
+
+/// Stream positions a sync token stands for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Since {
+    /// Events (`stream_ordering`).
+    pub events: i64,
+    /// Account data.
+    pub account_data: i64,
+    /// Presence.
+    pub presence: i64,
+    /// Receipts.
+    pub receipts: i64,
+    /// Typing changes (in memory: a restart starts them again from 0).
+    pub typing: i64,
+}
+
+impl Since {
+    /// The token for these positions.
+    pub fn token(&self) -> String {
+        let Since {
+            events,
+            account_data,
+            presence,
+            receipts,
+            typing,
+        } = self;
+        format!("s{events}_{account_data}_{presence}_{receipts}_{typing}")
+    }
+}
+
+/// Read a `since` token; `None` when it is not one of ours.
+pub fn parse_since(token: &str) -> Option<Since> {
+    let mut parts = token.strip_prefix('s')?.split('_');
+    let mut next = |required: bool| match parts.next() {
+        Some(p) => p.parse().ok(),
+        None if required => None,
+        None => Some(0),
+    };
+    let (events, account_data) = (next(true)?, next(true)?);
+    let (presence, receipts, typing) = (next(false)?, next(false)?, next(false)?);
+    Some(Since {
+        events,
+        account_data,
+        presence,
+        receipts,
+        typing,
+    })
+}
+
+/// Stripped state shown with an invite.
+const INVITE_STATE: &[&str] = &[
+    "m.room.create",
+    "m.room.join_rules",
+    "m.room.name",
+    "m.room.canonical_alias",
+    "m.room.avatar",
+];
+
+/// What one `/sync` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncRequest<'a> {
+    /// The syncing user.
+    pub user_id: &'a str,
+    /// The token's positions; `None` for an initial sync.
+    pub since: Option<Since>,
+    /// Send each joined room's whole state.
+    pub full_state: bool,
+    /// Timeline events per room (1–100).
+    pub limit: i64,
+}
+
+/// The positions a response covers, and the account data to file into rooms.
+struct Window {
+    since: Since,
+    since_ev: i64,
+    ev_now: i64,
+    initial: bool,
+    /// `(room_id, type, content)`; an empty room ID is global account data.
+    account_data: Vec<(String, String, Value)>,
+}
+
+/// The `/sync` body for `req`, and whether it holds anything new (a long-poll answers at
+/// once when it does).
+pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Value, bool)> {
+    let now = Since {
+        events: state.store.max_stream_ordering().await?,
+        account_data: state.store.max_account_data_stream().await?,
+        presence: state.store.max_presence_stream().await?,
+        receipts: state.store.max_receipt_stream().await?,
+        typing: state.typing.position(),
+    };
+    let since = req.since.unwrap_or_default();
+    let presence =
+        crate::service::presence::visible_presence(state, req.user_id, since.presence).await?;
+    let window = Window {
+        since,
+        since_ev: since.events,
+        ev_now: now.events,
+        initial: req.since.is_none(),
+        account_data: state
+            .store
+            .account_data_since(req.user_id, since.account_data)
+            .await?,
+    };
+    let rooms = rooms(state, &req, &window).await?;
+    let global_ad = account_data_of(&window, "");
+    let has_updates = rooms.iter().any(|section| !section.is_empty())
+        || !global_ad.is_empty()
+        || !presence.is_empty();
+    let [join, invite, leave] = rooms;
+    let body = json!({
+        "next_batch": now.token(),
+        "rooms": {"join": join, "invite": invite, "leave": leave},
+        "account_data": {"events": global_ad},
+        "presence": {"events": presence},
+        "to_device": {"events": []},
+        "device_lists": {"changed": [], "left": []},
+        "device_one_time_keys_count": {},
+    });
+    Ok((body, has_updates))
+}
+
+/// A joined room's ephemeral events since the token: `m.receipt` and `m.typing`.
+async fn ephemeral(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+    room_id: &str,
+) -> MatrixResult<Vec<Value>> {
+    let mut events = Vec::new();
+    let receipts =
+        crate::service::receipts::receipt_event(state, req.user_id, room_id, window.since.receipts)
+            .await?;
+    events.extend(receipts);
+    let typing_since = if window.initial {
+        -1
+    } else {
+        window.since.typing
+    };
+    if let Some(users) = state.typing.changed_since(room_id, typing_since) {
+        if !(window.initial && users.is_empty()) {
+            events.push(json!({"type": "m.typing", "content": {"user_ids": users}}));
+        }
+    }
+    Ok(events)
+}
+
+/// The account data events of `room_id` (`""`: global) in the window.
+fn account_data_of(window: &Window, room_id: &str) -> Vec<Value> {
+    window
+        .account_data
+        .iter()
+        .filter(|(r, _, _)| r == room_id)
+        .map(|(_, t, c)| json!({"type": t, "content": c}))
+        .collect()
+}
+
+/// The `join`, `invite` and `leave` sections.
+async fn rooms(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+) -> MatrixResult<[Map<String, Value>; 3]> {
+    let [mut join, mut invite, mut leave] = [Map::new(), Map::new(), Map::new()];
+    for (room_id, membership) in state.store.rooms_of(req.user_id).await? {
+        let member_event = state
+            .store
+            .state_event(&room_id, "m.room.member", req.user_id)
+            .await?;
+        let member_pos = match member_event.as_ref().and_then(|e| e["event_id"].as_str()) {
+            Some(id) => state
+                .store
+                .get_event(id)
+                .await?
+                .map_or(0, |e| e.stream_ordering),
+            None => 0,
+        };
+        let changed = member_pos > window.since_ev;
+        match membership.as_str() {
+            "join" => {
+                if let Some(room) = joined_room(state, req, window, &room_id, changed).await? {
+                    join.insert(room_id, room);
+                }
+            }
+            "invite" if window.initial || changed => {
+                let room = invited_room(state, &room_id, member_event.as_ref()).await?;
+                invite.insert(room_id, room);
+            }
+            "leave" | "ban" if !window.initial && changed => {
+                let room = left_room(state, req, window, &room_id, member_pos).await?;
+                leave.insert(room_id, room);
+            }
+            _ => {}
+        }
+    }
+    Ok([join, invite, leave])
+}
+
+/// A joined room's section, or `None` when an incremental sync has nothing new for it.
+/// `membership_changed`: the user's membership event is newer than the token (their state is
+/// sent again).
+async fn joined_room(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+    room_id: &str,
+    membership_changed: bool,
+) -> MatrixResult<Option<Value>> {
+    let (events, limited) = state
+        .store
+        .room_events_between(room_id, window.since_ev, window.ev_now, req.limit)
+        .await?;
+    let room_ad = account_data_of(window, room_id);
+    let ephemeral = ephemeral(state, req, window, room_id).await?;
+    if !window.initial
+        && !req.full_state
+        && events.is_empty()
+        && room_ad.is_empty()
+        && ephemeral.is_empty()
+    {
+        return Ok(None);
+    }
+    let from_visible = state.visible_from(room_id, req.user_id).await?;
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.stream_ordering >= from_visible)
+        .collect();
+    let in_timeline: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.json["event_id"].as_str())
+        .collect();
+    let mut state_events = Vec::new();
+    if window.initial || req.full_state || limited || membership_changed {
+        for ev in state.store.current_state(room_id).await? {
+            if !in_timeline.contains(&ev["event_id"].as_str().unwrap_or_default()) {
+                state_events.push(state.serialize_event(&ev).await?);
+            }
+        }
+    }
+    let prev_batch = events
+        .first()
+        .map_or(window.since_ev, |e| e.stream_ordering);
+    let mut timeline = Vec::new();
+    for e in &events {
+        timeline.push(state.serialize_event(&e.json).await?);
+    }
+    Ok(Some(json!({
+        "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
+        "state": {"events": state_events},
+        "account_data": {"events": room_ad},
+        "ephemeral": {"events": ephemeral},
+        "unread_notifications": {},
+    })))
+}
+
+/// An invited room's section: the stripped state of [`INVITE_STATE`] and the invite.
+async fn invited_room(
+    state: &AppState,
+    room_id: &str,
+    member_event: Option<&Value>,
+) -> MatrixResult<Value> {
+    let mut stripped = Vec::new();
+    for t in INVITE_STATE {
+        if let Some(ev) = state.store.state_event(room_id, t, "").await? {
+            stripped.push(strip(&ev));
+        }
+    }
+    if let Some(ev) = member_event {
+        stripped.push(strip(ev));
+    }
+    Ok(json!({"invite_state": {"events": stripped}}))
+}
+
+/// A left (or banned-from) room's section: its timeline up to the user's leave event at
+/// `member_pos`.
+async fn left_room(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+    room_id: &str,
+    member_pos: i64,
+) -> MatrixResult<Value> {
+    let (events, limited) = state
+        .store
+        .room_events_between(room_id, window.since_ev, member_pos, req.limit)
+        .await?;
+    let mut timeline = Vec::new();
+    for e in &events {
+        timeline.push(state.serialize_event(&e.json).await?);
+    }
+    Ok(json!({
+        "timeline": {"events": timeline, "limited": limited},
+        "state": {"events": []},
+        "account_data": {"events": account_data_of(window, room_id)},
+    }))
+}
+
+fn strip(ev: &Value) -> Value {
+    json!({"type": ev["type"], "state_key": ev["state_key"], "content": ev["content"], "sender": ev["sender"]})
+}

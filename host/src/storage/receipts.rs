@@ -1,0 +1,85 @@
+//! Read receipts, one per room, receipt type, user and thread.
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+/// One stored receipt.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The room.
+    pub room_id: String,
+    /// `m.read` or `m.read.private`.
+    pub receipt_type: String,
+    /// Who read.
+    pub user_id: String,
+    /// The thread (`main`, a thread root), empty when unthreaded.
+    pub thread_id: String,
+    /// The event read up to.
+    pub event_id: String,
+    /// When, in ms since the Unix epoch.
+    pub ts: i64,
+}
+
+impl Store {
+    /// Store `user_id`'s receipt, replacing their earlier one of the same type and thread;
+    /// returns its stream position (one statement; see `put_account_data`).
+    pub async fn put_receipt(
+        &self,
+        room_id: &str,
+        receipt_type: &str,
+        user_id: &str,
+        thread_id: &str,
+        event_id: &str,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id) \
+             VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM receipts)) \
+             ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET \
+             event_id = excluded.event_id, ts = excluded.ts, stream_id = excluded.stream_id \
+             RETURNING stream_id",
+        )
+        .bind(room_id)
+        .bind(receipt_type)
+        .bind(user_id)
+        .bind(thread_id)
+        .bind(event_id)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Receipts in `room_id` after stream position `since` (all of them for 0).
+    pub async fn receipts_since(
+        &self,
+        room_id: &str,
+        since: i64,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
+             WHERE room_id = ? AND stream_id > ? ORDER BY stream_id",
+        )
+        .bind(room_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Receipt {
+                room_id: r.get(0),
+                receipt_type: r.get(1),
+                user_id: r.get(2),
+                thread_id: r.get(3),
+                event_id: r.get(4),
+                ts: r.get(5),
+            })
+            .collect())
+    }
+
+    /// The latest receipt position.
+    pub async fn max_receipt_stream(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM receipts")
+            .fetch_one(&self.pool)
+            .await
+    }
+}
