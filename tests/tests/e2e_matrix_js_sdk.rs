@@ -1,5 +1,6 @@
 //! End to end with matrix-js-sdk (the library Element is built on), unmodified: register, log
-//! in, create a room, send and read back, a module's refusal, logout.
+//! in, create a room, send and read back, a module's refusal, logout; and `startClient` as
+//! Element runs it.
 //!
 //! matrix-js-sdk comes from `npm ci` of `tests/e2e/js/` into `target/e2e/js`, made on first
 //! use (see `modhost_tests::client_env`).
@@ -8,9 +9,9 @@ use std::process::Command;
 
 use modhost_tests::{client_env, ServerProcess, Workdir};
 
-#[test]
-fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
-    let script = client_env::node_script("session_basics.mjs");
+/// Run `tests/e2e/js/<script>` against a server with the demo module; it must print `JS OK`.
+fn run(script: &str) {
+    let script = client_env::node_script(script);
     let w = Workdir::new();
     let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
     let server = ServerProcess::start(&w, &config);
@@ -28,24 +29,14 @@ fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
     );
 }
 
-/// `startClient()` as Element runs it reaches PREPARED, live events arrive, push rules read
-/// back and toggle.
+#[test]
+fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
+    run("session_basics.mjs");
+}
+
+/// `startClient()` as Element runs it reaches PREPARED, live events, typing and receipts
+/// arrive, push rules read back and toggle.
 #[test]
 fn matrix_js_sdk_start_client_syncs_live_and_reads_push_rules() {
-    let script = client_env::node_script("start_client.mjs");
-    let w = Workdir::new();
-    let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
-    let server = ServerProcess::start(&w, &config);
-    let out = Command::new("node")
-        .arg(&script)
-        .arg(&server.base)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("JS OK"),
-        "matrix-js-sdk run failed:\n{stdout}\n{stderr}\nserver log:\n{}",
-        server.log()
-    );
+    run("start_client.mjs");
 }

@@ -63,18 +63,7 @@ async fn typing_route(
         .get("typing")
         .and_then(Value::as_bool)
         .ok_or_else(|| MatrixError::bad_json("typing must be a boolean"))?;
-    if state
-        .store
-        .membership(&room_id, &who.user_id)
-        .await?
-        .as_deref()
-        != Some("join")
-    {
-        return Err(MatrixError::forbidden(format!(
-            "User {} not in room {room_id}",
-            who.user_id
-        )));
-    }
+    crate::service::rooms::require_joined(&state, &room_id, &who.user_id).await?;
     let timeout = typing.then(|| {
         body.get("timeout")
             .and_then(Value::as_u64)

@@ -20,12 +20,7 @@ async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> Matri
             "This room has been blocked on this server",
         ));
     }
-    match state.store.membership(room_id, user_id).await?.as_deref() {
-        Some("join") => Ok(()),
-        _ => Err(MatrixError::forbidden(format!(
-            "User {user_id} not in room {room_id}"
-        ))),
-    }
+    crate::service::rooms::require_joined(state, room_id, user_id).await
 }
 
 /// # `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`

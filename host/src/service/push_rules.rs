@@ -266,10 +266,17 @@ pub async fn set_enabled(
     id: &str,
     enabled: bool,
 ) -> MatrixResult<()> {
+    edit(state, user_id, |rules| rules.set_enabled(kind, id, enabled)).await
+}
+
+/// Apply `change` to `user_id`'s rules and store them; 404 when it finds no such rule.
+async fn edit<E>(
+    state: &AppState,
+    user_id: &str,
+    change: impl FnOnce(&mut Ruleset) -> Result<(), E>,
+) -> MatrixResult<()> {
     let mut rules = ruleset(state, user_id).await?;
-    rules
-        .set_enabled(kind, id, enabled)
-        .map_err(|_| not_found())?;
+    change(&mut rules).map_err(|_| not_found())?;
     save(state, user_id, &rules).await
 }
 
@@ -294,9 +301,5 @@ pub async fn set_actions(
     body: &Map<String, Value>,
 ) -> MatrixResult<()> {
     let actions = actions_of(body)?;
-    let mut rules = ruleset(state, user_id).await?;
-    rules
-        .set_actions(kind, id, actions)
-        .map_err(|_| not_found())?;
-    save(state, user_id, &rules).await
+    edit(state, user_id, |rules| rules.set_actions(kind, id, actions)).await
 }

@@ -17,11 +17,7 @@ async fn check_target(
     room_id: &str,
     event_id: &str,
 ) -> MatrixResult<()> {
-    if state.store.membership(room_id, user_id).await?.as_deref() != Some("join") {
-        return Err(MatrixError::forbidden(format!(
-            "User {user_id} not in room {room_id}"
-        )));
-    }
+    super::rooms::require_joined(state, room_id, user_id).await?;
     match state.store.get_event(event_id).await? {
         Some(e) if e.json["room_id"] == room_id => Ok(()),
         _ => Err(MatrixError::not_found("Unknown event")),

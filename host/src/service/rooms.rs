@@ -209,6 +209,16 @@ fn initial_events(
     events
 }
 
+/// 403 `M_FORBIDDEN` "User … not in room …" unless `user_id` is joined to `room_id`.
+pub async fn require_joined(state: &AppState, room_id: &str, user_id: &str) -> MatrixResult<()> {
+    match state.store.membership(room_id, user_id).await?.as_deref() {
+        Some("join") => Ok(()),
+        _ => Err(MatrixError::forbidden(format!(
+            "User {user_id} not in room {room_id}"
+        ))),
+    }
+}
+
 /// The content of `user_id`'s join event: their display name and avatar, as Synapse puts
 /// them into every join.
 pub async fn member_join_content(state: &AppState, user_id: &str) -> MatrixResult<Value> {
