@@ -532,3 +532,96 @@ async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() 
         (400, json!("M_INVALID_PARAM"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_runs_out_for_everyone_and_receipts_never_move_back() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let room = alice.create_room(json!({"preset": "public_chat"})).await;
+    assert_eq!(
+        bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+            .await
+            .0,
+        200
+    );
+    let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
+    let (status, _) = alice
+        .call(
+            "PUT",
+            &typing,
+            Some(json!({"typing": true, "timeout": 800})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, during) = bob.call("GET", "/sync", None).await;
+    let since = during["next_batch"].as_str().unwrap().to_string();
+    // The long-poll wakes when the typing runs out, and says nobody types.
+    let started = std::time::Instant::now();
+    let (_, after) = bob
+        .call("GET", &format!("/sync?timeout=8000&since={since}"), None)
+        .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "woke at expiry"
+    );
+    let stopped = ephemeral(&after, &room)
+        .into_iter()
+        .find(|e| e["type"] == "m.typing")
+        .cloned()
+        .expect("m.typing when the typing ran out");
+    assert_eq!(stopped["content"]["user_ids"], json!([]));
+    for bad in [json!("x"), json!(-5), json!(1.5)] {
+        let (status, err) = alice
+            .call(
+                "PUT",
+                &typing,
+                Some(json!({"typing": true, "timeout": bad})),
+            )
+            .await;
+        assert_eq!(
+            (status, err["errcode"].clone()),
+            (400, json!("M_INVALID_PARAM")),
+            "{bad}"
+        );
+    }
+
+    let (_, first) = alice.say(&room, "first").await;
+    let (_, second) = alice.say(&room, "second").await;
+    let (first, second) = (
+        first["event_id"].as_str().unwrap(),
+        second["event_id"].as_str().unwrap(),
+    );
+    for event in [second, first] {
+        let path = format!("/rooms/{room}/receipt/m.read/{event}");
+        assert_eq!(bob.call("POST", &path, Some(json!({}))).await.0, 200);
+    }
+    let (_, sync) = alice.call("GET", "/sync", None).await;
+    let receipts = ephemeral(&sync, &room)
+        .into_iter()
+        .find(|e| e["type"] == "m.receipt")
+        .cloned()
+        .expect("m.receipt");
+    assert!(
+        receipts["content"][second]["m.read"][&bob.user_id].is_object(),
+        "{receipts}"
+    );
+    assert!(
+        receipts["content"].get(first).is_none(),
+        "the older receipt was ignored: {receipts}"
+    );
+    for (receipt_type, body) in [
+        ("m.read", json!({"thread_id": ""})),
+        ("m.read", json!({"thread_id": 5})),
+        ("m.fully_read", json!({"thread_id": "main"})),
+    ] {
+        let path = format!("/rooms/{room}/receipt/{receipt_type}/{second}");
+        let (status, err) = bob.call("POST", &path, Some(body.clone())).await;
+        assert_eq!(
+            (status, err["errcode"].clone()),
+            (400, json!("M_INVALID_PARAM")),
+            "{body}"
+        );
+    }
+}

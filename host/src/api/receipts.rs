@@ -20,8 +20,12 @@ async fn receipt_route(
 ) -> MatrixResult<Json<Value>> {
     let thread_id = match body.get("thread_id") {
         None => None,
-        Some(Value::String(t)) => Some(t.as_str()),
-        Some(_) => return Err(MatrixError::bad_json("thread_id must be a string")),
+        Some(Value::String(t)) if !t.is_empty() => Some(t.as_str()),
+        Some(_) => {
+            return Err(MatrixError::invalid_param(
+                "thread_id must be a non-empty string",
+            ))
+        }
     };
     receipts::send_receipt(
         &state,
@@ -64,13 +68,14 @@ async fn typing_route(
         .and_then(Value::as_bool)
         .ok_or_else(|| MatrixError::bad_json("typing must be a boolean"))?;
     crate::service::rooms::require_joined(&state, &room_id, &who.user_id).await?;
-    let timeout = typing.then(|| {
-        body.get("timeout")
-            .and_then(Value::as_u64)
-            .unwrap_or(30_000)
-    });
-    state.typing.set(&room_id, &who.user_id, timeout);
-    state.notify_change();
+    let timeout = match (typing, body.get("timeout")) {
+        (false, _) => None,
+        (true, None) => Some(30_000),
+        (true, Some(t)) => Some(t.as_u64().ok_or_else(|| {
+            MatrixError::invalid_param("timeout must be a non-negative integer (ms)")
+        })?),
+    };
+    crate::service::typing::set_typing(&state, &room_id, &who.user_id, timeout);
     Ok(Json(json!({})))
 }
 

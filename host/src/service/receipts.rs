@@ -41,6 +41,11 @@ pub async fn send_receipt(
             "Receipt type must be one of {RECEIPT_TYPES:?}"
         )));
     }
+    if receipt_type == "m.fully_read" && thread_id.is_some() {
+        return Err(MatrixError::invalid_param(
+            "m.fully_read markers cannot be threaded",
+        ));
+    }
     check_target(state, user_id, room_id, event_id).await?;
     if receipt_type == "m.fully_read" {
         let content = json!({ "event_id": event_id });
@@ -48,6 +53,20 @@ pub async fn send_receipt(
             .await;
     }
     let thread = thread_id.unwrap_or_default();
+    // Receipts only move forward, as in Synapse: one for an older event is ignored.
+    let earlier = state
+        .store
+        .receipt_of(room_id, receipt_type, user_id, thread)
+        .await?;
+    if let Some(earlier) = earlier {
+        let position = |id: String| async move {
+            let event = state.store.get_event(&id).await?;
+            MatrixResult::Ok(event.map_or(0, |e| e.stream_ordering))
+        };
+        if position(earlier).await? > position(event_id.to_string()).await? {
+            return Ok(());
+        }
+    }
     state
         .store
         .put_receipt(room_id, receipt_type, user_id, thread, event_id)

@@ -22,15 +22,16 @@ pub struct Typing(Mutex<Rooms>);
 
 impl Typing {
     /// `user_id` starts typing in `room_id` for `timeout_ms` (capped at 120 s), or stops;
-    /// returns the change number.
-    pub fn set(&self, room_id: &str, user_id: &str, typing: Option<u64>) -> i64 {
+    /// returns the change number and, when typing, the instant it runs out (see
+    /// [`Typing::expire`]).
+    pub fn set(&self, room_id: &str, user_id: &str, typing: Option<u64>) -> (i64, Option<Instant>) {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
         all.serial += 1;
         let serial = all.serial;
         let (users, changed) = all.rooms.entry(room_id.to_string()).or_default();
-        match typing {
-            Some(ms) => {
-                let until = Instant::now() + Duration::from_millis(ms.min(MAX_TIMEOUT_MS));
+        let until = typing.map(|ms| Instant::now() + Duration::from_millis(ms.min(MAX_TIMEOUT_MS)));
+        match until {
+            Some(until) => {
                 users.insert(user_id.to_string(), until);
             }
             None => {
@@ -38,12 +39,27 @@ impl Typing {
             }
         }
         *changed = serial;
-        serial
+        (serial, until)
     }
 
     /// The latest change number (the typing position of a sync token).
     pub fn position(&self) -> i64 {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).serial
+    }
+
+    /// Drop `user_id`'s typing in `room_id` if it is still the one that ran `until` (a later
+    /// notification replaced it otherwise); returns the change number when it did.
+    pub fn expire(&self, room_id: &str, user_id: &str, until: Instant) -> Option<i64> {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.serial += 1;
+        let serial = all.serial;
+        let (users, changed) = all.rooms.get_mut(room_id)?;
+        if users.get(user_id) != Some(&until) {
+            return None;
+        }
+        users.remove(user_id);
+        *changed = serial;
+        Some(serial)
     }
 
     /// Who types in `room_id` now, if the room changed after position `since` (`None`:
@@ -62,5 +78,27 @@ impl Typing {
             .collect();
         typing.sort();
         Some(typing)
+    }
+}
+
+/// Set `user_id`'s typing in `room_id` (`timeout_ms`, or `None` to stop) and wake `/sync`;
+/// when it runs out unreplaced, members' long-polls are woken again with the user gone, as
+/// Synapse's typing stream does.
+pub fn set_typing(
+    state: &crate::state::AppState,
+    room_id: &str,
+    user_id: &str,
+    timeout_ms: Option<u64>,
+) {
+    let (_, until) = state.typing.set(room_id, user_id, timeout_ms);
+    state.notify_change();
+    if let Some(until) = until {
+        let (state, room_id, user_id) = (state.clone(), room_id.to_string(), user_id.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(until.into()).await;
+            if state.typing.expire(&room_id, &user_id, until).is_some() {
+                state.notify_change();
+            }
+        });
     }
 }

@@ -49,6 +49,26 @@ impl Store {
         .await
     }
 
+    /// The event `user_id`'s receipt of `receipt_type` in `thread_id` of `room_id` points at.
+    pub async fn receipt_of(
+        &self,
+        room_id: &str,
+        receipt_type: &str,
+        user_id: &str,
+        thread_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT event_id FROM receipts WHERE room_id = ? AND receipt_type = ? \
+             AND user_id = ? AND thread_id = ?",
+        )
+        .bind(room_id)
+        .bind(receipt_type)
+        .bind(user_id)
+        .bind(thread_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
     /// Receipts in `room_id` after stream position `since` (all of them for 0).
     pub async fn receipts_since(
         &self,
