@@ -625,3 +625,25 @@ async fn typing_runs_out_for_everyone_and_receipts_never_move_back() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_query_strings_get_matrix_errors() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let (status, err) = s
+        .call("GET", "/_matrix/client/v3/register/available", None, None)
+        .await;
+    assert_eq!(
+        (status, err["errcode"].clone()),
+        (400, json!("M_MISSING_PARAM")),
+        "{err}"
+    );
+    let (status, err) = alice.call("GET", "/sync?timeout=abc", None).await;
+    assert_eq!(
+        (status, err["errcode"].clone()),
+        (400, json!("M_INVALID_PARAM")),
+        "{err}"
+    );
+    assert!(err["error"].as_str().unwrap().contains("timeout"), "{err}");
+}

@@ -10,7 +10,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::extract::{JsonBody, Requester, RequesterAllowExpired};
+use super::extract::{JsonBody, MatrixQuery, Requester, RequesterAllowExpired};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::registration::{register, Registration};
@@ -160,7 +160,7 @@ pub(super) struct AvailableQuery {
 /// # `GET /_matrix/client/v3/register/available`
 pub(super) async fn available_route(
     State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<AvailableQuery>,
+    MatrixQuery(q): MatrixQuery<AvailableQuery>,
 ) -> MatrixResult<Json<Value>> {
     crate::service::registration::check_available(&state, &q.username).await?;
     Ok(Json(json!({ "available": true })))

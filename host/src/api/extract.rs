@@ -78,3 +78,38 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map_err(|e| MatrixError::bad_json(e.to_string()))
     }
 }
+
+/// A query string read into `T`, with Matrix errors: 400 `M_MISSING_PARAM` when a required
+/// parameter is absent, 400 `M_INVALID_PARAM` when one does not parse (axum's own `Query`
+/// answers in plain text).
+pub struct MatrixQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for MatrixQuery<T> {
+    type Rejection = MatrixError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, MatrixError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(pairs)
+            .map(MatrixQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let text = e.into_inner().to_string();
+                let text = if field == "." {
+                    text
+                } else {
+                    format!("{field}: {text}")
+                };
+                let errcode = if text.starts_with("missing field") {
+                    "M_MISSING_PARAM"
+                } else {
+                    "M_INVALID_PARAM"
+                };
+                MatrixError::new(
+                    StatusCode::BAD_REQUEST,
+                    errcode,
+                    format!("Invalid query: {text}"),
+                )
+            })
+    }
+}

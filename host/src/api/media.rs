@@ -5,14 +5,14 @@ use axum::Router;
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::Requester;
+use super::extract::{MatrixQuery, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::media::{too_large, Upload};
@@ -58,7 +58,7 @@ pub(super) async fn upload_route(
     State(state): State<AppState>,
     who: Requester,
     headers: HeaderMap,
-    Query(q): Query<UploadQuery>,
+    MatrixQuery(q): MatrixQuery<UploadQuery>,
     body: Body,
 ) -> MatrixResult<Json<Value>> {
     let limit = usize::try_from(state.config.max_upload_size).unwrap_or(usize::MAX);

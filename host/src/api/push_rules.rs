@@ -1,12 +1,12 @@
 //! `/pushrules` (spec §"Push Rules: API"); the rule sets are `service::push_rules`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::extract::{JsonBody, Requester};
+use super::extract::{JsonBody, MatrixQuery, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::push_rules::{self as rules, check_scope, parse_kind};
@@ -53,7 +53,7 @@ async fn put_rule_route(
     State(state): State<AppState>,
     who: Requester,
     Path((scope, kind, id)): RulePath,
-    Query(at): Query<Placement>,
+    MatrixQuery(at): MatrixQuery<Placement>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> MatrixResult<Json<Value>> {
     check_scope(&scope)?;

@@ -1,6 +1,6 @@
 //! Sending and reading room events and state.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::Json;
 use axum::Router;
@@ -8,7 +8,7 @@ use plugin_sdk::SpamCheck;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Requester};
+use super::extract::{JsonBody, MatrixQuery, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::{NewEvent, SendOptions};
@@ -214,7 +214,7 @@ pub(super) async fn messages_route(
     State(state): State<AppState>,
     who: Requester,
     Path(room_id): Path<String>,
-    Query(q): Query<MessagesQuery>,
+    MatrixQuery(q): MatrixQuery<MessagesQuery>,
 ) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let backwards = q.dir.as_deref() != Some("f");

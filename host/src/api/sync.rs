@@ -5,12 +5,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{JsonBody, Requester};
+use super::extract::{JsonBody, MatrixQuery, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::filters;
@@ -28,7 +28,7 @@ pub(super) struct SyncQuery {
 pub(super) async fn sync_route(
     State(state): State<AppState>,
     who: Requester,
-    Query(q): Query<SyncQuery>,
+    MatrixQuery(q): MatrixQuery<SyncQuery>,
 ) -> MatrixResult<Json<Value>> {
     let since = match q.since.as_deref() {
         Some(t) => {
