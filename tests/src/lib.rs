@@ -430,6 +430,17 @@ pub async fn scripted_server(
     TestServer::start(&w.config(&yaml)).await
 }
 
+/// A transaction ID not used before in this process.
+pub fn unique_txn() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("t{nanos}.{n}")
+}
+
 /// A Matrix client of a [`TestServer`]: one logged-in user.
 pub struct Client {
     /// The server's base URL.
@@ -541,13 +552,7 @@ impl Client {
 
     /// Send an `m.text` message; (status, body).
     pub async fn say(&self, room_id: &str, text: &str) -> (u16, serde_json::Value) {
-        let txn = format!(
-            "t{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
+        let txn = unique_txn();
         self.call(
             "PUT",
             &format!("/rooms/{room_id}/send/m.room.message/{txn}"),

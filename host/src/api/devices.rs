@@ -15,7 +15,7 @@ use crate::service::uia;
 
 /// Run user-interactive auth for `body`: `Ok(None)` when authenticated, `Ok(Some(401))` with
 /// the challenge when the client has not tried a stage yet.
-async fn user_interactive_auth(
+pub(super) async fn user_interactive_auth(
     state: &AppState,
     who: &Requester,
     body: &Map<String, Value>,

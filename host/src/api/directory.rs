@@ -287,9 +287,22 @@ pub(super) async fn user_directory_route(
     Ok(Json(json!({"results": results, "limited": limited})))
 }
 
+/// # `GET /_matrix/client/v3/rooms/{roomId}/aliases`
+/// The local aliases pointing at a room the requester is joined to (403 otherwise).
+pub(super) async fn room_aliases_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> MatrixResult<Json<Value>> {
+    crate::service::rooms::require_joined(&state, &room_id, &who.user_id).await?;
+    let aliases = state.store.room_aliases(&room_id).await?;
+    Ok(Json(json!({ "aliases": aliases })))
+}
+
 /// This area's routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/_matrix/client/v3/rooms/{room}/aliases", get(room_aliases_route))
         .route(
             "/_matrix/client/v3/directory/room/{alias}",
             put(put_alias_route)

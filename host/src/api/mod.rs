@@ -8,13 +8,18 @@ mod directory;
 pub mod error;
 pub mod extract;
 mod media;
+mod openid;
+mod password;
 mod presence;
 mod profile;
 mod push_rules;
 mod receipts;
+mod relations;
+mod reports;
 mod room_events;
 pub(crate) mod rooms;
 mod sync;
+mod tags;
 mod upgrade;
 
 use axum::Router;
@@ -37,5 +42,10 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(devices::routes())
         .merge(push_rules::routes())
         .merge(receipts::routes())
+        .merge(relations::routes())
+        .merge(password::routes())
+        .merge(openid::routes())
+        .merge(tags::routes())
+        .merge(reports::routes())
         .with_state(state)
 }

@@ -31,20 +31,32 @@ pub(super) async fn send_route(
     Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
     JsonBody(content): JsonBody<Value>,
 ) -> MatrixResult<Json<Value>> {
-    // Scoped to the request path, as Synapse does, and serialised per key so concurrent
-    // retries of one transaction produce one event.
     let key = format!("{room_id}/{event_type}/{txn_id}");
-    let _guard = state.txn_lock(&who.token_hash, &key).await;
-    if let Some(event_id) = state.store.txn_event(&who.token_hash, &key).await? {
+    send_once(&state, &who, &room_id, &event_type, content, &key).await
+}
+
+/// Send a client's message-like event once per access token and transaction `key`: concurrent
+/// retries of one transaction produce one event, and a retry after success gets the same ID.
+async fn send_once(
+    state: &AppState,
+    who: &Requester,
+    room_id: &str,
+    event_type: &str,
+    content: Value,
+    key: &str,
+) -> MatrixResult<Json<Value>> {
+    // Scoped to the request path, as Synapse does.
+    let _guard = state.txn_lock(&who.token_hash, key).await;
+    if let Some(event_id) = state.store.txn_event(&who.token_hash, key).await? {
         return Ok(Json(json!({ "event_id": event_id })));
     }
     let new = NewEvent {
-        room_id: &room_id,
+        room_id,
         sender: &who.user_id,
-        event_type: &event_type,
+        event_type,
         state_key: None,
         content,
-        txn: Some((&who.token_hash, &key)),
+        txn: Some((&who.token_hash, key)),
     };
     let opts = SendOptions {
         spam_check: true,
@@ -53,6 +65,32 @@ pub(super) async fn send_route(
     };
     let event_id = state.send_event(new, opts).await?;
     Ok(Json(json!({ "event_id": event_id })))
+}
+
+/// # `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}`
+/// An `m.room.redaction` event (body: optional `reason`) through the usual event checks
+/// (`check_event_allowed`, `check_event_for_spam`, `on_new_event`) and the redaction power
+/// rules; the target is served redacted from then on. Idempotent per token and `txnId`.
+pub(super) async fn redact_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path((room_id, event_id, txn_id)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    if ruma_common::EventId::parse(&event_id).is_err() {
+        return Err(MatrixError::invalid_param(format!(
+            "Invalid event ID: {event_id}"
+        )));
+    }
+    let mut content = json!({ "redacts": event_id });
+    if let Some(reason) = body.get("reason") {
+        let reason = reason
+            .as_str()
+            .ok_or_else(|| MatrixError::bad_json("reason must be a string"))?;
+        content["reason"] = json!(reason);
+    }
+    let key = format!("{room_id}/redact/{event_id}/{txn_id}");
+    send_once(&state, &who, &room_id, "m.room.redaction", content, &key).await
 }
 
 /// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
@@ -167,7 +205,7 @@ pub(super) async fn all_state_route(
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let mut out = Vec::new();
     for ev in state.store.current_state(&room_id).await? {
-        out.push(state.serialize_event(&ev).await?);
+        out.push(state.serialize_event(&ev, &who.user_id).await?);
     }
     Ok(Json(Value::Array(out)))
 }
@@ -188,7 +226,7 @@ pub(super) async fn get_event_route(
     let stored = stored
         .filter(|e| e.stream_ordering >= from_visible)
         .ok_or_else(|| MatrixError::not_found("Event not found."))?;
-    Ok(Json(state.serialize_event(&stored.json).await?))
+    Ok(Json(state.serialize_event(&stored.json, &who.user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -237,7 +275,7 @@ pub(super) async fn messages_route(
     let end = events.last().map(|e| e.stream_ordering);
     let mut chunk = Vec::new();
     for e in &events {
-        chunk.push(state.serialize_event(&e.json).await?);
+        chunk.push(state.serialize_event(&e.json, &who.user_id).await?);
     }
     let mut body = json!({ "chunk": chunk, "start": format!("t{from}") });
     if let Some(end) = end {
@@ -256,7 +294,7 @@ pub(super) async fn members_route(
     let mut chunk = Vec::new();
     for ev in state.store.current_state(&room_id).await? {
         if ev["type"] == "m.room.member" {
-            chunk.push(state.serialize_event(&ev).await?);
+            chunk.push(state.serialize_event(&ev, &who.user_id).await?);
         }
     }
     Ok(Json(json!({ "chunk": chunk })))
@@ -301,10 +339,44 @@ pub(super) async fn joined_rooms_route(
     Ok(Json(json!({ "joined_rooms": rooms })))
 }
 
+#[derive(Deserialize)]
+pub(super) struct TimestampQuery {
+    ts: i64,
+    dir: String,
+}
+
+/// # `GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event?ts=…&dir=f|b`
+/// `{event_id, origin_server_ts}` of the visible event closest to `ts` (ms) in `dir`.
+pub(super) async fn timestamp_to_event_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+    MatrixQuery(q): MatrixQuery<TimestampQuery>,
+) -> MatrixResult<Json<Value>> {
+    must_be_joined(&state, &room_id, &who.user_id).await?;
+    let forwards = match q.dir.as_str() {
+        "f" => true,
+        "b" => false,
+        other => {
+            return Err(MatrixError::invalid_param(format!(
+                "Unknown dir value: {other} (expected 'f' or 'b')"
+            )))
+        }
+    };
+    let (event_id, ts) = state
+        .timestamp_to_event(&room_id, &who.user_id, q.ts, forwards)
+        .await?;
+    Ok(Json(json!({ "event_id": event_id, "origin_server_ts": ts })))
+}
+
 /// This area's routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/_matrix/client/v3/joined_rooms", get(joined_rooms_route))
+        .route(
+            "/_matrix/client/v1/rooms/{room}/timestamp_to_event",
+            get(timestamp_to_event_route),
+        )
         .route(
             "/_matrix/client/v3/rooms/{room}/joined_members",
             get(joined_members_route),
@@ -312,6 +384,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/_matrix/client/v3/rooms/{room}/send/{event_type}/{txn}",
             put(send_route),
+        )
+        .route(
+            "/_matrix/client/v3/rooms/{room}/redact/{event_id}/{txn}",
+            put(redact_route),
         )
         .route(
             "/_matrix/client/v3/rooms/{room}/state/{event_type}/{state_key}",

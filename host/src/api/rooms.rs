@@ -154,6 +154,29 @@ pub(super) async fn ban_route(
     Ok(Json(json!({})))
 }
 
+/// # `POST /_matrix/client/v3/rooms/{roomId}/unban`
+pub(super) async fn unban_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    state
+        .change_membership(&who, &room_id, &target(&body)?, Change::Unban, reason(&body))
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// # `POST /_matrix/client/v3/rooms/{roomId}/forget`
+pub(super) async fn forget_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+) -> MatrixResult<Json<Value>> {
+    state.forget_room(&who.user_id, &room_id).await?;
+    Ok(Json(json!({})))
+}
+
 /// A third-party invite. modhost has no identity server, so every address counts as bound to
 /// no Matrix ID: third-party rules' `check_threepid_can_be_invited`, then the spam checkers'
 /// `user_may_send_3pid_invite`, then an `m.room.third_party_invite` event is stored.
@@ -251,4 +274,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/_matrix/client/v3/rooms/{room}/leave", post(leave_route))
         .route("/_matrix/client/v3/rooms/{room}/kick", post(kick_route))
         .route("/_matrix/client/v3/rooms/{room}/ban", post(ban_route))
+        .route("/_matrix/client/v3/rooms/{room}/unban", post(unban_route))
+        .route("/_matrix/client/v3/rooms/{room}/forget", post(forget_route))
 }

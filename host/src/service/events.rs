@@ -5,6 +5,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::{json, Map, Value};
 
 use super::power::PowerLevels;
+use super::redaction;
 use crate::error::{MatrixError, MatrixResult};
 use crate::state::AppState;
 use crate::storage::now_ms;
@@ -61,6 +62,10 @@ impl AppState {
         if let Some(key) = new.state_key {
             event["state_key"] = json!(key);
         }
+        // Room versions up to 10 read `redacts` at the top level, 11 in `content`: both are set.
+        if let Some(target) = redaction::redacts_of(new.event_type, None, &event["content"]) {
+            event["redacts"] = json!(target);
+        }
 
         if !self
             .modules
@@ -103,7 +108,7 @@ impl AppState {
         if opts.shadow_banned && new.event_type != "m.room.member" {
             return Ok(event_id);
         }
-        self.store.persist_event_with_txn(&event, new.txn).await?;
+        self.persist(&event, new.txn).await?;
         self.notify_change();
         if !self
             .modules
@@ -116,6 +121,20 @@ impl AppState {
             tokio::spawn(async move { modules.on_new_event(&text, &state_after).await });
         }
         Ok(event_id)
+    }
+
+    /// Store `event` (recording the client transaction `txn`); a redaction replaces its
+    /// target by the redacted form in the same database transaction.
+    async fn persist(&self, event: &Value, txn: Option<(&str, &str)>) -> MatrixResult<()> {
+        let event_type = event["type"].as_str().unwrap_or_default();
+        let target = redaction::redacts_of(event_type, event.get("redacts"), &event["content"]);
+        let redacted = match &target {
+            Some(id) => self.redacted_target(event, id).await?,
+            None => None,
+        };
+        let pruned = target.as_deref().zip(redacted.as_ref());
+        self.store.persist_event_full(event, txn, pruned).await?;
+        Ok(())
     }
 
     /// The sender must be joined and powerful enough.
@@ -158,22 +177,48 @@ impl AppState {
         if new.event_type == "m.room.power_levels" {
             escalation_check(&pl, new.sender, &new.content)?;
         }
+        if let Some(target) = redaction::redacts_of(new.event_type, None, &new.content) {
+            self.authorise_redaction(new.room_id, new.sender, &target, &pl)
+                .await?;
+        }
         Ok(())
     }
 
-    /// An event as clients see it: with `unsigned` holding the server's fields and what
-    /// modules add (never overwriting the server's).
-    pub async fn serialize_event(&self, event: &Value) -> MatrixResult<Value> {
-        let mut out = event.clone();
-        let mut unsigned = Map::new();
-        if let Some(ts) = event.get("origin_server_ts").and_then(Value::as_i64) {
-            unsigned.insert("age".into(), json!((now_ms() - ts).max(0)));
+    /// An event as `viewer` (a user ID) sees it: with `unsigned` holding the server's fields
+    /// (`age`, `redacted_because`, the `m.relations` aggregations) and what modules add (never
+    /// overwriting the server's).
+    pub async fn serialize_event(&self, event: &Value, viewer: &str) -> MatrixResult<Value> {
+        let mut out = self.serialize_plain(event);
+        let mut unsigned = match out["unsigned"].take() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        if let Some(relations) = self.bundled_relations(event, viewer).await? {
+            unsigned.insert("m.relations".into(), relations);
         }
         self.modules
             .add_fields_to_unsigned(&event.to_string(), &mut unsigned)
             .await?;
         out["unsigned"] = Value::Object(unsigned);
         Ok(out)
+    }
+
+    /// `event` with the server's own `unsigned` fields only (`age`, and `redacted_because`
+    /// for a redacted event); `null` stays `null`.
+    pub fn serialize_plain(&self, event: &Value) -> Value {
+        if !event.is_object() {
+            return event.clone();
+        }
+        let mut out = event.clone();
+        let mut unsigned = match out["unsigned"].take() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        if let Some(ts) = event.get("origin_server_ts").and_then(Value::as_i64) {
+            unsigned.insert("age".into(), json!((now_ms() - ts).max(0)));
+        }
+        out["unsigned"] = Value::Object(unsigned);
+        out
     }
 }
 

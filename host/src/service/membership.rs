@@ -26,6 +26,8 @@ pub enum Change {
     Kick,
     /// `ban`.
     Ban,
+    /// `leave` of a banned user, imposed by a member with the ban power (unban).
+    Unban,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             }
             Change::Leave => check_leave(&now)?,
             Change::Kick | Change::Ban => check_kick_or_ban(who, target, change, &now)?,
+            Change::Unban => check_unban(who, target, &now)?,
         };
         let mut content = self.member_content(target, membership, reason).await?;
         if change == Change::DirectInviteAtCreation {
@@ -97,6 +100,22 @@ impl AppState {
             ..SendOptions::default()
         };
         self.send_event(new, options).await
+    }
+
+    /// `POST /rooms/{roomId}/forget` (spec §"Leaving rooms"): hide a room `user_id` left or was
+    /// banned from until their next membership there. 400 `M_UNKNOWN` "User … in room …" while
+    /// they are joined or invited (Synapse's answer); a room they never had anything to do with
+    /// is a no-op.
+    pub async fn forget_room(&self, user_id: &str, room_id: &str) -> MatrixResult<()> {
+        match self.store.membership(room_id, user_id).await?.as_deref() {
+            None => Ok(()),
+            Some("leave") | Some("ban") => Ok(self.store.forget_room(user_id, room_id).await?),
+            Some(_) => Err(MatrixError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "M_UNKNOWN",
+                format!("User {user_id} in room {room_id}"),
+            )),
+        }
     }
 
     /// A join: not in a blocked room, not banned, invited unless the room is public (or
@@ -229,6 +248,34 @@ impl Memberships {
 fn check_leave(now: &Memberships) -> MatrixResult<&'static str> {
     if !matches!(now.theirs.as_deref(), Some("join") | Some("invite")) {
         return Err(MatrixError::forbidden("You are not in this room"));
+    }
+    Ok("leave")
+}
+
+/// An unban (→ `leave`): the target is banned (else 403 `M_BAD_STATE`, as Synapse), and by
+/// the room-version auth rules the requester is joined with the ban and kick levels and more
+/// power than the target.
+fn check_unban(who: &Requester, target: &str, now: &Memberships) -> MatrixResult<&'static str> {
+    if now.theirs.as_deref() != Some("ban") {
+        return Err(MatrixError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "M_BAD_STATE",
+            format!(
+                "Cannot unban user who was not banned (membership={})",
+                now.theirs.as_deref().unwrap_or("leave")
+            ),
+        ));
+    }
+    let pl = now.power_levels();
+    let mine = pl.user(&who.user_id);
+    if !now.joined
+        || mine < pl.for_action("ban")
+        || mine < pl.for_action("kick")
+        || mine <= pl.user(target)
+    {
+        return Err(MatrixError::forbidden(
+            "You don't have permission to unban this user",
+        ));
     }
     Ok("leave")
 }

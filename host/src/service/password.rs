@@ -52,3 +52,41 @@ pub async fn password_matches(
         None => false,
     })
 }
+
+/// Longest password accepted, in bytes (Synapse's limit).
+pub const MAX_PASSWORD_BYTES: usize = 512;
+
+/// Change `who`'s password to `new_password` (spec §"Password management", `POST
+/// /account/password`, after user-interactive authentication). With `logout_devices` every
+/// other access token is deleted and `on_logged_out` told of each device. Errors: 403
+/// `M_FORBIDDEN` when password login is disabled, 400 `M_INVALID_PARAM` for a password over
+/// [`MAX_PASSWORD_BYTES`] bytes.
+pub async fn change_password(
+    state: &AppState,
+    who: &crate::service::auth::Requester,
+    new_password: &str,
+    logout_devices: bool,
+) -> MatrixResult<()> {
+    if !state.config.password_config.enabled || !state.config.password_config.localdb_enabled {
+        return Err(MatrixError::forbidden("Password change disabled"));
+    }
+    if new_password.len() > MAX_PASSWORD_BYTES {
+        return Err(MatrixError::invalid_param("Password too long"));
+    }
+    let hash = hash_password(new_password.to_string()).await?;
+    state.store.set_password_hash(&who.user_id, &hash).await?;
+    if logout_devices {
+        let gone = state
+            .store
+            .delete_other_tokens(&who.user_id, &who.token_hash)
+            .await?;
+        for device in gone {
+            // The tokens themselves are only stored hashed, so modules get an empty one.
+            state
+                .modules
+                .on_logged_out(&who.user_id, Some(&device), "")
+                .await;
+        }
+    }
+    Ok(())
+}

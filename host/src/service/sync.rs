@@ -244,7 +244,7 @@ async fn joined_room(
     if window.initial || req.full_state || limited || membership_changed {
         for ev in state.store.current_state(room_id).await? {
             if !in_timeline.contains(&ev["event_id"].as_str().unwrap_or_default()) {
-                state_events.push(state.serialize_event(&ev).await?);
+                state_events.push(state.serialize_event(&ev, req.user_id).await?);
             }
         }
     }
@@ -253,7 +253,7 @@ async fn joined_room(
         .map_or(window.since_ev, |e| e.stream_ordering);
     let mut timeline = Vec::new();
     for e in &events {
-        timeline.push(state.serialize_event(&e.json).await?);
+        timeline.push(state.serialize_event(&e.json, req.user_id).await?);
     }
     Ok(Some(json!({
         "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
@@ -297,7 +297,7 @@ async fn left_room(
         .await?;
     let mut timeline = Vec::new();
     for e in &events {
-        timeline.push(state.serialize_event(&e.json).await?);
+        timeline.push(state.serialize_event(&e.json, req.user_id).await?);
     }
     Ok(json!({
         "timeline": {"events": timeline, "limited": limited},

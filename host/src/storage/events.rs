@@ -10,11 +10,11 @@ use super::{Store, StoreError};
 pub struct StoredEvent {
     /// Position in the event stream.
     pub stream_ordering: i64,
-    /// The event in client format (no `unsigned`).
+    /// The event in client format (`unsigned` only for a redacted event: `redacted_because`).
     pub json: Value,
 }
 
-fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
+pub(super) fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
     let text: String = row.get(1);
     StoredEvent {
         stream_ordering: row.get(0),
@@ -35,6 +35,19 @@ impl Store {
         &self,
         event: &Value,
         txn: Option<(&str, &str)>,
+    ) -> Result<i64, StoreError> {
+        self.persist_event_full(event, txn, None).await
+    }
+
+    /// Like [`Store::persist_event_with_txn`]; also records the event's relation
+    /// (`content.m.relates_to`) and, for a redaction, `pruned = (target event ID, its redacted
+    /// JSON)` replaces the target's stored JSON and drops its relation — all in one database
+    /// transaction.
+    pub async fn persist_event_full(
+        &self,
+        event: &Value,
+        txn: Option<(&str, &str)>,
+        pruned: Option<(&str, &Value)>,
     ) -> Result<i64, StoreError> {
         let field = |k: &str| {
             event
@@ -73,9 +86,17 @@ impl Store {
             .bind(field("type"))
             .bind(state_key)
             .bind(field("event_id"))
-            .bind(membership)
+            .bind(&membership)
             .execute(&mut *tx)
             .await?;
+            if membership.is_some() {
+                // A new membership makes a forgotten room remembered again.
+                sqlx::query("DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?")
+                    .bind(state_key)
+                    .bind(field("room_id"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         if let Some((token_hash, key)) = txn {
             sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES (?, ?, ?)")
@@ -84,6 +105,10 @@ impl Store {
                 .bind(field("event_id"))
                 .execute(&mut *tx)
                 .await?;
+        }
+        super::relations::record(&mut tx, event, ordering).await?;
+        if field("type") == "m.room.redaction" {
+            super::relations::record_redaction(&mut tx, event, pruned).await?;
         }
         tx.commit().await?;
         Ok(ordering)
@@ -143,9 +168,14 @@ impl Store {
             .map(Option::flatten)
     }
 
-    /// `(room_id, membership)` for every room `user_id` has a membership in.
+    /// `(room_id, membership)` for every room `user_id` has a membership in, except rooms
+    /// they left (or were banned from) and then forgot.
     pub async fn rooms_of(&self, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT room_id, membership FROM current_state WHERE type = 'm.room.member' AND state_key = ?")
+        let rows = sqlx::query(
+            "SELECT room_id, membership FROM current_state s WHERE type = 'm.room.member' AND state_key = ? \
+             AND NOT (membership IN ('leave', 'ban') AND EXISTS \
+               (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = s.state_key AND f.room_id = s.room_id))",
+        )
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
@@ -255,5 +285,28 @@ impl Store {
             let m = e.json["content"]["membership"].as_str().unwrap_or_default();
             memberships.contains(&m).then_some(e.stream_ordering)
         }))
+    }
+
+    /// The event of `room_id` closest to `ts` (ms since the epoch) in direction `forwards`
+    /// (the first at or after `ts`) or backwards (the last at or before), with its position.
+    pub async fn event_near_ts(
+        &self,
+        room_id: &str,
+        ts: i64,
+        forwards: bool,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let sql = if forwards {
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND origin_server_ts >= ? \
+             ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT 1"
+        } else {
+            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND origin_server_ts <= ? \
+             ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT 1"
+        };
+        let row = sqlx::query(sql)
+            .bind(room_id)
+            .bind(ts)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(parse))
     }
 }

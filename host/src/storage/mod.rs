@@ -14,6 +14,7 @@ mod media;
 mod module_api;
 mod presence;
 mod receipts;
+mod relations;
 mod rooms;
 mod users;
 
@@ -27,6 +28,8 @@ use sqlx::sqlite::{
 
 pub use events::StoredEvent;
 pub use media::MediaRow;
+pub use relations::{RelationCount, RelationsPage};
+pub use rooms::{EventReport, EventReportRow};
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use users::{ProfileField, TokenInfo, UserRow};
 

@@ -119,4 +119,70 @@ impl Store {
             .await?;
         Ok(v.unwrap_or(false))
     }
+
+    /// The local aliases pointing at `room_id`, sorted.
+    pub async fn room_aliases(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias")
+            .bind(room_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Remember that `user_id` forgot `room_id` (until their next membership event there).
+    pub async fn forget_room(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO forgotten_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Store an event report; returns its ID.
+    pub async fn add_event_report(&self, report: &EventReport<'_>) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, score) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(super::now_ms())
+        .bind(report.room_id)
+        .bind(report.event_id)
+        .bind(report.user_id)
+        .bind(report.reason)
+        .bind(report.score)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Every stored event report, oldest first: `(room_id, event_id, user_id, reason, score)`.
+    pub async fn event_reports(&self) -> Result<Vec<EventReportRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT room_id, event_id, user_id, reason, score FROM event_reports ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect())
+    }
 }
+
+/// A user's report of an event (spec §"Reporting content").
+pub struct EventReport<'a> {
+    /// The room.
+    pub room_id: &'a str,
+    /// The reported event.
+    pub event_id: &'a str,
+    /// Who reported it.
+    pub user_id: &'a str,
+    /// Their reason, if given.
+    pub reason: Option<&'a str>,
+    /// Their score (-100 most offensive … 0 inoffensive), if given.
+    pub score: Option<i64>,
+}
+
+/// A stored report: `(room_id, event_id, user_id, reason, score)`.
+pub type EventReportRow = (String, String, String, Option<String>, Option<i64>);

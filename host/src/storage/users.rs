@@ -262,3 +262,65 @@ pub enum ProfileField {
     /// `avatar_url`.
     AvatarUrl,
 }
+
+/// OpenID tokens and password changes.
+impl Store {
+    /// Store an OpenID token for `user_id`, valid until `expires_at_ms` (ms since the epoch).
+    /// Expired tokens are swept on the way.
+    pub async fn create_openid_token(
+        &self,
+        token: &str,
+        user_id: &str,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM openid_tokens WHERE expires_at_ms <= ?")
+            .bind(super::now_ms())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO openid_tokens (token, user_id, expires_at_ms) VALUES (?, ?, ?)")
+            .bind(token)
+            .bind(user_id)
+            .bind(expires_at_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user an unexpired OpenID token belongs to.
+    pub async fn openid_token_user(&self, token: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT user_id FROM openid_tokens WHERE token = ? AND expires_at_ms > ?")
+            .bind(token)
+            .bind(super::now_ms())
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Replace `user_id`'s password hash.
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE user_id = ?")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Delete every token of `user_id` except the one hashed `keep`; returns the devices whose
+    /// tokens went (a password change logging out the other devices).
+    pub async fn delete_other_tokens(
+        &self,
+        user_id: &str,
+        keep: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut devices: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM access_tokens WHERE user_id = ? AND token_hash != ? RETURNING device_id",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .fetch_all(&self.pool)
+        .await?;
+        devices.sort();
+        devices.dedup();
+        Ok(devices)
+    }
+}

@@ -58,6 +58,12 @@ impl Handler for UpdateRoomMembership {
         let change = match membership.as_str() {
             "join" if sender == target => Change::Join,
             "leave" if sender == target => Change::Leave,
+            // Another user's `leave` lifts a ban, else it is a kick (as Synapse decides).
+            "leave" if state.store.membership(&room_id, &target).await.ok().flatten()
+                == Some("ban".into()) =>
+            {
+                Change::Unban
+            }
             "leave" => Change::Kick,
             "invite" => Change::Invite,
             "ban" => Change::Ban,
