@@ -302,7 +302,10 @@ pub(super) async fn room_aliases_route(
 /// This area's routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/_matrix/client/v3/rooms/{room}/aliases", get(room_aliases_route))
+        .route(
+            "/_matrix/client/v3/rooms/{room}/aliases",
+            get(room_aliases_route),
+        )
         .route(
             "/_matrix/client/v3/directory/room/{alias}",
             put(put_alias_route)

@@ -41,8 +41,7 @@ pub(super) async fn change_password_route(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(MatrixError::bad_json("logout_devices must be a boolean")),
     };
-    crate::service::password::change_password(&state, &who, &new_password, logout_devices)
-        .await?;
+    crate::service::password::change_password(&state, &who, &new_password, logout_devices).await?;
     Ok(Json(json!({})).into_response())
 }
 

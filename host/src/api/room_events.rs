@@ -226,7 +226,9 @@ pub(super) async fn get_event_route(
     let stored = stored
         .filter(|e| e.stream_ordering >= from_visible)
         .ok_or_else(|| MatrixError::not_found("Event not found."))?;
-    Ok(Json(state.serialize_event(&stored.json, &who.user_id).await?))
+    Ok(Json(
+        state.serialize_event(&stored.json, &who.user_id).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -366,7 +368,9 @@ pub(super) async fn timestamp_to_event_route(
     let (event_id, ts) = state
         .timestamp_to_event(&room_id, &who.user_id, q.ts, forwards)
         .await?;
-    Ok(Json(json!({ "event_id": event_id, "origin_server_ts": ts })))
+    Ok(Json(
+        json!({ "event_id": event_id, "origin_server_ts": ts }),
+    ))
 }
 
 /// This area's routes.

@@ -162,7 +162,13 @@ pub(super) async fn unban_route(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> MatrixResult<Json<Value>> {
     state
-        .change_membership(&who, &room_id, &target(&body)?, Change::Unban, reason(&body))
+        .change_membership(
+            &who,
+            &room_id,
+            &target(&body)?,
+            Change::Unban,
+            reason(&body),
+        )
         .await?;
     Ok(Json(json!({})))
 }

@@ -51,12 +51,13 @@ impl AppState {
             .filter(|e| e.stream_ordering >= visible_from);
         let dir = if forwards { "f" } else { "b" };
         let event = found.ok_or_else(|| {
-            MatrixError::not_found(format!(
-                "Unable to find event from {ts} in direction {dir}"
-            ))
+            MatrixError::not_found(format!("Unable to find event from {ts} in direction {dir}"))
         })?;
         Ok((
-            event.json["event_id"].as_str().unwrap_or_default().to_string(),
+            event.json["event_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             event.json["origin_server_ts"].as_i64().unwrap_or_default(),
         ))
     }

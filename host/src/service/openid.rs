@@ -13,15 +13,24 @@ pub const OPENID_TOKEN_LIFETIME_S: i64 = 3600;
 
 /// A fresh token for `user_id`, requested by `requester`: `{access_token, token_type,
 /// matrix_server_name, expires_in}` (seconds). 403 when asking for another user.
-pub async fn request_token(state: &AppState, requester: &str, user_id: &str) -> MatrixResult<Value> {
+pub async fn request_token(
+    state: &AppState,
+    requester: &str,
+    user_id: &str,
+) -> MatrixResult<Value> {
     if requester != user_id {
-        return Err(MatrixError::forbidden("Cannot request tokens for other users."));
+        return Err(MatrixError::forbidden(
+            "Cannot request tokens for other users.",
+        ));
     }
     let token = crate::service::session::random_string(32);
     let expires = now_ms() + OPENID_TOKEN_LIFETIME_S * 1000;
     // Stored hashed, like access tokens.
     let hash = crate::service::session::hash_token(&token);
-    state.store.create_openid_token(&hash, user_id, expires).await?;
+    state
+        .store
+        .create_openid_token(&hash, user_id, expires)
+        .await?;
     Ok(json!({
         "access_token": token,
         "token_type": "Bearer",

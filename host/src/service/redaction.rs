@@ -84,10 +84,7 @@ impl AppState {
 
     /// The redaction algorithm of the room's version (from its `m.room.create` event).
     async fn redaction_rules(&self, room_id: &str) -> MatrixResult<RedactionRules> {
-        let create = self
-            .store
-            .state_event(room_id, "m.room.create", "")
-            .await?;
+        let create = self.store.state_event(room_id, "m.room.create", "").await?;
         let version = create
             .as_ref()
             .and_then(|c| c["content"]["room_version"].as_str())
@@ -115,14 +112,21 @@ fn pruned(event: &Value, redaction: &Value, rules: &RedactionRules) -> Value {
     if let Some(o) = original.as_object_mut() {
         o.remove("unsigned");
     }
-    let redacted = canonical(&original).zip(canonical(redaction)).and_then(|(o, r)| {
-        redact(o, rules, Some(RedactedBecause::from_json(r))).ok()
-    });
+    let redacted = canonical(&original)
+        .zip(canonical(redaction))
+        .and_then(|(o, r)| redact(o, rules, Some(RedactedBecause::from_json(r))).ok());
     match redacted {
         Some(object) => serde_json::to_value(object).unwrap_or(Value::Null),
         None => {
             let mut bare = json!({ "content": {}, "unsigned": { "redacted_because": redaction } });
-            for key in ["event_id", "type", "room_id", "sender", "state_key", "origin_server_ts"] {
+            for key in [
+                "event_id",
+                "type",
+                "room_id",
+                "sender",
+                "state_key",
+                "origin_server_ts",
+            ] {
                 if let Some(v) = event.get(key) {
                     bare[key] = v.clone();
                 }

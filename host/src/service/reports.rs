@@ -15,9 +15,14 @@ pub async fn report_event(state: &AppState, report: EventReport<'_>) -> MatrixRe
         ));
     }
     let not_found = || {
-        MatrixError::not_found("Unable to report event: it does not exist or you aren't able to see it.")
+        MatrixError::not_found(
+            "Unable to report event: it does not exist or you aren't able to see it.",
+        )
     };
-    let joined = state.store.membership(report.room_id, report.user_id).await?;
+    let joined = state
+        .store
+        .membership(report.room_id, report.user_id)
+        .await?;
     if joined.as_deref() != Some("join") {
         return Err(not_found());
     }

@@ -21,7 +21,11 @@ pub fn require_own(requester: &str, user_id: &str, verb: &str) -> MatrixResult<(
 }
 
 /// `user_id`'s tags on `room_id`: `{tag: {order?}}` (empty when none).
-pub async fn tags(state: &AppState, user_id: &str, room_id: &str) -> MatrixResult<Map<String, Value>> {
+pub async fn tags(
+    state: &AppState,
+    user_id: &str,
+    room_id: &str,
+) -> MatrixResult<Map<String, Value>> {
     let stored = state
         .store
         .get_account_data(user_id, Some(room_id), "m.tag")

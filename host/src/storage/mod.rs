@@ -28,9 +28,9 @@ use sqlx::sqlite::{
 
 pub use events::StoredEvent;
 pub use media::MediaRow;
+pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use relations::{RelationCount, RelationsPage};
 pub use rooms::{EventReport, EventReportRow};
-pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.

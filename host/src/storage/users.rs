@@ -288,11 +288,13 @@ impl Store {
 
     /// The user an unexpired OpenID token belongs to.
     pub async fn openid_token_user(&self, token: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT user_id FROM openid_tokens WHERE token = ? AND expires_at_ms > ?")
-            .bind(token)
-            .bind(super::now_ms())
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_scalar(
+            "SELECT user_id FROM openid_tokens WHERE token = ? AND expires_at_ms > ?",
+        )
+        .bind(token)
+        .bind(super::now_ms())
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// Replace `user_id`'s password hash.

@@ -59,8 +59,14 @@ impl Handler for UpdateRoomMembership {
             "join" if sender == target => Change::Join,
             "leave" if sender == target => Change::Leave,
             // Another user's `leave` lifts a ban, else it is a kick (as Synapse decides).
-            "leave" if state.store.membership(&room_id, &target).await.ok().flatten()
-                == Some("ban".into()) =>
+            "leave"
+                if state
+                    .store
+                    .membership(&room_id, &target)
+                    .await
+                    .ok()
+                    .flatten()
+                    == Some("ban".into()) =>
             {
                 Change::Unban
             }
