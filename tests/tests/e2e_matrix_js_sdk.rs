@@ -11,6 +11,7 @@ use modhost_tests::{client_env, ServerProcess, Workdir};
 
 /// Run `tests/e2e/js/<script>` against a server with the demo module; it must print `JS OK`.
 fn run(script: &str) {
+    client_env::node_script("common.mjs");
     let script = client_env::node_script(script);
     let w = Workdir::new();
     let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
@@ -39,4 +40,11 @@ fn matrix_js_sdk_registers_logs_in_creates_sends_reads_and_logs_out() {
 #[test]
 fn matrix_js_sdk_start_client_syncs_live_and_reads_push_rules() {
     run("start_client.mjs");
+}
+
+/// An everyday session: scrollback, an edit and a reaction, a redaction both users see, tags,
+/// read markers, a password change, leave and forget, logout.
+#[test]
+fn matrix_js_sdk_everyday_session() {
+    run("everyday_session.mjs");
 }

@@ -4,49 +4,11 @@
 //
 // Usage: node start_client.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
-if (!Promise.withResolvers) {
-    Promise.withResolvers = function () {
-        let resolve, reject;
-        const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-        return { promise, resolve, reject };
-    };
-}
+import { sdk, check, within, session as sessionOn, start } from "./common.mjs";
 
-const sdk = await import("matrix-js-sdk");
-const { ClientEvent, RoomEvent, PushRuleKind } = sdk;
+const { RoomEvent, PushRuleKind } = sdk;
 const base = process.argv[2];
-
-function check(condition, what) {
-    if (!condition) throw new Error("failed: " + what);
-    console.log("ok:", what);
-}
-
-function within(ms, what, promise) {
-    return Promise.race([
-        promise,
-        new Promise((_, reject) => setTimeout(() => reject(new Error("timed out: " + what)), ms)),
-    ]);
-}
-
-async function session(name) {
-    const anon = sdk.createClient({ baseUrl: base });
-    await anon.registerRequest({ username: name, password: "pw-" + name, auth: { type: "m.login.dummy" } });
-    const login = await anon.loginRequest({
-        type: "m.login.password", identifier: { type: "m.id.user", user: name }, password: "pw-" + name,
-    });
-    return sdk.createClient({ baseUrl: base, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
-}
-
-async function start(client) {
-    const prepared = new Promise((resolve, reject) => {
-        client.on(ClientEvent.Sync, (state, _prev, data) => {
-            if (state === "PREPARED") resolve();
-            if (state === "ERROR") reject(new Error("sync state ERROR: " + (data?.error?.message || "")));
-        });
-    });
-    await client.startClient({ initialSyncLimit: 10, lazyLoadMembers: true });
-    await within(15000, "startClient reaches PREPARED", prepared);
-}
+const session = name => sessionOn(base, name);
 
 const alice = await session("startalice");
 const bob = await session("startbob");
