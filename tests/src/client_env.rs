@@ -53,7 +53,10 @@ pub fn node_script(name: &str) -> PathBuf {
     let modules = node_modules();
     let dir = modules.parent().expect("node_modules has a parent");
     let to = dir.join(name);
-    let partial = dir.join(format!(".{name}.{}", std::process::id()));
+    // Unique per copy: test threads of one process may copy the same file at once.
+    static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = dir.join(format!(".{name}.{}.{n}", std::process::id()));
     std::fs::copy(workspace_root().join("tests/e2e/js").join(name), &partial)
         .and_then(|_| std::fs::rename(&partial, &to))
         .unwrap_or_else(|e| {

@@ -19,10 +19,17 @@ export function check(condition, what) {
 
 /** `promise`, or a rejection naming `what` after `ms` milliseconds. */
 export function within(ms, what, promise) {
-    return Promise.race([
-        promise,
-        new Promise((_, reject) => setTimeout(() => reject(new Error("timed out: " + what)), ms)),
-    ]);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out: " + what)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Print "JS OK" and exit at once: the SDK's idle sockets and timers would keep Node alive. */
+export function done() {
+    console.log("JS OK");
+    process.exit(0);
 }
 
 /** Register `name` (password "pw-<name>") on `base`, log in, and return the client. */

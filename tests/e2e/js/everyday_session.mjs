@@ -4,7 +4,7 @@
 //
 // Usage: node everyday_session.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
-import { sdk, check, within, session, start, first } from "./common.mjs";
+import { sdk, check, within, session, start, first, done } from "./common.mjs";
 
 const { RoomEvent, MatrixEventEvent } = sdk;
 const base = process.argv[2];
@@ -93,4 +93,4 @@ alice.stopClient();
 bob.stopClient();
 await alice.logout(true);
 await bob.logout(true);
-console.log("JS OK");
+done();

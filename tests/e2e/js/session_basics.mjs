@@ -5,22 +5,10 @@
 //
 // Usage: node session_basics.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
-// matrix-js-sdk 43 targets Node 22; the one thing it needs that Node 20 lacks.
-if (!Promise.withResolvers) {
-    Promise.withResolvers = function () {
-        let resolve, reject;
-        const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-        return { promise, resolve, reject };
-    };
-}
+import { sdk, check, done } from "./common.mjs";
 
-const { createClient } = await import("matrix-js-sdk");
+const { createClient } = sdk;
 const base = process.argv[2];
-
-function check(condition, what) {
-    if (!condition) throw new Error("failed: " + what);
-    console.log("ok:", what);
-}
 
 async function newUser(name) {
     const anon = createClient({ baseUrl: base });
@@ -63,4 +51,4 @@ try { await alice.whoami(); } catch (e) { afterLogout = e; }
 check(afterLogout && afterLogout.httpStatus === 401 && afterLogout.errcode === "M_UNKNOWN_TOKEN",
     `the token is gone after logout: ${afterLogout && afterLogout.httpStatus} ${afterLogout && afterLogout.errcode}`);
 
-console.log("JS OK");
+done();

@@ -4,7 +4,7 @@
 //
 // Usage: node start_client.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
-import { sdk, check, within, session as sessionOn, start } from "./common.mjs";
+import { sdk, check, within, session as sessionOn, start, done } from "./common.mjs";
 
 const { RoomEvent, PushRuleKind } = sdk;
 const base = process.argv[2];
@@ -69,4 +69,4 @@ check(Object.keys(members.joined).length === 2, `joined_members lists both: ${Ob
 alice.stopClient();
 bob.stopClient();
 await alice.logout(true);
-console.log("JS OK");
+done();
