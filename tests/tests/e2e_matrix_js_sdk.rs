@@ -9,12 +9,16 @@ use std::process::Command;
 
 use modhost_tests::{client_env, ServerProcess, Workdir};
 
-/// Run `tests/e2e/js/<script>` against a server with the demo module; it must print `JS OK`.
+/// Run `tests/e2e/js/<script>` against a server with the shipped config's sample modules
+/// (demo, house_rules); it must print `JS OK`.
 fn run(script: &str) {
     client_env::node_script("common.mjs");
     let script = client_env::node_script(script);
     let w = Workdir::new();
-    let config = w.config("enable_registration: true\nmodules:\n  - module: demo\n");
+    // The sample modules of the shipped config/homeserver.yaml.
+    let config = w.config(
+        "enable_registration: true\nmodules:\n  - module: demo\n    config:\n      evil_user: \"@evilguy:test.local\"\n  - module: house_rules\n    config:\n      blocked_words: [\"buy cheap pills\"]\n      unsigned_tag: \"house_rules\"\n",
+    );
     let server = ServerProcess::start(&w, &config);
     let out = Command::new("node")
         .arg(&script)

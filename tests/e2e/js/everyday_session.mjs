@@ -1,6 +1,6 @@
-// An everyday Element-like session with matrix-js-sdk, unmodified: scrollback, edits and
-// reactions, a redaction both users see, tags, read markers, a password change, leave and
-// forget, logout.
+// An everyday Element-like session with matrix-js-sdk, unmodified, with the shipped sample
+// modules loaded: scrollback, edits and reactions, a redaction both users see, a module's
+// refusal, tags, read markers, a password change, leave and forget, logout.
 //
 // Usage: node everyday_session.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
@@ -60,6 +60,17 @@ const served = await alice.fetchRoomEvent(roomId, secret);
 check(JSON.stringify(served.content) === "{}" && served.unsigned?.redacted_because?.content?.reason === "oops",
     `the server serves the message redacted: ${JSON.stringify(served)}`);
 
+// The sample modules are at work: house_rules tags every event and refuses a blocked word.
+check(served.unsigned?.house_rules === "house_rules", "house_rules adds its field to unsigned");
+let refusal = null;
+try {
+    await bob.sendTextMessage(roomId, "want to buy cheap pills?");
+} catch (e) {
+    refusal = e;
+}
+check(refusal?.errcode === "M_FORBIDDEN" && refusal?.data?.blocked_word === "buy cheap pills",
+    `house_rules refuses the blocked word with M_FORBIDDEN: ${refusal?.errcode} ${JSON.stringify(refusal?.data)}`);
+
 // Tags reach the other session of the same user through /sync.
 const tagged = first(alice, RoomEvent.Tags, (_ev, room) => room.roomId === roomId && room.tags["m.favourite"], 10000, "the tag syncs back");
 await alice.setRoomTag(roomId, "m.favourite", { order: 0.5 });
@@ -67,7 +78,8 @@ check((await tagged).order === 0.5, "alice's favourite tag comes back through /s
 await alice.deleteRoomTag(roomId, "m.favourite");
 
 // Read markers.
-const last = bobRoom.getLiveTimeline().getEvents().at(-1);
+// (The refused message stays in the timeline as a local echo; the marker goes on a sent one.)
+const last = bobRoom.getLiveTimeline().getEvents().filter(ev => !ev.status && ev.getId().startsWith("$")).at(-1);
 const fullyRead = first(bob, RoomEvent.AccountData,
     ev => ev.getType() === "m.fully_read" && ev.getContent().event_id === last.getId(), 10000, "m.fully_read syncs back");
 await bob.setRoomReadMarkers(roomId, last.getId(), last);
