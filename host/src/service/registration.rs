@@ -27,13 +27,27 @@ pub struct Registration<'a> {
     pub request_info: Vec<(String, String)>,
 }
 
-/// A valid localpart per the Matrix spec's user ID grammar (lowercase historical set).
-fn valid_localpart(localpart: &str) -> bool {
-    !localpart.is_empty()
-        && localpart.len() <= 255
-        && localpart
-            .bytes()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/'))
+/// Synapse's rules for a new localpart (`RegistrationHandler.check_username`): not empty, only
+/// `a-z 0-9 = _ - . / +`, not starting with `_` (reserved for application services), and a
+/// valid user ID once the server name is added. 400 `M_INVALID_USERNAME` with Synapse's
+/// message otherwise.
+fn check_localpart(state: &AppState, localpart: &str) -> MatrixResult<()> {
+    if localpart.is_empty() {
+        return Err(invalid_username("User ID cannot be empty"));
+    }
+    let allowed = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+');
+    if !localpart.bytes().all(allowed) {
+        return Err(invalid_username(
+            "User ID can only contain characters a-z, 0-9, or '=_-./+'",
+        ));
+    }
+    if localpart.starts_with('_') {
+        return Err(invalid_username("User ID may not begin with _"));
+    }
+    if ruma_common::UserId::parse(state.user_id(localpart)).is_err() {
+        return Err(invalid_username("User ID is not valid"));
+    }
+    Ok(())
 }
 
 fn invalid_username(message: &str) -> MatrixError {
@@ -51,15 +65,8 @@ async fn choose_localpart(state: &AppState, reg: &Registration<'_>) -> MatrixRes
         .or_else(|| reg.username.clone())
         .unwrap_or_else(|| random_string(12).to_lowercase())
         .to_lowercase();
-    if !valid_localpart(&localpart) {
-        return Err(invalid_username(
-            "User ID can only contain characters a-z, 0-9, or '=_-./'",
-        ));
-    }
+    check_localpart(state, &localpart)?;
     let user_id = state.user_id(&localpart);
-    if ruma_common::UserId::parse(&user_id).is_err() {
-        return Err(invalid_username("User ID is not valid"));
-    }
     // Admin accounts are created before they are listed in admin_users (which takes effect
     // at start-up); nobody may claim a listed ID through open registration.
     if state.config.admin_users.contains(&user_id) {
@@ -75,12 +82,8 @@ async fn choose_localpart(state: &AppState, reg: &Registration<'_>) -> MatrixRes
 /// reserved for a server admin.
 pub async fn check_available(state: &AppState, localpart: &str) -> MatrixResult<()> {
     let localpart = localpart.to_lowercase();
+    check_localpart(state, &localpart)?;
     let user_id = state.user_id(&localpart);
-    if !valid_localpart(&localpart) || ruma_common::UserId::parse(&user_id).is_err() {
-        return Err(invalid_username(
-            "User ID can only contain characters a-z, 0-9, or '=_-./'",
-        ));
-    }
     if state.config.admin_users.contains(&user_id) {
         return Err(MatrixError::forbidden(
             "This user ID is reserved for a server admin",
