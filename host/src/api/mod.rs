@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 mod admin;
+mod context_search;
 mod devices;
 mod directory;
 pub mod error;
@@ -37,5 +38,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(devices::routes())
         .merge(push_rules::routes())
         .merge(receipts::routes())
+        .merge(context_search::routes())
         .with_state(state)
 }

@@ -15,6 +15,8 @@ mod module_api;
 mod presence;
 mod receipts;
 mod rooms;
+mod search;
+mod timeline;
 mod users;
 
 use std::path::Path;
@@ -28,6 +30,7 @@ use sqlx::sqlite::{
 pub use events::StoredEvent;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
+pub use search::{SearchHit, SearchOrder};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.
