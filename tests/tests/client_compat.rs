@@ -382,10 +382,7 @@ async fn filters_get_real_ids_read_back_as_sent_and_apply_to_sync() {
         (400, json!("M_INVALID_PARAM"))
     );
     let (status, err) = alice.call("GET", "/sync?filter=%7Bnope", None).await;
-    assert_eq!(
-        (status, err["errcode"].clone()),
-        (400, json!("M_NOT_JSON"))
-    );
+    assert_eq!((status, err["errcode"].clone()), (400, json!("M_NOT_JSON")));
 }
 
 /// The room's ephemeral events in a `/sync` body.

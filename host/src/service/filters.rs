@@ -43,12 +43,14 @@ pub async fn create(
 }
 
 fn cap_timeline_limit(filter: &mut Value) {
-    let limit = &mut filter["room"]["timeline"]["limit"];
-    if limit
-        .as_f64()
-        .is_some_and(|l| l > MAX_TIMELINE_LIMIT as f64)
-    {
-        *limit = MAX_TIMELINE_LIMIT.into();
+    // `pointer_mut`, not indexing: indexing would add the missing objects.
+    if let Some(limit) = filter.pointer_mut("/room/timeline/limit") {
+        if limit
+            .as_f64()
+            .is_some_and(|l| l > MAX_TIMELINE_LIMIT as f64)
+        {
+            *limit = MAX_TIMELINE_LIMIT.into();
+        }
     }
 }
 
