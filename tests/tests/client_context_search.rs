@@ -164,10 +164,11 @@ async fn context_errors_are_synapses() {
     assert_eq!(call_context(&bob, &room, &after_leave, "").await, forbidden);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn search_finds_visible_messages_by_rank_and_recency() {
-    let w = Workdir::new();
-    let s = server(&w).await;
+/// Alice's public "Gardening club" room (history visible from joining) where Bob joins
+/// halfway, and Alice's private room, with messages about tomatoes:
+/// `(server, alice, bob)`.
+async fn garden(w: &Workdir) -> (TestServer, Client, Client) {
+    let s = server(w).await;
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;
     let room = alice
@@ -189,6 +190,13 @@ async fn search_finds_visible_messages_by_rank_and_recency() {
     say_all(&alice, &room, &["tomato plants grow", "no match here"]).await;
     say_all(&bob, &room, &["tomato tomato tomato soup", "potato salad"]).await;
 
+    (s, alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_finds_visible_messages_by_rank() {
+    let w = Workdir::new();
+    let (_s, alice, bob) = garden(&w).await;
     // Bob sees only what was said in his room after he joined.
     let (status, found) = search(&bob, json!({"search_term": "tomato"}), None).await;
     assert_eq!(status, 200, "{found}");
@@ -209,8 +217,12 @@ async fn search_finds_visible_messages_by_rank_and_recency() {
     // Alice sees her private room too.
     let (_, all) = search(&alice, json!({"search_term": "tomato"}), None).await;
     assert_eq!(result_bodies(&all).len(), 4, "{all}");
+}
 
-    // Query syntax, keys and filters.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_understands_query_syntax_keys_and_filters() {
+    let w = Workdir::new();
+    let (_s, alice, bob) = garden(&w).await;
     let cases = [
         (
             json!({"search_term": "tomato -soup"}),

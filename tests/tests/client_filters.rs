@@ -30,7 +30,7 @@ async fn sync_with(c: &Client, filter: &Value, since: Option<&str>) -> Value {
     body
 }
 
-fn events<'a>(section: &'a Value) -> Vec<&'a Value> {
+fn events(section: &Value) -> Vec<&Value> {
     section["events"]
         .as_array()
         .map(|a| a.iter().collect())
@@ -171,10 +171,10 @@ async fn sync_filter_parameter_errors_are_synapses() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn timeline_filters_pick_types_senders_rooms_and_urls() {
-    let w = Workdir::new();
-    let s = server(&w).await;
+/// Alice and Bob in a public room with messages, a custom event and an image, and Alice
+/// alone in a second room: `(server, alice, bob, room, other)`.
+async fn chatty_rooms(w: &Workdir) -> (TestServer, Client, Client, String, String) {
+    let s = server(w).await;
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;
     let room = alice.create_room(json!({"preset": "public_chat"})).await;
@@ -193,7 +193,13 @@ async fn timeline_filters_pick_types_senders_rooms_and_urls() {
     .await;
     alice.say(&room, "a2").await;
     alice.say(&other, "elsewhere").await;
+    (s, alice, bob, room, other)
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn timeline_filters_pick_types_senders_rooms_and_urls() {
+    let w = Workdir::new();
+    let (_s, alice, bob, room, _) = chatty_rooms(&w).await;
     let cases = [
         (
             json!({"types": ["m.room.message"]}),
@@ -239,7 +245,12 @@ async fn timeline_filters_pick_types_senders_rooms_and_urls() {
     )
     .await;
     assert_eq!(limited["rooms"]["join"][&room]["timeline"]["limited"], true);
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn room_filters_choose_rooms_and_empty_rooms_stay_out_of_incremental_syncs() {
+    let w = Workdir::new();
+    let (_s, alice, _, room, other) = chatty_rooms(&w).await;
     // room.rooms / room.not_rooms decide which rooms show at all.
     let only = sync_with(&alice, &json!({"room": {"rooms": [other]}}), None).await;
     let joined: Vec<&String> = only["rooms"]["join"].as_object().unwrap().keys().collect();
@@ -263,10 +274,10 @@ async fn timeline_filters_pick_types_senders_rooms_and_urls() {
     assert!(inc["rooms"]["join"].get(&room).is_none(), "{inc}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn state_ephemeral_account_data_presence_and_event_fields_are_filtered() {
-    let w = Workdir::new();
-    let s = server(&w).await;
+/// Alice alone in a named room with a topic, two messages, a read receipt, global and room
+/// account data and presence: `(server, alice, room)`.
+async fn busy_room(w: &Workdir) -> (TestServer, Client, String) {
+    let s = server(w).await;
     let alice = s.register("alice").await;
     let me = alice.user_id.clone();
     let room = alice
@@ -306,6 +317,13 @@ async fn state_ephemeral_account_data_presence_and_event_fields_are_filtered() {
         )
         .await;
 
+    (s, alice, room)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_ephemeral_account_data_presence_and_event_fields_are_filtered() {
+    let w = Workdir::new();
+    let (_s, alice, room) = busy_room(&w).await;
     let types = |section: &Value| -> Vec<String> {
         let mut t: Vec<String> = events(section)
             .iter()
@@ -517,7 +535,14 @@ async fn messages_apply_the_filter_parameter() {
     );
     let plain = messages(json!({}), "").await;
     assert!(plain.get("state").is_none(), "{plain}");
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_filter_errors() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
     assert_eq!(
         fails(
             &alice,
