@@ -30,6 +30,8 @@ pub struct Inner {
     pub typing: crate::service::typing::Typing,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
+    /// Membership events lazy-loading `/sync`s sent to each device.
+    pub lazy_members: crate::service::sync_filter::LazyMembers,
     /// Striped locks serialising retries of one client transaction.
     txn_locks: Vec<tokio::sync::Mutex<()>>,
     /// State behind the module API (open store transactions, presence pushes, instance name).
@@ -65,6 +67,7 @@ impl AppState {
                 changes: watch::channel(0).0,
                 limiters: Default::default(),
                 typing: Default::default(),
+                lazy_members: Default::default(),
                 txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
                 module_api: crate::service::module_api::ModuleApiState {
                     instance: format!("modhost-{}", crate::service::session::random_string(12)),

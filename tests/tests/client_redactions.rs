@@ -112,6 +112,11 @@ async fn a_redacted_message_is_served_stripped_with_redacted_because_to_everyone
     let (_, sync) = alice.call("GET", "/sync", None).await;
     let timeline = sync["rooms"]["join"][&room]["timeline"]["events"].to_string();
     assert!(!timeline.contains("oops, a secret"), "{timeline}");
+    // Search no longer finds its words.
+    let query = json!({"search_categories": {"room_events": {"search_term": "secret"}}});
+    let (status, found) = alice.call("POST", "/search", Some(query)).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["search_categories"]["room_events"]["results"], json!([]), "{found}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 mod admin;
+mod context_search;
 mod devices;
 mod directory;
 pub mod error;
@@ -47,5 +48,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(openid::routes())
         .merge(tags::routes())
         .merge(reports::routes())
+        .merge(context_search::routes())
         .with_state(state)
 }

@@ -12,6 +12,8 @@ use super::extract::{JsonBody, MatrixQuery, Requester};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::{NewEvent, SendOptions};
+use crate::service::filters;
+use crate::service::pagination::{self, MessagesRequest};
 
 /// The requester must be joined to read the room.
 async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> MatrixResult<()> {
@@ -236,6 +238,7 @@ pub(super) struct MessagesQuery {
     from: Option<String>,
     dir: Option<String>,
     limit: Option<i64>,
+    filter: Option<String>,
 }
 
 /// Where pagination starts. `t<pos>` tokens (from `/messages`) point *at* an event already
@@ -258,32 +261,22 @@ pub(super) async fn messages_route(
 ) -> MatrixResult<Json<Value>> {
     must_be_joined(&state, &room_id, &who.user_id).await?;
     let backwards = q.dir.as_deref() != Some("f");
-    let limit = q.limit.unwrap_or(10).clamp(1, 1000);
     let from = match q.from.as_deref() {
-        Some(t) => parse_position(t, backwards)
-            .ok_or_else(|| MatrixError::invalid_param("Invalid from token"))?,
-        None if backwards => state.store.max_stream_ordering().await? + 1,
-        None => 0,
+        Some(t) => Some(
+            parse_position(t, backwards)
+                .ok_or_else(|| MatrixError::invalid_param("Invalid from token"))?,
+        ),
+        None => None,
     };
-    let events = state
-        .store
-        .room_messages(&room_id, from, backwards, limit)
-        .await?;
-    let from_visible = state.visible_from(&room_id, &who.user_id).await?;
-    let events: Vec<_> = events
-        .into_iter()
-        .filter(|e| e.stream_ordering >= from_visible)
-        .collect();
-    let end = events.last().map(|e| e.stream_ordering);
-    let mut chunk = Vec::new();
-    for e in &events {
-        chunk.push(state.serialize_event(&e.json, &who.user_id).await?);
-    }
-    let mut body = json!({ "chunk": chunk, "start": format!("t{from}") });
-    if let Some(end) = end {
-        body["end"] = json!(format!("t{end}"));
-    }
-    Ok(Json(body))
+    let req = MessagesRequest {
+        user_id: &who.user_id,
+        room_id: &room_id,
+        from,
+        backwards,
+        limit: q.limit.unwrap_or(10).clamp(1, 1000),
+        filter: filters::room_event_filter(q.filter.as_deref())?,
+    };
+    pagination::messages(&state, req).await.map(Json)
 }
 
 /// # `GET /_matrix/client/v3/rooms/{roomId}/members`

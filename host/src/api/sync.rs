@@ -42,7 +42,9 @@ pub(super) async fn sync_route(
         user_id: &who.user_id,
         since,
         full_state: q.full_state.unwrap_or(false),
-        limit: filters::timeline_limit(&filter),
+        limit: filter.timeline_limit(),
+        filter: &filter,
+        device_id: &who.device_id,
     };
     let mut changes = state.changes.subscribe();
     loop {

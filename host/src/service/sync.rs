@@ -8,6 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::MatrixResult;
+use crate::service::sync_filter;
 use crate::state::AppState;
 
 /// Stream positions a sync token stands for.
@@ -76,8 +77,12 @@ pub struct SyncRequest<'a> {
     pub since: Option<Since>,
     /// Send each joined room's whole state.
     pub full_state: bool,
-    /// Timeline events per room (1–100).
+    /// Timeline events per room (0–100).
     pub limit: i64,
+    /// The sync filter (spec §"Filtering").
+    pub filter: &'a crate::service::filtering::SyncFilter,
+    /// The syncing device (lazy-loaded members are remembered per device).
+    pub device_id: &'a str,
 }
 
 /// The positions a response covers, and the account data to file into rooms.
@@ -103,6 +108,7 @@ pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Valu
     let since = req.since.unwrap_or_default();
     let presence =
         crate::service::presence::visible_presence(state, req.user_id, since.presence).await?;
+    let presence = req.filter.presence.retain(presence, None);
     let window = Window {
         since,
         since_ev: since.events,
@@ -114,7 +120,10 @@ pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Valu
             .await?,
     };
     let rooms = rooms(state, &req, &window).await?;
-    let global_ad = account_data_of(&window, "");
+    let global_ad = req
+        .filter
+        .account_data
+        .retain(account_data_of(&window, ""), None);
     let has_updates = rooms.iter().any(|section| !section.is_empty())
         || !global_ad.is_empty()
         || !presence.is_empty();
@@ -174,6 +183,9 @@ async fn rooms(
 ) -> MatrixResult<[Map<String, Value>; 3]> {
     let [mut join, mut invite, mut leave] = [Map::new(), Map::new(), Map::new()];
     for (room_id, membership) in state.store.rooms_of(req.user_id).await? {
+        if !sync_filter::room_shown(req, &room_id) {
+            continue;
+        }
         let member_event = state
             .store
             .state_event(&room_id, "m.room.member", req.user_id)
@@ -197,7 +209,9 @@ async fn rooms(
                 let room = invited_room(state, &room_id, member_event.as_ref()).await?;
                 invite.insert(room_id, room);
             }
-            "leave" | "ban" if !window.initial && changed => {
+            "leave" | "ban"
+                if sync_filter::show_left(req, window.initial, changed, member_event.as_ref()) =>
+            {
                 let room = left_room(state, req, window, &room_id, member_pos).await?;
                 leave.insert(room_id, room);
             }
@@ -217,12 +231,11 @@ async fn joined_room(
     room_id: &str,
     membership_changed: bool,
 ) -> MatrixResult<Option<Value>> {
-    let (events, limited) = state
-        .store
-        .room_events_between(room_id, window.since_ev, window.ev_now, req.limit)
-        .await?;
-    let room_ad = account_data_of(window, room_id);
+    let (events, limited) =
+        sync_filter::timeline(state, req, room_id, window.since_ev, window.ev_now).await?;
+    let room_ad = (req.filter.room_account_data).retain(account_data_of(window, room_id), None);
     let ephemeral = ephemeral(state, req, window, room_id).await?;
+    let ephemeral = req.filter.ephemeral.retain(ephemeral, Some(room_id));
     if !window.initial
         && !req.full_state
         && events.is_empty()
@@ -231,30 +244,13 @@ async fn joined_room(
     {
         return Ok(None);
     }
-    let from_visible = state.visible_from(room_id, req.user_id).await?;
-    let events: Vec<_> = events
-        .into_iter()
-        .filter(|e| e.stream_ordering >= from_visible)
-        .collect();
-    let in_timeline: Vec<&str> = events
-        .iter()
-        .filter_map(|e| e.json["event_id"].as_str())
-        .collect();
-    let mut state_events = Vec::new();
-    if window.initial || req.full_state || limited || membership_changed {
-        for ev in state.store.current_state(room_id).await? {
-            if !in_timeline.contains(&ev["event_id"].as_str().unwrap_or_default()) {
-                state_events.push(state.serialize_event(&ev, req.user_id).await?);
-            }
-        }
-    }
+    let full = window.initial || req.full_state || limited || membership_changed;
+    let state_events = sync_filter::state_section(state, req, room_id, &events, full).await?;
     let prev_batch = events
         .first()
         .map_or(window.since_ev, |e| e.stream_ordering);
-    let mut timeline = Vec::new();
-    for e in &events {
-        timeline.push(state.serialize_event(&e.json, req.user_id).await?);
-    }
+    let timeline =
+        sync_filter::serialize(state, req, events.iter().map(|e| &e.json).collect()).await?;
     Ok(Some(json!({
         "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": state_events},
@@ -291,14 +287,10 @@ async fn left_room(
     room_id: &str,
     member_pos: i64,
 ) -> MatrixResult<Value> {
-    let (events, limited) = state
-        .store
-        .room_events_between(room_id, window.since_ev, member_pos, req.limit)
-        .await?;
-    let mut timeline = Vec::new();
-    for e in &events {
-        timeline.push(state.serialize_event(&e.json, req.user_id).await?);
-    }
+    let (events, limited) =
+        sync_filter::timeline(state, req, room_id, window.since_ev, member_pos).await?;
+    let timeline =
+        sync_filter::serialize(state, req, events.iter().map(|e| &e.json).collect()).await?;
     Ok(json!({
         "timeline": {"events": timeline, "limited": limited},
         "state": {"events": []},

@@ -71,6 +71,7 @@ impl Store {
         .bind(event.get("origin_server_ts").and_then(Value::as_i64).unwrap_or_default())
         .fetch_one(&mut *tx)
         .await?;
+        super::search::index_event(&mut tx, event).await?;
         if let Some(state_key) = state_key {
             let membership = (field("type") == "m.room.member").then(|| {
                 event["content"]["membership"]

@@ -16,6 +16,8 @@ mod presence;
 mod receipts;
 mod relations;
 mod rooms;
+mod search;
+mod timeline;
 mod users;
 
 use std::path::Path;
@@ -31,6 +33,7 @@ pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use relations::{RelationCount, RelationsPage};
 pub use rooms::{EventReport, EventReportRow};
+pub use search::{SearchHit, SearchOrder};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.

@@ -38,7 +38,7 @@ pub(super) async fn record(
 }
 
 /// Record the redaction `event`; with `pruned = (target, redacted JSON)` replace the target's
-/// stored JSON and forget its relation (its `m.relates_to` is gone with its content).
+/// stored JSON and forget its relation and search-index rows (they went with its content).
 pub(super) async fn record_redaction(
     tx: &mut Transaction<'_, Sqlite>,
     event: &Value,
@@ -60,6 +60,11 @@ pub(super) async fn record_redaction(
             .execute(&mut **tx)
             .await?;
         sqlx::query("DELETE FROM event_relations WHERE event_id = ?")
+            .bind(target)
+            .execute(&mut **tx)
+            .await?;
+        // Its words are gone too: /search must not find a redacted message.
+        sqlx::query("DELETE FROM event_search WHERE event_id = ?")
             .bind(target)
             .execute(&mut **tx)
             .await?;
