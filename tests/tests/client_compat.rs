@@ -645,3 +645,48 @@ async fn bad_query_strings_get_matrix_errors() {
     );
     assert!(err["error"].as_str().unwrap().contains("timeout"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_tokens_are_read_as_synapse_reads_them() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let whoami = format!("{}/_matrix/client/v3/account/whoami", s.base);
+    let http = reqwest::Client::new();
+    let answer = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    // The query parameter alone works, percent-encoded or not.
+    let r = http
+        .get(format!("{whoami}?access_token={}", alice.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(r).await.0, 200);
+    let mut cases = vec![
+        (
+            http.get(format!("{whoami}?access_token={}", alice.token))
+                .bearer_auth(&alice.token),
+            "Mixing Authorization headers and access_token query parameters.",
+        ),
+        (
+            http.get(&whoami)
+                .header("Authorization", format!("Bearer {}", alice.token))
+                .header("Authorization", format!("Bearer {}", alice.token)),
+            "Too many Authorization headers.",
+        ),
+        (
+            http.get(&whoami)
+                .header("Authorization", "Basic YWxpY2U6cHc="),
+            "Invalid Authorization header.",
+        ),
+    ];
+    for (request, message) in cases.drain(..) {
+        let (status, body) = answer(request.send().await.unwrap()).await;
+        assert_eq!(
+            (status, body),
+            (401, json!({"errcode": "M_MISSING_TOKEN", "error": message}))
+        );
+    }
+}

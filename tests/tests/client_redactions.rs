@@ -116,7 +116,11 @@ async fn a_redacted_message_is_served_stripped_with_redacted_because_to_everyone
     let query = json!({"search_categories": {"room_events": {"search_term": "secret"}}});
     let (status, found) = alice.call("POST", "/search", Some(query)).await;
     assert_eq!(status, 200, "{found}");
-    assert_eq!(found["search_categories"]["room_events"]["results"], json!([]), "{found}");
+    assert_eq!(
+        found["search_categories"]["room_events"]["results"],
+        json!([]),
+        "{found}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

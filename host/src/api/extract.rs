@@ -15,26 +15,44 @@ pub use crate::service::auth::Requester;
 /// Like [`Requester`] but also accepted for expired accounts (`/logout`).
 pub struct RequesterAllowExpired(pub Requester);
 
-fn token_of(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
-        return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+/// The access token of a request, read as Synapse reads it (client-server spec v1.12 §"Using
+/// access tokens"): `Authorization: Bearer <token>`, else the `access_token` query parameter.
+/// 401 `M_MISSING_TOKEN` for several `Authorization` headers, one that is not `Bearer <token>`,
+/// or a header and a query parameter both.
+fn token_of(parts: &Parts) -> Result<Option<String>, MatrixError> {
+    let missing = |why: &str| MatrixError::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", why);
+    let from_query = parts.uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let mut headers = parts.headers.get_all("authorization").iter();
+    let Some(header) = headers.next() else {
+        return Ok(from_query);
+    };
+    if headers.next().is_some() {
+        return Err(missing("Too many Authorization headers."));
     }
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("access_token=").map(String::from))
+    if from_query.is_some() {
+        return Err(missing(
+            "Mixing Authorization headers and access_token query parameters.",
+        ));
+    }
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty() && !t.contains(' '));
+    token
+        .map(|t| Some(t.to_string()))
+        .ok_or_else(|| missing("Invalid Authorization header."))
 }
 
 impl FromRequestParts<AppState> for Requester {
     type Rejection = MatrixError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, MatrixError> {
-        auth::authenticate(state, token_of(parts)).await
+        auth::authenticate(state, token_of(parts)?).await
     }
 }
 
@@ -42,7 +60,7 @@ impl FromRequestParts<AppState> for RequesterAllowExpired {
     type Rejection = MatrixError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, MatrixError> {
-        auth::authenticate_allow_expired(state, token_of(parts))
+        auth::authenticate_allow_expired(state, token_of(parts)?)
             .await
             .map(RequesterAllowExpired)
     }

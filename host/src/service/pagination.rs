@@ -158,7 +158,8 @@ pub async fn messages(state: &AppState, req: MessagesRequest<'_>) -> MatrixResul
     if filter.lazy_load_members && !found.events.is_empty() {
         // Synapse takes the members as of the chunk's first event.
         let at = found.events[0].stream_ordering;
-        let members = members_at(state, req.user_id, req.room_id, senders(&found.events), at).await?;
+        let members =
+            members_at(state, req.user_id, req.room_id, senders(&found.events), at).await?;
         if !members.is_empty() {
             body["state"] = Value::Array(members);
         }

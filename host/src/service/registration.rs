@@ -35,7 +35,8 @@ fn check_localpart(state: &AppState, localpart: &str) -> MatrixResult<()> {
     if localpart.is_empty() {
         return Err(invalid_username("User ID cannot be empty"));
     }
-    let allowed = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+');
+    let allowed =
+        |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+');
     if !localpart.bytes().all(allowed) {
         return Err(invalid_username(
             "User ID can only contain characters a-z, 0-9, or '=_-./+'",

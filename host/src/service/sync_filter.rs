@@ -113,7 +113,10 @@ pub async fn serialize(
 ) -> MatrixResult<Vec<Value>> {
     let mut out = Vec::new();
     for e in events {
-        out.push(req.filter.fields_of(state.serialize_event(e, req.user_id).await?));
+        out.push(
+            req.filter
+                .fields_of(state.serialize_event(e, req.user_id).await?),
+        );
     }
     Ok(out)
 }
