@@ -15,6 +15,7 @@ mod receipts;
 mod room_events;
 pub(crate) mod rooms;
 mod sync;
+mod thumbnail;
 mod upgrade;
 
 use axum::Router;
@@ -31,6 +32,7 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(profile::routes())
         .merge(directory::routes())
         .merge(media::routes())
+        .merge(thumbnail::routes())
         .merge(admin::routes())
         .merge(presence::routes())
         .merge(upgrade::routes())

@@ -23,6 +23,7 @@ pub mod registration;
 pub mod rooms;
 pub mod session;
 pub mod sync;
+pub mod thumbnail;
 pub mod typing;
 pub mod uia;
 pub mod upgrade;

@@ -15,6 +15,7 @@ mod module_api;
 mod presence;
 mod receipts;
 mod rooms;
+mod thumbnails;
 mod users;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 pub use events::StoredEvent;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
+pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.
