@@ -3,6 +3,12 @@
 //! and stores it under `media_store_path/thumbnails/<media_id>/`; the same request later is
 //! answered from the stored file without decoding the original again.
 //!
+//! Like Synapse, each thumbnail made goes through the spam checkers'
+//! `check_media_file_for_spam` before it is stored (its `file_info` is
+//! `{"media_type", "size", "upload_name": null, "thumbnail": {"width", "height", "method",
+//! "type"}}`, sizes in pixels and bytes); a denial answers 404 with the module's errcode and
+//! "Not found", and nothing is stored.
+//!
 //! Errors follow Synapse: unknown media 404 `M_NOT_FOUND`; media that is not a thumbnailable
 //! image type 400 `M_UNKNOWN`; an image that cannot be rendered (corrupt, or above
 //! [`render::MAX_PIXELS`]) 400 `M_UNKNOWN`; a method other than `scale`/`crop` 404
@@ -14,6 +20,8 @@ use std::path::PathBuf;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
+use plugin_sdk::SpamCheck;
+use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::error::{MatrixError, MatrixResult};
@@ -182,6 +190,7 @@ async fn make(state: &AppState, key: &ThumbnailKey, spec: Spec) -> MatrixResult<
                 format!("Failed to generate thumbnail: {why}"),
             )
         })?;
+    check_for_spam(state, key, &rendered).await?;
     let (dir, name) = file_of(state, key);
     let bytes = Bytes::from(rendered.bytes);
     write_file_durably(dir, name, bytes.clone()).await?;
@@ -193,4 +202,36 @@ async fn make(state: &AppState, key: &ThumbnailKey, spec: Spec) -> MatrixResult<
         bytes: bytes.to_vec(),
         content_type: rendered.content_type.to_string(),
     })
+}
+
+/// `check_media_file_for_spam` on a thumbnail about to be stored: a denial is 404 with the
+/// module's errcode and "Not found" (Synapse's `SpamMediaException`).
+async fn check_for_spam(
+    state: &AppState,
+    key: &ThumbnailKey,
+    rendered: &render::Rendered,
+) -> MatrixResult<()> {
+    let file_info = json!({
+        "media_type": rendered.content_type,
+        "size": rendered.bytes.len(),
+        "upload_name": null,
+        "thumbnail": {
+            "width": rendered.width,
+            "height": rendered.height,
+            "method": key.method,
+            "type": rendered.content_type,
+        },
+    });
+    match state
+        .modules
+        .check_media_file_for_spam(&rendered.bytes, &file_info.to_string())
+        .await?
+    {
+        SpamCheck::Deny(denial) => Err(MatrixError::new(
+            StatusCode::NOT_FOUND,
+            &denial.errcode,
+            "Not found",
+        )),
+        _ => Ok(()),
+    }
 }

@@ -67,6 +67,10 @@ pub struct Rendered {
     pub bytes: Vec<u8>,
     /// Its content type.
     pub content_type: &'static str,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
 }
 
 /// Why a thumbnail could not be made.
@@ -131,6 +135,7 @@ pub fn render(source: &[u8], spec: &Spec) -> Result<Rendered, RenderError> {
     let mut image = DynamicImage::from_decoder(decoder)?;
     image.apply_orientation(orientation);
     let image = resize(&image, spec);
+    let (width, height) = (image.width(), image.height());
     let mut bytes = Vec::new();
     match spec.output {
         Output::Jpeg => {
@@ -139,6 +144,8 @@ pub fn render(source: &[u8], spec: &Spec) -> Result<Rendered, RenderError> {
             Ok(Rendered {
                 bytes,
                 content_type: "image/jpeg",
+                width,
+                height,
             })
         }
         Output::Png => {
@@ -146,6 +153,8 @@ pub fn render(source: &[u8], spec: &Spec) -> Result<Rendered, RenderError> {
             Ok(Rendered {
                 bytes,
                 content_type: "image/png",
+                width,
+                height,
             })
         }
     }
@@ -170,6 +179,7 @@ fn render_animated(source: &[u8], spec: &Spec) -> Result<Option<Rendered>, Rende
         return Ok(None);
     }
     let mut bytes = Vec::new();
+    let mut size = (spec.width, spec.height);
     {
         let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
         encoder.set_repeat(Repeat::Infinite)?;
@@ -177,12 +187,15 @@ fn render_animated(source: &[u8], spec: &Spec) -> Result<Option<Rendered>, Rende
             let delay = frame.delay();
             let still = DynamicImage::ImageRgba8(frame.into_buffer());
             let small = resize(&still, spec).to_rgba8();
+            size = small.dimensions();
             encoder.encode_frame(Frame::from_parts(small, 0, 0, delay))?;
         }
     }
     Ok(Some(Rendered {
         bytes,
         content_type: "image/gif",
+        width: size.0,
+        height: size.1,
     }))
 }
 
