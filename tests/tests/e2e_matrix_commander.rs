@@ -1,6 +1,7 @@
 //! End to end with matrix-commander (a command-line Matrix client on matrix-nio), unmodified:
 //! it logs in with a password, joins, sends a message another user reads with /messages, and
-//! `--listen once` prints a message another user sent.
+//! `--listen once` prints a message another user sent; every answer it gets (its key upload
+//! on each start included) fits matrix-nio's schemas.
 //!
 //! matrix-commander comes from the private virtual environment under `target/e2e/` (see
 //! `modhost_tests::client_env`); it needs the C library libmagic at run time (Debian package
@@ -63,8 +64,10 @@ async fn commander(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     );
+    // matrix-nio logs (and carries on) when an answer does not fit the spec's schema, as
+    // a missing /keys/upload once did.
     assert!(
-        out.status.success() && !stderr.contains("ERROR"),
+        out.status.success() && !stderr.contains("ERROR") && !stderr.contains("Error validating"),
         "matrix-commander {args:?} failed ({}):\n{stdout}\n{stderr}",
         out.status
     );

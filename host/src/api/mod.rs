@@ -5,6 +5,7 @@ pub(crate) mod account;
 mod admin;
 mod devices;
 mod directory;
+mod e2e_keys;
 pub mod error;
 pub mod extract;
 mod media;
@@ -33,6 +34,7 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(directory::routes())
         .merge(media::routes())
         .merge(thumbnail::routes())
+        .merge(e2e_keys::routes())
         .merge(admin::routes())
         .merge(presence::routes())
         .merge(upgrade::routes())

@@ -5,6 +5,7 @@ pub mod account_data;
 pub mod admin;
 pub mod auth;
 pub mod background;
+pub mod e2e_keys;
 pub mod events;
 pub mod filters;
 pub mod history;

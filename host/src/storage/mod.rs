@@ -8,6 +8,7 @@
 
 mod account_data;
 mod background;
+mod e2e_keys;
 mod events;
 mod filters;
 mod media;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use e2e_keys::UploadedKey;
 pub use events::StoredEvent;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
