@@ -9,9 +9,12 @@
 //! sentence saying what and why (no registry, no `python3-venv`, no `npm`).
 
 use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -220,4 +223,74 @@ fn last_line(out: &Output) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Run `cmd` (standard input closed, output captured) for at most `limit`. A command still
+/// running then is stopped — its whole process group, so a browser it started goes too — and
+/// the error says so in one sentence naming `what`, followed by what it had written.
+pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> Result<Output, String> {
+    use std::os::unix::process::CommandExt;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {what} ({e})"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{what}: {e}"))? {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            stop_group(child.id());
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = Output {
+        status: status.unwrap_or_else(|| ExitStatus::from_raw(9)),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    match status {
+        Some(_) => Ok(out),
+        None => Err(format!(
+            "{what} did not finish within {} s and was stopped; it wrote:\n{}\n{}",
+            limit.as_secs(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
+}
+
+/// SIGTERM to the process group `pgid` (a browser driver closes its browser), then SIGKILL
+/// to whatever is left of it two seconds later.
+fn stop_group(pgid: u32) {
+    let group = format!("-{pgid}");
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
 }

@@ -95,10 +95,24 @@ async fn download(state: &AppState, server: &str, media_id: &str) -> MatrixResul
     let bytes = tokio::fs::read(state.config.media_store_path.join(media_id))
         .await
         .map_err(|_| not_found())?;
+    Ok(file_response(
+        bytes,
+        row.content_type.as_deref(),
+        row.upload_name.as_deref(),
+    ))
+}
+
+/// A media file as a response: its `Content-Type` (`application/octet-stream` when
+/// unknown), `Content-Disposition` (`inline` for types safe to show, else `attachment`, with
+/// `upload_name` as the file name), and headers that keep a browser from running it as a
+/// page served by the homeserver (`nosniff`, a sandboxing CSP).
+pub(super) fn file_response(
+    bytes: Vec<u8>,
+    content_type: Option<&str>,
+    upload_name: Option<&str>,
+) -> Response {
     let mut response = Response::new(Body::from(bytes));
-    let content_type = row
-        .content_type
-        .unwrap_or_else(|| "application/octet-stream".into());
+    let content_type = content_type.unwrap_or("application/octet-stream");
     if let Ok(v) = content_type.parse() {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
@@ -126,8 +140,7 @@ async fn download(state: &AppState, server: &str, media_id: &str) -> MatrixResul
     } else {
         "attachment"
     };
-    let name: String = row
-        .upload_name
+    let name: String = upload_name
         .unwrap_or_default()
         .chars()
         .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
@@ -140,7 +153,7 @@ async fn download(state: &AppState, server: &str, media_id: &str) -> MatrixResul
     if let Ok(v) = value.parse() {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(response)
+    response
 }
 
 /// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}` (authenticated)

@@ -6,6 +6,7 @@ mod admin;
 mod context_search;
 mod devices;
 mod directory;
+mod e2e_keys;
 pub mod error;
 pub mod extract;
 mod media;
@@ -21,6 +22,7 @@ mod room_events;
 pub(crate) mod rooms;
 mod sync;
 mod tags;
+mod thumbnail;
 mod upgrade;
 
 use axum::Router;
@@ -37,6 +39,8 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(profile::routes())
         .merge(directory::routes())
         .merge(media::routes())
+        .merge(thumbnail::routes())
+        .merge(e2e_keys::routes())
         .merge(admin::routes())
         .merge(presence::routes())
         .merge(upgrade::routes())

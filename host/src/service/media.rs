@@ -3,6 +3,8 @@
 //! `get_media_upload_limits_for_user` (with `on_media_upload_limit_exceeded`), then
 //! `check_media_file_for_spam`. A file is durable on disk before its row is written.
 
+use std::path::PathBuf;
+
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use plugin_sdk::{MediaUploadLimit, SpamCheck};
@@ -116,15 +118,23 @@ async fn check_upload_limits(state: &AppState, user_id: &str, size: u64) -> Matr
 /// the directory synced, so an acknowledged upload survives a crash.
 async fn write_file(state: &AppState, media_id: &str, body: Bytes) -> MatrixResult<()> {
     let dir = state.config.media_store_path.clone();
-    let (target, media_id) = (dir.clone(), media_id.to_string());
+    write_file_durably(dir, media_id.to_string(), body).await
+}
+
+/// Write `body` to `dir/name` (creating `dir`): a temporary file, synced, then renamed and
+/// the directory synced, so readers never see half a file and a written file survives a
+/// crash. Errors: 500 when the file cannot be written (logged with the reason).
+pub async fn write_file_durably(dir: PathBuf, name: String, body: Bytes) -> MatrixResult<()> {
+    let target = dir.clone();
     let write = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         use std::io::Write;
         std::fs::create_dir_all(&target)?;
-        let tmp = target.join(format!(".{media_id}.part"));
+        // Unique per writer: two requests making the same thumbnail must not share it.
+        let tmp = target.join(format!(".{name}.{}.part", random_id(8)));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&body)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, target.join(&media_id))?;
+        std::fs::rename(&tmp, target.join(&name))?;
         std::fs::File::open(&target)?.sync_all()
     });
     write

@@ -8,6 +8,7 @@
 
 mod account_data;
 mod background;
+mod e2e_keys;
 mod events;
 mod filters;
 mod media;
@@ -18,6 +19,7 @@ mod relations;
 mod rooms;
 mod search;
 mod timeline;
+mod thumbnails;
 mod users;
 
 use std::path::Path;
@@ -28,12 +30,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use e2e_keys::UploadedKey;
 pub use events::StoredEvent;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use relations::{RelationCount, RelationsPage};
 pub use rooms::{EventReport, EventReportRow};
 pub use search::{SearchHit, SearchOrder};
+pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.
