@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use modhost::{Config, Registry, Server};
 
 pub mod client_env;
+pub mod debian;
 pub mod evolution;
 use tokio::task::JoinHandle;
 

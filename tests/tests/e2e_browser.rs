@@ -5,7 +5,7 @@
 //! crosses origins, so the browser enforces CORS (the page first checks that it does, on a
 //! third origin that sends no CORS headers).
 //!
-//! Needs Debian's `chromium` (`apt-get install -y chromium`, which .ci/run does); the npm
+//! Needs Debian's `chromium`, which the test installs on first use (`modhost_tests::debian`); the npm
 //! packages come from `npm ci` of `tests/e2e/js/` (see `modhost_tests::client_env`).
 
 use std::path::{Path, PathBuf};
@@ -15,25 +15,20 @@ use std::time::Duration;
 use axum::http::header;
 use axum::routing::get;
 use axum::{Json, Router};
-use modhost_tests::{client_env, TestServer, Workdir};
+use modhost_tests::{client_env, debian, TestServer, Workdir};
 
 /// The page: a module script, the bundle.
 const INDEX: &str = "<!doctype html><meta charset=\"utf-8\"><title>modhost browser session</title>\
                      <script type=\"module\" src=\"/page.js\"></script>";
 
-/// `chromium` on `PATH`, or a panic saying how to install it.
+/// Debian's `chromium` on `PATH`, installed on first use (see `modhost_tests::debian`), or a
+/// panic saying in one sentence how to install it.
 fn chromium() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("chromium"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the browser test needs Debian's Chromium on PATH, and there is none: install \
-                 it with `apt-get install -y chromium` (as .ci/run does)"
-            )
-        })
+    debian::ensure("chromium", "the browser test", || {
+        debian::on_path("chromium").is_some()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    debian::on_path("chromium").expect("chromium is on PATH once installed")
 }
 
 /// Serve `app` on a free port of 127.0.0.1; returns `http://127.0.0.1:<port>`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use modhost_tests::{client_env, TestServer, Workdir};
+use modhost_tests::{client_env, debian, TestServer, Workdir};
 use serde_json::{json, Value};
 
 /// How long one matrix-commander run may take (a sync with a long-poll is the longest).
@@ -19,6 +19,10 @@ const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// Fail with one sentence when matrix-commander cannot even be imported (no libmagic).
 fn check_importable(python: &Path) {
+    debian::ensure("libmagic1", "matrix-commander", || {
+        debian::has_library("libmagic.so.1")
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut cmd = Command::new(python);
     cmd.args(["-c", "import matrix_commander.matrix_commander"]);
     let out = client_env::output_within(&mut cmd, RUN_LIMIT, "importing matrix-commander")
@@ -27,7 +31,7 @@ fn check_importable(python: &Path) {
     if said.contains("libmagic") {
         panic!(
             "matrix-commander needs the C library libmagic (Debian package libmagic1: \
-             apt-get install -y libmagic1), which this machine lacks"
+             apt-get install -y libmagic1), which this machine lacks even after installing it"
         );
     }
     assert!(

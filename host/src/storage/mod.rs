@@ -18,8 +18,8 @@ mod receipts;
 mod relations;
 mod rooms;
 mod search;
-mod timeline;
 mod thumbnails;
+mod timeline;
 mod users;
 
 use std::path::Path;
