@@ -249,10 +249,19 @@ async fn a_redaction_passes_the_module_checks_like_any_event() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn edits_threads_and_references_are_aggregated_and_paged() {
-    let w = Workdir::new();
-    let s = server(&w).await;
+/// A room where Alice's `root` has two edits by her (and one by Bob), two thread replies, a
+/// reference and a reaction by Bob.
+struct Related {
+    alice: Client,
+    bob: Client,
+    room: String,
+    root: String,
+    newest_edit: String,
+    last_in_thread: String,
+    reference: String,
+}
+
+async fn related(s: &TestServer) -> Related {
     let (alice, bob, room) = shared_room(&s).await;
     let root = send(&alice, &room, json!({"msgtype": "m.text", "body": "root"})).await;
     let edit = |body: &str| {
@@ -292,6 +301,30 @@ async fn edits_threads_and_references_are_aggregated_and_paged() {
         .await;
     assert_eq!(status, 200);
 
+    Related {
+        alice,
+        bob,
+        room,
+        root,
+        newest_edit,
+        last_in_thread,
+        reference,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_threads_and_references_are_aggregated_and_redactions_update_them() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let Related {
+        alice,
+        room,
+        root,
+        newest_edit,
+        last_in_thread,
+        reference,
+        ..
+    } = related(&s).await;
     let ev = event(&alice, &room, &root).await;
     let bundled = &ev["unsigned"]["m.relations"];
     assert_eq!(
@@ -327,6 +360,26 @@ async fn edits_threads_and_references_are_aggregated_and_paged() {
         false
     );
 
+    // Redacting the newest edit makes the previous one current; a redacted root has none.
+    let (status, _) = redact(&alice, &room, &newest_edit, "e", json!({})).await;
+    assert_eq!(status, 200);
+    let ev = event(&alice, &room, &root).await;
+    assert_eq!(
+        ev["unsigned"]["m.relations"]["m.replace"]["content"]["m.new_content"]["body"],
+        "root v2"
+    );
+    redact(&alice, &room, &root, "r", json!({})).await;
+    let ev = event(&alice, &room, &root).await;
+    assert!(ev["unsigned"].get("m.relations").is_none(), "{ev}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relations_are_paged_by_type_and_event_type() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let Related {
+        alice, room, root, ..
+    } = related(&s).await;
     // /relations: all, by type, by type and event type; newest first, paged.
     let (status, all) = relations(&s, &alice, &room, &root, "").await;
     assert_eq!(status, 200, "{all}");
@@ -371,16 +424,4 @@ async fn edits_threads_and_references_are_aggregated_and_paged() {
         (status, body["errcode"].as_str()),
         (404, Some("M_NOT_FOUND"))
     );
-
-    // Redacting the newest edit makes the previous one current; a redacted root has none.
-    let (status, _) = redact(&alice, &room, &newest_edit, "e", json!({})).await;
-    assert_eq!(status, 200);
-    let ev = event(&alice, &room, &root).await;
-    assert_eq!(
-        ev["unsigned"]["m.relations"]["m.replace"]["content"]["m.new_content"]["body"],
-        "root v2"
-    );
-    redact(&alice, &room, &root, "r", json!({})).await;
-    let ev = event(&alice, &room, &root).await;
-    assert!(ev["unsigned"].get("m.relations").is_none(), "{ev}");
 }

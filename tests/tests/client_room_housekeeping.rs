@@ -418,107 +418,114 @@ async fn timestamp_to_event_finds_the_nearest_visible_event_each_way() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_password_change_needs_ui_auth_and_logs_out_other_devices_unless_asked_not_to() {
-    let w = Workdir::new();
-    let s = scripted_server(
-        &w,
-        "enable_registration: true\n",
-        &[("a", json!({"on_logged_out": null}))],
+/// `POST /account/password` with `body` as `c`: (status, body).
+async fn change_password(c: &Client, body: serde_json::Value) -> (u16, serde_json::Value) {
+    c.call("POST", "/account/password", Some(body)).await
+}
+
+/// A password `auth` dict (UIA stage) for `user` with `pw`.
+fn auth(user: &str, pw: &str) -> serde_json::Value {
+    json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": pw})
+}
+
+/// Log in as `user` with `pw` on `s`: (status, body).
+async fn login(s: &TestServer, user: &str, pw: &str) -> (u16, serde_json::Value) {
+    s.call(
+        "POST",
+        "/_matrix/client/v3/login",
+        None,
+        Some(auth(user, pw)),
     )
-    .await;
+    .await
+}
+
+async fn whoami_status(s: &TestServer, token: &str) -> u16 {
+    s.call(
+        "GET",
+        "/_matrix/client/v3/account/whoami",
+        Some(token),
+        None,
+    )
+    .await
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_needs_ui_auth_and_a_valid_new_password() {
+    let w = Workdir::new();
+    let s = server(&w).await;
     let alice = s.register("alice").await;
-    let login = |pw: &str| json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": pw});
-    let (_, other) = s
-        .call("POST", "/_matrix/client/v3/login", None, Some(login("pw")))
-        .await;
-    let other_token = other["access_token"].as_str().unwrap().to_string();
-    let (status, challenge) = alice
-        .call(
-            "POST",
-            "/account/password",
-            Some(json!({"new_password": "pw2"})),
-        )
-        .await;
+    let (status, challenge) = change_password(&alice, json!({"new_password": "pw2"})).await;
     assert_eq!(status, 401, "{challenge}");
     assert_eq!(challenge["flows"][0]["stages"], json!(["m.login.password"]));
-    let auth = |pw: &str| json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": pw});
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/password",
-            Some(json!({"new_password": "pw2", "auth": auth("wrong")})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (401, Some("M_FORBIDDEN"))
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/password",
-            Some(json!({"auth": auth("pw")})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_MISSING_PARAM"))
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/password",
-            Some(json!({"new_password": "x".repeat(513), "auth": auth("pw")})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_INVALID_PARAM"))
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/password",
-            Some(json!({"new_password": "pw2", "auth": auth("pw")})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let me = alice.user_id.clone();
+    let cases = [
+        (
+            json!({"new_password": "pw2", "auth": auth(&me, "wrong")}),
+            401,
+            "M_FORBIDDEN",
+        ),
+        (json!({"auth": auth(&me, "pw")}), 400, "M_MISSING_PARAM"),
+        (
+            json!({"new_password": 5, "auth": auth(&me, "pw")}),
+            400,
+            "M_BAD_JSON",
+        ),
+        (
+            json!({"new_password": "x".repeat(513), "auth": auth(&me, "pw")}),
+            400,
+            "M_INVALID_PARAM",
+        ),
+        (
+            json!({"new_password": "pw2", "logout_devices": "yes", "auth": auth(&me, "pw")}),
+            400,
+            "M_BAD_JSON",
+        ),
+    ];
+    for (body, status, errcode) in cases {
+        let (got, answer) = change_password(&alice, body.clone()).await;
+        assert_eq!(
+            (got, answer["errcode"].as_str()),
+            (status, Some(errcode)),
+            "{body}"
+        );
+    }
+    assert_eq!(login(&s, "alice", "pw").await.0, 200, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_logs_out_other_devices_unless_asked_not_to() {
+    let w = Workdir::new();
+    let modules = [("a", json!({"on_logged_out": null}))];
+    let s = scripted_server(&w, "enable_registration: true\n", &modules).await;
+    let alice = s.register("alice").await;
+    let (_, other) = login(&s, "alice", "pw").await;
+    let other_token = other["access_token"].as_str().unwrap();
+    let body = json!({"new_password": "pw2", "auth": auth(&alice.user_id, "pw")});
+    let (status, answer) = change_password(&alice, body).await;
+    assert_eq!((status, answer), (200, json!({})));
     // The other device is logged out (and modules told); this one stays.
-    let (status, _) = s
-        .call(
-            "GET",
-            "/_matrix/client/v3/account/whoami",
-            Some(&other_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 401);
-    let (status, _) = alice.call("GET", "/account/whoami", None).await;
-    assert_eq!(status, 200);
-    assert!(s
-        .calls("a")
-        .await
-        .iter()
-        .any(|c| c["callback"] == "on_logged_out" && c["args"][1] == other["device_id"]));
-    let (status, _) = s
-        .call("POST", "/_matrix/client/v3/login", None, Some(login("pw")))
-        .await;
-    assert_eq!(status, 403, "the old password no longer works");
-    let (_, third) = s
-        .call("POST", "/_matrix/client/v3/login", None, Some(login("pw2")))
-        .await;
+    assert_eq!(whoami_status(&s, other_token).await, 401);
+    assert_eq!(whoami_status(&s, &alice.token).await, 200);
+    let calls = s.calls("a").await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["callback"] == "on_logged_out" && c["args"][1] == other["device_id"]),
+        "{calls:?}"
+    );
+    assert_eq!(
+        login(&s, "alice", "pw").await.0,
+        403,
+        "the old password no longer works"
+    );
+    let (_, third) = login(&s, "alice", "pw2").await;
     let third_token = third["access_token"].as_str().unwrap();
-    let body = json!({"new_password": "pw3", "logout_devices": false, "auth": auth("pw2")});
-    let (status, _) = alice.call("POST", "/account/password", Some(body)).await;
-    assert_eq!(status, 200);
-    let (status, _) = s
-        .call(
-            "GET",
-            "/_matrix/client/v3/account/whoami",
-            Some(third_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "logout_devices: false keeps other sessions");
+    let body = json!({"new_password": "pw3", "logout_devices": false, "auth": auth(&alice.user_id, "pw2")});
+    assert_eq!(change_password(&alice, body).await.0, 200);
+    assert_eq!(
+        whoami_status(&s, third_token).await,
+        200,
+        "logout_devices: false keeps other sessions"
+    );
 }
