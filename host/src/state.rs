@@ -28,6 +28,8 @@ pub struct Inner {
     pub changes: watch::Sender<u64>,
     /// Who is typing where.
     pub typing: crate::service::typing::Typing,
+    /// Push gateway delivery workers.
+    pub push_queue: crate::service::push_gateway::PushQueue,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
     /// Striped locks serialising retries of one client transaction.
@@ -65,6 +67,7 @@ impl AppState {
                 changes: watch::channel(0).0,
                 limiters: Default::default(),
                 typing: Default::default(),
+                push_queue: Default::default(),
                 txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
                 module_api: crate::service::module_api::ModuleApiState {
                     instance: format!("modhost-{}", crate::service::session::random_string(12)),

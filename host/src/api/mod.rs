@@ -10,6 +10,7 @@ pub mod extract;
 mod media;
 mod presence;
 mod profile;
+mod push;
 mod push_rules;
 mod receipts;
 mod room_events;
@@ -37,5 +38,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(devices::routes())
         .merge(push_rules::routes())
         .merge(receipts::routes())
+        .merge(push::routes())
         .with_state(state)
 }

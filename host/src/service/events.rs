@@ -103,7 +103,9 @@ impl AppState {
         if opts.shadow_banned && new.event_type != "m.room.member" {
             return Ok(event_id);
         }
-        self.store.persist_event_with_txn(&event, new.txn).await?;
+        let position = self.store.persist_event_with_txn(&event, new.txn).await?;
+        // Before waking /sync, so the event and its unread counts arrive together.
+        super::push_eval::on_new_event(self, &event, position).await;
         self.notify_change();
         if !self
             .modules

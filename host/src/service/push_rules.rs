@@ -57,6 +57,12 @@ pub async fn ruleset(state: &AppState, user_id: &str) -> MatrixResult<Ruleset> {
         .store
         .get_account_data(user_id, None, ACCOUNT_DATA_TYPE)
         .await?;
+    ruleset_from(user_id, stored)
+}
+
+/// `user_id`'s rule set from their stored `m.push_rules` account data content (`None`, or
+/// unreadable: the server defaults).
+pub fn ruleset_from(user_id: &str, stored: Option<Value>) -> MatrixResult<Ruleset> {
     if let Some(global) = stored.and_then(|v| v.get("global").cloned()) {
         if let Ok(ruleset) = serde_json::from_value(global) {
             return Ok(ruleset);

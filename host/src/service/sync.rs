@@ -260,7 +260,8 @@ async fn joined_room(
         "state": {"events": state_events},
         "account_data": {"events": room_ad},
         "ephemeral": {"events": ephemeral},
-        "unread_notifications": {},
+        "unread_notifications":
+            crate::service::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?,
     })))
 }
 

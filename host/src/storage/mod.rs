@@ -13,6 +13,7 @@ mod filters;
 mod media;
 mod module_api;
 mod presence;
+mod push;
 mod receipts;
 mod rooms;
 mod users;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 pub use events::StoredEvent;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
+pub use push::{PushActionRow, PusherRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
 /// The database.
