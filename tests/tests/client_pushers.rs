@@ -163,126 +163,112 @@ async fn a_pushkey_moves_between_users_unless_appended() {
     assert_eq!(pushkeys(&carol).await, ["shared"]);
 }
 
+/// A pusher body with `key` set to `value` (removed when `None`).
+fn pusher_with(key: &str, value: Option<Value>) -> Value {
+    let url = json!({"url": "https://push.example/_matrix/push/v1/notify"});
+    let mut body = http_pusher("key", url);
+    match value {
+        Some(v) => body[key] = v,
+        None => {
+            body.as_object_mut().unwrap().remove(key);
+        }
+    }
+    body
+}
+
+/// Bodies Synapse answers 400 `M_MISSING_PARAM` for, with its message.
+fn missing_param_cases() -> Vec<(Value, &'static str)> {
+    let data = |v: Value| pusher_with("data", Some(v));
+    vec![
+        (
+            json!({}),
+            "Missing params: ['kind', 'app_id', 'app_display_name', 'device_display_name', \
+             'pushkey', 'lang', 'data']",
+        ),
+        (pusher_with("lang", None), "Missing params: ['lang']"),
+        (
+            json!({"kind": null, "app_id": "org.example.app"}),
+            "Missing params: ['app_display_name', 'device_display_name', 'pushkey', 'lang', \
+             'data']",
+        ),
+        (
+            data(json!({})),
+            "Config Error: 'url' required in data for HTTP pusher",
+        ),
+        (
+            data(json!({"url": 5})),
+            "Config Error: 'url' must be a string",
+        ),
+        (
+            data(json!({"url": "ftp://push.example/_matrix/push/v1/notify"})),
+            "Config Error: 'url' must be an http or https URL",
+        ),
+        (
+            data(json!({"url": "not a url"})),
+            "Config Error: 'url' must be an http or https URL",
+        ),
+        (
+            data(json!({"url": "https://push.example/notify"})),
+            "Config Error: 'url' must have a path of '/_matrix/push/v1/notify'",
+        ),
+        (
+            data(Value::Null),
+            "Config Error: 'data' key can not be null for HTTP pusher",
+        ),
+    ]
+}
+
+/// Other bad bodies: `(body, errcode, error)`.
+fn other_bad_cases() -> Vec<(Value, &'static str, &'static str)> {
+    let with = |key: &str, v: Value| pusher_with(key, Some(v));
+    let invalid = "M_INVALID_PARAM";
+    vec![
+        (
+            with("app_id", json!("a".repeat(65))),
+            invalid,
+            "app_id must be at most 64 characters",
+        ),
+        (
+            with("pushkey", json!("k".repeat(513))),
+            invalid,
+            "pushkey must be at most 512 bytes",
+        ),
+        // 257 characters, 514 bytes.
+        (
+            with("pushkey", json!("é".repeat(257))),
+            invalid,
+            "pushkey must be at most 512 bytes",
+        ),
+        (with("app_id", json!(5)), invalid, "app_id must be a string"),
+        (
+            with("append", json!("yes")),
+            invalid,
+            "append must be a boolean",
+        ),
+        (
+            with("kind", json!("email")),
+            "M_THREEPID_NOT_FOUND",
+            "Email not found",
+        ),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_pusher_requests_get_synapses_errors() {
     let w = Workdir::new();
     let s = server(&w).await;
     let bob = s.register("bob").await;
-    let url = json!({"url": "https://push.example/_matrix/push/v1/notify"});
-    let with = |key: &str, value: Value| {
-        let mut body = http_pusher("key", url.clone());
-        body[key] = value;
-        body
-    };
-    let mut no_lang = http_pusher("key", url.clone());
-    no_lang.as_object_mut().unwrap().remove("lang");
-    let all_missing = "Missing params: ['kind', 'app_id', 'app_display_name', \
-                       'device_display_name', 'pushkey', 'lang', 'data']";
-    let missing_for_delete = "Missing params: ['app_display_name', 'device_display_name', \
-                              'pushkey', 'lang', 'data']";
-    let cases = [
-        (json!({}), 400, "M_MISSING_PARAM", all_missing.to_string()),
-        (
-            no_lang,
-            400,
-            "M_MISSING_PARAM",
-            "Missing params: ['lang']".into(),
-        ),
-        (
-            json!({"kind": null, "app_id": "org.example.app"}),
-            400,
-            "M_MISSING_PARAM",
-            missing_for_delete.into(),
-        ),
-        (
-            with("data", json!({})),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'url' required in data for HTTP pusher".into(),
-        ),
-        (
-            with("data", json!({"url": 5})),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'url' must be a string".into(),
-        ),
-        (
-            with(
-                "data",
-                json!({"url": "ftp://push.example/_matrix/push/v1/notify"}),
-            ),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'url' must be an http or https URL".into(),
-        ),
-        (
-            with("data", json!({"url": "not a url"})),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'url' must be an http or https URL".into(),
-        ),
-        (
-            with("data", json!({"url": "https://push.example/notify"})),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'url' must have a path of '/_matrix/push/v1/notify'".into(),
-        ),
-        (
-            with("data", Value::Null),
-            400,
-            "M_MISSING_PARAM",
-            "Config Error: 'data' key can not be null for HTTP pusher".into(),
-        ),
-        (
-            with("app_id", json!("a".repeat(65))),
-            400,
-            "M_INVALID_PARAM",
-            "app_id must be at most 64 characters".into(),
-        ),
-        (
-            with("pushkey", json!("k".repeat(513))),
-            400,
-            "M_INVALID_PARAM",
-            "pushkey must be at most 512 bytes".into(),
-        ),
-        // 257 characters, 514 bytes.
-        (
-            with("pushkey", json!("é".repeat(257))),
-            400,
-            "M_INVALID_PARAM",
-            "pushkey must be at most 512 bytes".into(),
-        ),
-        (
-            with("app_id", json!(5)),
-            400,
-            "M_INVALID_PARAM",
-            "app_id must be a string".into(),
-        ),
-        (
-            with("append", json!("yes")),
-            400,
-            "M_INVALID_PARAM",
-            "append must be a boolean".into(),
-        ),
-        (
-            with("kind", json!("email")),
-            400,
-            "M_THREEPID_NOT_FOUND",
-            "Email not found".into(),
-        ),
-    ];
-    for (body, status, errcode, error) in cases {
-        let (got_status, got) = set_pusher(&bob, body.clone()).await;
-        assert_eq!(
-            (got_status, got),
-            (status, json!({"errcode": errcode, "error": error})),
-            "{body}"
-        );
+    let missing = missing_param_cases()
+        .into_iter()
+        .map(|(body, error)| (body, "M_MISSING_PARAM", error));
+    for (body, errcode, error) in missing.chain(other_bad_cases()) {
+        let got = set_pusher(&bob, body.clone()).await;
+        let want = (400, json!({"errcode": errcode, "error": error}));
+        assert_eq!(got, want, "{body}");
     }
     assert_eq!(pushkeys(&bob).await, Vec::<String>::new());
     // The longest allowed app ID and pushkey are fine.
-    let longest = with("app_id", json!("a".repeat(64)));
-    let mut longest = longest;
+    let mut longest = pusher_with("app_id", Some(json!("a".repeat(64))));
     longest["pushkey"] = json!("k".repeat(512));
     assert_eq!(set_pusher(&bob, longest).await.0, 200);
     let (status, body) = s
