@@ -436,3 +436,59 @@ async fn sending_never_waits_for_a_gateway() {
     let socket = tokio::time::timeout(Duration::from_secs(10), held.recv()).await;
     assert!(matches!(socket, Ok(Some(_))));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_accounts_get_no_pushes() {
+    // Synapse's pusher pool asks `is_user_expired` before pushing; the account_validity
+    // sample module answers it. root is registered before the module, so never expires.
+    let w = Workdir::new();
+    let first = server(&w).await;
+    let root = first.register("root").await;
+    drop(first);
+    let s = TestServer::start(&w.config(
+        "enable_registration: true\nadmin_users: [\"@root:test.local\"]\nmodules:\n  \
+         - module: account_validity\n    config: {period: 1h, check_interval: 1h}\n",
+    ))
+    .await;
+    let root = s.client(&root.user_id, &root.token);
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let carol = s.register("carol").await;
+    let room = room_with_bob(&alice, &bob, "Expiry").await;
+    let join = format!("/join/{room}");
+    assert_eq!(carol.call("POST", &join, Some(json!({}))).await.0, 200);
+    let mut gateway = Gateway::start(Vec::new()).await;
+    for (who, key) in [(&bob, "bob-key"), (&carol, "carol-key")] {
+        let body = http_pusher(key, json!({"url": gateway.url}));
+        assert_eq!(set_pusher(who, body).await.0, 200);
+    }
+    let expire = json!({"user_id": bob.user_id, "expiration_ts": 1000});
+    let (status, body) = s
+        .call(
+            "POST",
+            "/_synapse/client/account_validity/admin",
+            Some(&root.token),
+            Some(expire),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Three notifications reach carol; none reaches bob, whose worker skips each.
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(say(&alice, &room, &format!("message {n}")).await);
+    }
+    let mut to_carol = Vec::new();
+    while to_carol.len() < 3 {
+        let (_, body) = gateway.next().await;
+        let device = &body["notification"]["devices"][0];
+        assert_eq!(device["pushkey"], "carol-key", "bob is expired: {body}");
+        to_carol.push(
+            body["notification"]["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(to_carol, sent);
+}
