@@ -492,3 +492,27 @@ async fn expired_accounts_get_no_pushes() {
     }
     assert_eq!(to_carol, sent);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pusher_goes_with_its_device() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let bob = s.register("bob").await;
+    let login = json!({"type": "m.login.password", "password": "pw",
+        "identifier": {"type": "m.id.user", "user": "bob"}});
+    let (status, other) = s
+        .call("POST", "/_matrix/client/v3/login", None, Some(login))
+        .await;
+    assert_eq!(status, 200, "{other}");
+    let phone = s.client(&bob.user_id, other["access_token"].as_str().unwrap());
+    let url = json!({"url": "https://push.example/_matrix/push/v1/notify"});
+    assert_eq!(
+        set_pusher(&bob, http_pusher("first", url.clone())).await.0,
+        200
+    );
+    assert_eq!(set_pusher(&phone, http_pusher("phone", url)).await.0, 200);
+    assert_eq!(pushkeys(&phone).await, ["first", "phone"]);
+    // Logging out ends the first device, and its pusher with it.
+    assert_eq!(bob.call("POST", "/logout", Some(json!({}))).await.0, 200);
+    assert_eq!(pushkeys(&phone).await, ["phone"]);
+}

@@ -299,6 +299,18 @@ impl Store {
         Ok(())
     }
 
+    /// Delete the pushers of devices that no longer have an access token: a pusher goes with
+    /// its device, as in Synapse (logout, device deletion, deactivation).
+    pub async fn delete_pushers_without_session(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM pushers WHERE device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM \
+             access_tokens t WHERE t.user_id = pushers.user_id AND t.device_id = pushers.device_id)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// `user_id`'s pushers, oldest first.
     pub async fn pushers_of(&self, user_id: &str) -> Result<Vec<PusherRow>, StoreError> {
         let rows = sqlx::query("SELECT * FROM pushers WHERE user_id = ? ORDER BY id")
