@@ -255,13 +255,14 @@ async fn joined_room(
     for e in &events {
         timeline.push(state.serialize_event(&e.json).await?);
     }
+    let unread =
+        super::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?;
     Ok(Some(json!({
         "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": state_events},
         "account_data": {"events": room_ad},
         "ephemeral": {"events": ephemeral},
-        "unread_notifications":
-            crate::service::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?,
+        "unread_notifications": unread,
     })))
 }
 
