@@ -210,8 +210,8 @@ impl Store {
         .await
     }
 
-    /// `(user_id, m.push_rules content)` of the members of `room_id` in `users` that have
-    /// stored push rules.
+    /// `(user_id, stored m.push_rules content)` of everyone with a membership in `room_id`
+    /// (`None` for users still on the server defaults), in one query.
     pub async fn push_rules_of(
         &self,
         room_id: &str,
