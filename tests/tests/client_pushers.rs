@@ -516,3 +516,50 @@ async fn a_pusher_goes_with_its_device() {
     assert_eq!(bob.call("POST", "/logout", Some(json!({}))).await.0, 200);
     assert_eq!(pushkeys(&phone).await, ["phone"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receipt_sends_the_new_badge_when_it_changed() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let room = room_with_bob(&alice, &bob, "Badges").await;
+    let mut gateway = Gateway::start(Vec::new()).await;
+    let data = json!({"url": gateway.url, "extra": 1});
+    assert_eq!(set_pusher(&bob, http_pusher("bob-key", data)).await.0, 200);
+    let first = say(&alice, &room, "one").await;
+    let (_, body) = gateway.next().await;
+    assert_eq!(body["notification"]["counts"], json!({"unread": 1}));
+    let pushkey_ts = body["notification"]["devices"][0]["pushkey_ts"].clone();
+
+    let receipt = format!("/rooms/{room}/receipt/m.read/{first}");
+    assert_eq!(bob.call("POST", &receipt, Some(json!({}))).await.0, 200);
+    let (_, badge) = gateway.next().await;
+    assert_eq!(
+        badge,
+        json!({"notification": {
+            "counts": {"unread": 0},
+            "devices": [{"app_id": "org.example.app", "pushkey": "bob-key",
+                         "pushkey_ts": pushkey_ts, "data": {"extra": 1}}],
+        }})
+    );
+    // A receipt that leaves the badge as it was sends nothing: bob reads a quiet second room
+    // while the first has unread messages; the next body is the next notification.
+    let quiet = room_with_bob(&alice, &bob, "Quiet").await;
+    let second = say(&alice, &room, "two").await;
+    let (_, body) = gateway.next().await;
+    assert_eq!(body["notification"]["event_id"], json!(second));
+    assert_eq!(body["notification"]["counts"], json!({"unread": 1}));
+    let (_, sync) = bob.call("GET", "/sync", None).await;
+    let last_in_quiet = sync["rooms"]["join"][&quiet]["timeline"]["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .and_then(|e| e["event_id"].as_str())
+        .unwrap()
+        .to_string();
+    let receipt = format!("/rooms/{quiet}/receipt/m.read/{last_in_quiet}");
+    assert_eq!(bob.call("POST", &receipt, Some(json!({}))).await.0, 200);
+    let third = say(&alice, &room, "three").await;
+    let (_, body) = gateway.next().await;
+    assert_eq!(body["notification"]["event_id"], json!(third));
+}

@@ -27,16 +27,25 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Notifications read from the database per round.
 const BATCH: i64 = 20;
 
-/// Which pushers have a delivery worker, by pusher row ID; the flag says something new
-/// arrived while it ran (it looks again before stopping).
+/// Delivery state in memory, by pusher row ID.
 #[derive(Default)]
 pub struct PushQueue {
+    /// Pushers with a delivery worker; the flag says something new arrived while it ran (it
+    /// looks again before stopping).
     running: Mutex<HashMap<i64, bool>>,
+    /// The last unread badge each pusher was sent.
+    badges: Mutex<HashMap<i64, i64>>,
 }
 
 impl PushQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, bool>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record `badge` as sent to pusher `id`; whether it differs from the last one.
+    fn badge_changed(&self, id: i64, badge: i64) -> bool {
+        let mut badges = self.badges.lock().unwrap_or_else(|e| e.into_inner());
+        badges.insert(id, badge) != Some(badge)
     }
 }
 
@@ -146,6 +155,11 @@ async fn send(
         return Ok(Outcome::Done);
     };
     let url = pusher.data["url"].as_str().unwrap_or_default();
+    // Recorded before sending, so a receipt's badge update that follows compares with it.
+    let badge = body["notification"]["counts"]["unread"].as_i64();
+    state
+        .push_queue
+        .badge_changed(pusher.id, badge.unwrap_or(0));
     let mut delay = INITIAL_BACKOFF;
     for attempt in 1..=MAX_ATTEMPTS {
         match post(url, &body).await {
@@ -250,12 +264,7 @@ async fn notify_body(
         "prio": if loud { "high" } else { "low" },
         "counts": {"unread": badge},
     });
-    let mut device = json!({
-        "app_id": pusher.app_id,
-        "pushkey": pusher.pushkey,
-        "pushkey_ts": pusher.pushkey_ts / 1000,
-        "data": data_minus_url(&pusher.data),
-    });
+    let mut device = device(pusher);
     if pusher.data["format"] != "event_id_only" {
         describe(state, &event, &pusher.user_id, &mut notification).await?;
         if !tweaks.is_empty() {
@@ -266,10 +275,53 @@ async fn notify_body(
     Ok(Some(json!({ "notification": notification })))
 }
 
-fn data_minus_url(data: &Value) -> Value {
-    let mut data = data.as_object().cloned().unwrap_or_default();
+/// The `devices` entry for `pusher`: its data without `url`, `pushkey_ts` in seconds (as
+/// Synapse sends it).
+fn device(pusher: &PusherRow) -> Value {
+    let mut data = pusher.data.as_object().cloned().unwrap_or_default();
     data.remove("url");
-    Value::Object(data)
+    json!({
+        "app_id": pusher.app_id,
+        "pushkey": pusher.pushkey,
+        "pushkey_ts": pusher.pushkey_ts / 1000,
+        "data": data,
+    })
+}
+
+/// A read receipt of `user_id`'s (in the background): send each of their `http` pushers
+/// the new unread badge, `{"notification": {"counts": {"unread": n}, "devices": […]}}`,
+/// when it differs from the last one sent. One attempt, failures only logged (Synapse's
+/// badge updates).
+pub fn receipt_sent(state: &AppState, user_id: &str) {
+    let (state, user) = (state.clone(), user_id.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = send_badges(&state, &user).await {
+            tracing::warn!(user, error = %e.error, "badge update failed");
+        }
+    });
+}
+
+async fn send_badges(state: &AppState, user_id: &str) -> MatrixResult<()> {
+    let mut pushers = state.store.pushers_of(user_id).await?;
+    pushers.retain(|p| p.kind == "http");
+    if pushers.is_empty() {
+        return Ok(());
+    }
+    let badge = state.store.badge_count(user_id).await?;
+    for pusher in &pushers {
+        if !state.push_queue.badge_changed(pusher.id, badge) {
+            continue;
+        }
+        let body = json!({"notification": {
+            "counts": {"unread": badge},
+            "devices": [device(pusher)],
+        }});
+        let url = pusher.data["url"].as_str().unwrap_or_default();
+        if let Err(why) = post(url, &body).await {
+            tracing::warn!(pusher = pusher.id, why, "badge update failed");
+        }
+    }
+    Ok(())
 }
 
 /// The full format's extra fields: type, sender (and display name), room name, content,
