@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
-use modhost_tests::{Client, TestServer, Workdir};
+use modhost_tests::{Client, ServerProcess, TestServer, Workdir};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -27,6 +27,11 @@ struct Gateway {
 
 impl Gateway {
     async fn start(script: Vec<(u16, Value)>) -> Gateway {
+        Gateway::start_on(0, script).await
+    }
+
+    /// [`Gateway::start`] on a given port of 127.0.0.1 (0: any free one).
+    async fn start_on(port: u16, script: Vec<(u16, Value)>) -> Gateway {
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let (tx, bodies) = mpsc::unbounded_channel();
         let notify = move |Json(body): Json<Value>| {
@@ -39,7 +44,9 @@ impl Gateway {
             }
         };
         let app = axum::Router::new().route("/_matrix/push/v1/notify", post(notify));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let url = format!(
             "http://{}/_matrix/push/v1/notify",
             listener.local_addr().unwrap()
@@ -562,4 +569,76 @@ async fn a_receipt_sends_the_new_badge_when_it_changed() {
     let third = say(&alice, &room, "three").await;
     let (_, body) = gateway.next().await;
     assert_eq!(body["notification"]["event_id"], json!(third));
+}
+
+/// `method path` on a server process with `token`: (status, JSON body).
+async fn call_process(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let url = format!("{base}/_matrix/client/v3{path}");
+    let mut req = reqwest::Client::new().request(method, url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Register `localpart` on a server process; its access token.
+async fn register_process(base: &str, localpart: &str) -> String {
+    let body = json!({"username": localpart, "password": "pw", "auth": {"type": "m.login.dummy"}});
+    let (status, reg) = call_process(base, "POST", "/register", None, body).await;
+    assert_eq!(status, 200, "{reg}");
+    reg["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_a_restart_interrupted_are_delivered_after_it() {
+    let w = Workdir::new();
+    let config = w.config("enable_registration: true\nmodules: []\n");
+    // A port nothing listens on yet: the gateway is down while the first process runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut first = ServerProcess::start(&w, &config);
+    let base = first.base.clone();
+    let alice = register_process(&base, "alice").await;
+    let bob = register_process(&base, "bob").await;
+    let (_, room) = call_process(
+        &base,
+        "POST",
+        "/createRoom",
+        Some(&alice),
+        json!({"preset": "public_chat"}),
+    )
+    .await;
+    let room = room["room_id"].as_str().unwrap().to_string();
+    let join = format!("/join/{room}");
+    assert_eq!(
+        call_process(&base, "POST", &join, Some(&bob), json!({}))
+            .await
+            .0,
+        200
+    );
+    let url = format!("http://127.0.0.1:{port}/_matrix/push/v1/notify");
+    let pusher = http_pusher("bob-key", json!({"url": url}));
+    let set = call_process(&base, "POST", "/pushers/set", Some(&bob), pusher).await;
+    assert_eq!(set.0, 200);
+    let send = format!("/rooms/{room}/send/m.room.message/t1");
+    let message = json!({"msgtype": "m.text", "body": "while the gateway is down"});
+    let (status, sent) = call_process(&base, "PUT", &send, Some(&alice), message).await;
+    assert_eq!(status, 200, "{sent}");
+    first.kill();
+
+    let mut gateway = Gateway::start_on(port, Vec::new()).await;
+    let _second = ServerProcess::start(&w, &config);
+    let (_, body) = gateway.next().await;
+    assert_eq!(body["notification"]["event_id"], sent["event_id"]);
 }

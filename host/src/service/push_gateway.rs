@@ -76,6 +76,18 @@ pub fn deliver(state: &AppState, users: Vec<String>) {
     });
 }
 
+/// At start-up: wake every `http` pusher, so notifications a restart interrupted go out
+/// without waiting for the user's next one (in the background).
+pub fn resume(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        match state.store.http_pusher_ids().await {
+            Ok(ids) => ids.into_iter().for_each(|id| wake(&state, id)),
+            Err(e) => tracing::warn!(error = %e, "cannot read pushers"),
+        }
+    });
+}
+
 /// Start pusher `id`'s worker, or tell the running one to look again.
 fn wake(state: &AppState, id: i64) {
     {

@@ -320,6 +320,13 @@ impl Store {
         Ok(rows.iter().map(pusher_row).collect())
     }
 
+    /// The row IDs of every `http` pusher.
+    pub async fn http_pusher_ids(&self) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM pushers WHERE kind = 'http' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+
     /// One pusher by row ID.
     pub async fn pusher(&self, id: i64) -> Result<Option<PusherRow>, StoreError> {
         let row = sqlx::query("SELECT * FROM pushers WHERE id = ?")
