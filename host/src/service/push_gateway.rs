@@ -20,7 +20,7 @@ use crate::storage::{PushActionRow, PusherRow};
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest retry delay (Synapse's).
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
-/// Attempts per notification before it is skipped (with the delays above, about a day).
+/// Attempts per notification before it is skipped (with the delays above, about 19 hours).
 const MAX_ATTEMPTS: u32 = 30;
 /// How long one request to a gateway may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
