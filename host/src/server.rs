@@ -103,6 +103,7 @@ impl Server {
             state.clone(),
         ));
         self.state = Some(state.clone());
+        crate::service::push_gateway::resume(&state);
         tokio::spawn(async move { state.run_background_updates().await });
         self.store = Some(store);
         Ok(())

@@ -28,6 +28,8 @@ pub struct Inner {
     pub changes: watch::Sender<u64>,
     /// Who is typing where.
     pub typing: crate::service::typing::Typing,
+    /// Push gateway delivery workers.
+    pub push_queue: crate::service::push_gateway::PushQueue,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
     /// Membership events lazy-loading `/sync`s sent to each device.
@@ -68,6 +70,7 @@ impl AppState {
                 limiters: Default::default(),
                 typing: Default::default(),
                 lazy_members: Default::default(),
+                push_queue: Default::default(),
                 txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
                 module_api: crate::service::module_api::ModuleApiState {
                     instance: format!("modhost-{}", crate::service::session::random_string(12)),

@@ -14,6 +14,7 @@ mod openid;
 mod password;
 mod presence;
 mod profile;
+mod push;
 mod push_rules;
 mod receipts;
 mod relations;
@@ -53,5 +54,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(tags::routes())
         .merge(reports::routes())
         .merge(context_search::routes())
+        .merge(push::routes())
         .with_state(state)
 }

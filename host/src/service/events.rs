@@ -108,7 +108,9 @@ impl AppState {
         if opts.shadow_banned && new.event_type != "m.room.member" {
             return Ok(event_id);
         }
-        self.persist(&event, new.txn).await?;
+        let position = self.persist(&event, new.txn).await?;
+        // Before waking /sync, so the event and its unread counts arrive together.
+        super::push_eval::on_new_event(self, &event, position).await;
         self.notify_change();
         if !self
             .modules
@@ -124,8 +126,9 @@ impl AppState {
     }
 
     /// Store `event` (recording the client transaction `txn`); a redaction replaces its
-    /// target by the redacted form in the same database transaction.
-    async fn persist(&self, event: &Value, txn: Option<(&str, &str)>) -> MatrixResult<()> {
+    /// target by the redacted form in the same database transaction. Returns its stream
+    /// position.
+    async fn persist(&self, event: &Value, txn: Option<(&str, &str)>) -> MatrixResult<i64> {
         let event_type = event["type"].as_str().unwrap_or_default();
         let target = redaction::redacts_of(event_type, event.get("redacts"), &event["content"]);
         let redacted = match &target {
@@ -133,8 +136,7 @@ impl AppState {
             None => None,
         };
         let pruned = target.as_deref().zip(redacted.as_ref());
-        self.store.persist_event_full(event, txn, pruned).await?;
-        Ok(())
+        Ok(self.store.persist_event_full(event, txn, pruned).await?)
     }
 
     /// The sender must be joined and powerful enough.

@@ -72,6 +72,7 @@ pub async fn send_receipt(
         .put_receipt(room_id, receipt_type, user_id, thread, event_id)
         .await?;
     state.notify_change();
+    super::push_gateway::receipt_sent(state, user_id);
     Ok(())
 }
 

@@ -251,12 +251,14 @@ async fn joined_room(
         .map_or(window.since_ev, |e| e.stream_ordering);
     let timeline =
         sync_filter::serialize(state, req, events.iter().map(|e| &e.json).collect()).await?;
+    let unread =
+        super::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?;
     Ok(Some(json!({
         "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": state_events},
         "account_data": {"events": room_ad},
         "ephemeral": {"events": ephemeral},
-        "unread_notifications": {},
+        "unread_notifications": unread,
     })))
 }
 

@@ -155,7 +155,7 @@ impl Store {
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.delete_pushers_without_session().await
     }
 
     /// Delete every token of `user_id`; returns the devices that had one. One statement, so
@@ -168,6 +168,7 @@ impl Store {
                 .await?;
         devices.sort();
         devices.dedup();
+        self.delete_pushers_without_session().await?;
         Ok(devices)
     }
 
@@ -250,6 +251,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.delete_pushers_without_session().await?;
         Ok(done.rows_affected() == 1)
     }
 }
