@@ -1,5 +1,5 @@
 // An everyday Element-like session with matrix-js-sdk, unmodified, with the shipped sample
-// modules loaded: scrollback, edits and reactions, a redaction both users see, a module's
+// modules loaded: scrollback, notification counts, media thumbnails, edits and reactions, a redaction both users see, a module's
 // refusal, tags, read markers, a password change, leave and forget, logout.
 //
 // Usage: node everyday_session.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
@@ -32,6 +32,24 @@ while (!bobRoom.findEventById(history[0])) {
     check(now > before || bobRoom.findEventById(history[0]), `scrollback loads older events (${before} → ${now})`);
 }
 check(true, "bob scrolled back to the first message");
+
+// Notification counts: alice's 15 messages are unread for bob until his read receipt.
+check(bobRoom.getUnreadNotificationCount() >= 15, `bob has unread notifications: ${bobRoom.getUnreadNotificationCount()}`);
+const newest = bobRoom.findEventById(history[14]);
+const cleared = first(bobRoom, RoomEvent.UnreadNotifications, () => bobRoom.getUnreadNotificationCount() === 0, 10000, "the count resets");
+await bob.sendReadReceipt(newest);
+await cleared;
+check(true, "bob's read receipt resets his notification count through /sync");
+
+// Media: an 8×8 PNG uploaded, its 4×4 thumbnail fetched through the authenticated endpoint.
+const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEklEQVR4nGP4z8CAFWEXHbQSACj/P8Fu7N9hAAAAAElFTkSuQmCC", "base64");
+const { content_uri: mxc } = await alice.uploadContent(png, { type: "image/png", name: "red.png" });
+const thumbUrl = bob.mxcUrlToHttp(mxc, 4, 4, "scale", false, true, true);
+const thumb = await fetch(thumbUrl, { headers: { Authorization: `Bearer ${bob.getAccessToken()}` } });
+const bytes = Buffer.from(await thumb.arrayBuffer());
+check(thumb.status === 200 && thumb.headers.get("content-type") === "image/png"
+    && bytes.readUInt32BE(16) === 4 && bytes.readUInt32BE(20) === 4,
+    `bob gets a 4×4 PNG thumbnail of alice's upload (${thumb.status} ${thumb.headers.get("content-type")} ${bytes.readUInt32BE(16)}×${bytes.readUInt32BE(20)})`);
 
 // An edit seen live: bob's copy of the original shows the new content.
 const original = history[14];
