@@ -14,6 +14,7 @@ use crate::error::{MatrixError, MatrixResult};
 use crate::service::events::{NewEvent, SendOptions};
 use crate::service::filters;
 use crate::service::pagination::{self, MessagesRequest};
+use crate::storage::ClientTxn;
 
 /// The requester must be joined to read the room.
 async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> MatrixResult<()> {
@@ -34,18 +35,25 @@ pub(super) async fn send_route(
     JsonBody(content): JsonBody<Value>,
 ) -> MatrixResult<Json<Value>> {
     let key = format!("{room_id}/{event_type}/{txn_id}");
-    send_once(&state, &who, &room_id, &event_type, content, &key).await
+    send_once(
+        &state,
+        &who,
+        (&room_id, &event_type),
+        content,
+        (&key, &txn_id),
+    )
+    .await
 }
 
-/// Send a client's message-like event once per access token and transaction `key`: concurrent
-/// retries of one transaction produce one event, and a retry after success gets the same ID.
+/// Send a client's message-like event of `event_type` into `room_id` once per access token
+/// and idempotency `key` (the client's transaction ID is `txn_id`): concurrent retries of one
+/// transaction produce one event, and a retry after success gets the same ID.
 async fn send_once(
     state: &AppState,
     who: &Requester,
-    room_id: &str,
-    event_type: &str,
+    (room_id, event_type): (&str, &str),
     content: Value,
-    key: &str,
+    (key, txn_id): (&str, &str),
 ) -> MatrixResult<Json<Value>> {
     // Scoped to the request path, as Synapse does.
     let _guard = state.txn_lock(&who.token_hash, key).await;
@@ -58,7 +66,12 @@ async fn send_once(
         event_type,
         state_key: None,
         content,
-        txn: Some((&who.token_hash, key)),
+        txn: Some(ClientTxn {
+            token_hash: &who.token_hash,
+            key,
+            device_id: &who.device_id,
+            txn_id,
+        }),
     };
     let opts = SendOptions {
         spam_check: true,
@@ -92,7 +105,8 @@ pub(super) async fn redact_route(
         content["reason"] = json!(reason);
     }
     let key = format!("{room_id}/redact/{event_id}/{txn_id}");
-    send_once(&state, &who, &room_id, "m.room.redaction", content, &key).await
+    let kind = (room_id.as_str(), "m.room.redaction");
+    send_once(&state, &who, kind, content, (&key, &txn_id)).await
 }
 
 /// # `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}`
@@ -229,7 +243,10 @@ pub(super) async fn get_event_route(
         .filter(|e| e.stream_ordering >= from_visible)
         .ok_or_else(|| MatrixError::not_found("Event not found."))?;
     Ok(Json(
-        state.serialize_event(&stored.json, &who.user_id).await?,
+        state
+            .serialize_events_for_device(&[&stored.json], &who.user_id, &who.device_id)
+            .await?
+            .remove(0),
     ))
 }
 
@@ -270,6 +287,7 @@ pub(super) async fn messages_route(
     };
     let req = MessagesRequest {
         user_id: &who.user_id,
+        device_id: &who.device_id,
         room_id: &room_id,
         from,
         backwards,

@@ -8,7 +8,7 @@ use super::power::PowerLevels;
 use super::redaction;
 use crate::error::{MatrixError, MatrixResult};
 use crate::state::AppState;
-use crate::storage::now_ms;
+use crate::storage::{now_ms, ClientTxn};
 
 /// An event a local user is about to send.
 pub struct NewEvent<'a> {
@@ -22,8 +22,8 @@ pub struct NewEvent<'a> {
     pub state_key: Option<&'a str>,
     /// `content`.
     pub content: Value,
-    /// The client transaction `(token hash, key)` to record with the event, if any.
-    pub txn: Option<(&'a str, &'a str)>,
+    /// The client transaction to record with the event, if any.
+    pub txn: Option<ClientTxn<'a>>,
 }
 
 /// How strictly to check an event.
@@ -128,7 +128,7 @@ impl AppState {
     /// Store `event` (recording the client transaction `txn`); a redaction replaces its
     /// target by the redacted form in the same database transaction. Returns its stream
     /// position.
-    async fn persist(&self, event: &Value, txn: Option<(&str, &str)>) -> MatrixResult<i64> {
+    async fn persist(&self, event: &Value, txn: Option<ClientTxn<'_>>) -> MatrixResult<i64> {
         let event_type = event["type"].as_str().unwrap_or_default();
         let target = redaction::redacts_of(event_type, event.get("redacts"), &event["content"]);
         let redacted = match &target {
@@ -202,6 +202,32 @@ impl AppState {
             .add_fields_to_unsigned(&event.to_string(), &mut unsigned)
             .await?;
         out["unsigned"] = Value::Object(unsigned);
+        Ok(out)
+    }
+
+    /// `events` as `user_id`'s device `device_id` sees them: [`AppState::serialize_event`],
+    /// plus `unsigned.transaction_id` on the events this device sent (client-server spec
+    /// v1.12 §"Transaction identifiers"), looked up in one query.
+    pub async fn serialize_events_for_device(
+        &self,
+        events: &[&Value],
+        user_id: &str,
+        device_id: &str,
+    ) -> MatrixResult<Vec<Value>> {
+        let own: Vec<&str> = events
+            .iter()
+            .filter(|e| e["sender"] == user_id)
+            .filter_map(|e| e["event_id"].as_str())
+            .collect();
+        let txn_ids = self.store.transaction_ids(&own, device_id).await?;
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let mut served = self.serialize_event(event, user_id).await?;
+            if let Some(txn_id) = event["event_id"].as_str().and_then(|id| txn_ids.get(id)) {
+                served["unsigned"]["transaction_id"] = json!(txn_id);
+            }
+            out.push(served);
+        }
         Ok(out)
     }
 

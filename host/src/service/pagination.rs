@@ -112,6 +112,8 @@ fn senders(events: &[StoredEvent]) -> impl Iterator<Item = String> + '_ {
 pub struct MessagesRequest<'a> {
     /// The reader (already checked to be joined).
     pub user_id: &'a str,
+    /// The reader's device (it sees the `transaction_id` of its own events).
+    pub device_id: &'a str,
     /// The room.
     pub room_id: &'a str,
     /// Exclusive starting position; `None` for the newest (backwards) or oldest end.
@@ -144,7 +146,13 @@ pub async fn messages(state: &AppState, req: MessagesRequest<'_>) -> MatrixResul
         None => 0,
     };
     let mut body = json!({
-        "chunk": serialize_all(state, req.user_id, &found.events).await?,
+        "chunk": state
+            .serialize_events_for_device(
+                &found.events.iter().map(|e| &e.json).collect::<Vec<_>>(),
+                req.user_id,
+                req.device_id,
+            )
+            .await?,
         "start": format!("t{start_token}"),
     });
     let end = match found.events.last() {

@@ -105,20 +105,20 @@ pub async fn timeline(
     Ok((events, found.more))
 }
 
-/// Serialise events for the response, keeping only the filter's `event_fields`.
+/// Serialise events for the syncing device (with its `transaction_id`s), keeping only the
+/// filter's `event_fields`.
 pub async fn serialize(
     state: &AppState,
     req: &SyncRequest<'_>,
     events: Vec<&Value>,
 ) -> MatrixResult<Vec<Value>> {
-    let mut out = Vec::new();
-    for e in events {
-        out.push(
-            req.filter
-                .fields_of(state.serialize_event(e, req.user_id).await?),
-        );
-    }
-    Ok(out)
+    let served = state
+        .serialize_events_for_device(&events, req.user_id, req.device_id)
+        .await?;
+    Ok(served
+        .into_iter()
+        .map(|e| req.filter.fields_of(e))
+        .collect())
 }
 
 /// A joined room's `state` section. `full`: the room's whole state is due (initial or

@@ -5,6 +5,19 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 
+/// The client transaction that produced an event (spec §"Transaction identifiers").
+#[derive(Debug, Clone, Copy)]
+pub struct ClientTxn<'a> {
+    /// SHA-256 of the access token that sent it (retries are idempotent per token).
+    pub token_hash: &'a str,
+    /// The idempotency key: the request path's room, type and transaction ID.
+    pub key: &'a str,
+    /// The sending device (it sees `unsigned.transaction_id`).
+    pub device_id: &'a str,
+    /// The client's transaction ID.
+    pub txn_id: &'a str,
+}
+
 /// An event as stored.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -34,7 +47,7 @@ impl Store {
     pub async fn persist_event_with_txn(
         &self,
         event: &Value,
-        txn: Option<(&str, &str)>,
+        txn: Option<ClientTxn<'_>>,
     ) -> Result<i64, StoreError> {
         self.persist_event_full(event, txn, None).await
     }
@@ -46,7 +59,7 @@ impl Store {
     pub async fn persist_event_full(
         &self,
         event: &Value,
-        txn: Option<(&str, &str)>,
+        txn: Option<ClientTxn<'_>>,
         pruned: Option<(&str, &Value)>,
     ) -> Result<i64, StoreError> {
         let field = |k: &str| {
@@ -99,11 +112,15 @@ impl Store {
                     .await?;
             }
         }
-        if let Some((token_hash, key)) = txn {
-            sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES (?, ?, ?)")
-                .bind(token_hash)
-                .bind(key)
+        if let Some(txn) = txn {
+            sqlx::query(
+                "INSERT INTO txn_ids (token_hash, txn_key, event_id, device_id, txn_id) VALUES (?, ?, ?, ?, ?)",
+            )
+                .bind(txn.token_hash)
+                .bind(txn.key)
                 .bind(field("event_id"))
+                .bind(txn.device_id)
+                .bind(txn.txn_id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -309,5 +326,28 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(parse))
+    }
+
+    /// The transaction IDs `device_id` sent `event_ids` with, by event ID (events it did not
+    /// send are absent).
+    pub async fn transaction_ids(
+        &self,
+        event_ids: &[&str],
+        device_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        if event_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let marks = vec!["?"; event_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT event_id, txn_id FROM txn_ids WHERE device_id = ? AND txn_id IS NOT NULL \
+             AND event_id IN ({marks})"
+        );
+        let mut query = sqlx::query(&sql).bind(device_id);
+        for id in event_ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

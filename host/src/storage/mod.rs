@@ -32,7 +32,7 @@ use sqlx::sqlite::{
 };
 
 pub use e2e_keys::UploadedKey;
-pub use events::StoredEvent;
+pub use events::{ClientTxn, StoredEvent};
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use push::{PushActionRow, PusherRow};

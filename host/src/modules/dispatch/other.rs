@@ -297,7 +297,13 @@ impl Registry {
                 .await
                 .map_err(|f| CallbackError::from_failure(cb, f, false))?;
             if let Value::Object(fields) = fields {
-                added.extend(fields);
+                for (key, value) in fields {
+                    if SERVER_UNSIGNED_KEYS.contains(&key.as_str()) {
+                        warn_reserved_once(&cb.module, &key);
+                    } else {
+                        added.insert(key, value);
+                    }
+                }
             }
         }
         for (k, v) in added {
@@ -356,5 +362,40 @@ impl Registry {
             .await
             .map(Some)
             .map_err(|f| CallbackError::from_failure(cb, f, false))
+    }
+}
+
+/// The `unsigned` keys the server owns (client-server spec v1.12): set by the server where the
+/// spec says so, never by a module's `add_field_to_unsigned` — otherwise a module could make a
+/// client believe the server said, say, that it sent an event (`transaction_id`).
+pub const SERVER_UNSIGNED_KEYS: &[&str] = &[
+    "age",
+    "transaction_id",
+    "prev_content",
+    "prev_sender",
+    "replaces_state",
+    "redacted_because",
+    "redacted_by",
+    "membership",
+    "m.relations",
+    "invite_room_state",
+    "knock_room_state",
+];
+
+/// Log once per module and key that a module tried to set a server-owned `unsigned` key.
+fn warn_reserved_once(module: &str, key: &str) {
+    static WARNED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let warned = WARNED.get_or_init(Default::default);
+    let first = warned
+        .lock()
+        .map(|mut w| w.insert(format!("{module}\u{0}{key}")))
+        .unwrap_or(false);
+    if first {
+        tracing::warn!(
+            module,
+            key,
+            "add_field_to_unsigned returned a key the server owns; it is ignored"
+        );
     }
 }
