@@ -19,6 +19,7 @@ mod receipts;
 mod relations;
 mod reports;
 mod room_events;
+mod room_keys;
 pub(crate) mod rooms;
 mod sync;
 mod tags;
@@ -53,5 +54,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(tags::routes())
         .merge(reports::routes())
         .merge(context_search::routes())
+        .merge(room_keys::routes())
         .with_state(state)
 }
