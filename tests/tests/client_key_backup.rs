@@ -66,7 +66,7 @@ async fn get(c: &Client, path: &str) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn versions_are_created_read_updated_and_deleted() {
+async fn versions_are_created_and_read() {
     let w = Workdir::new();
     let s = server(&w).await;
     let alice = s.register("alice").await;
@@ -94,8 +94,16 @@ async fn versions_are_created_read_updated_and_deleted() {
         "the newest version is the current one"
     );
     assert_eq!(get(&alice, "/room_keys/version/1").await, (200, first));
+}
 
-    // Updating: auth_data changes, the algorithm may not, the body's version must match.
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_are_updated_with_the_same_algorithm() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    assert_eq!(create(&alice, "a2V5MQ").await, "1");
+    assert_eq!(create(&alice, "a2V5Mg").await, "2");
+    // auth_data changes, the algorithm may not, the body's version must match.
     let update = json!({"algorithm": ALGORITHM, "auth_data": auth_data("bmV3"), "version": "2"});
     assert_eq!(
         alice
@@ -139,8 +147,16 @@ async fn versions_are_created_read_updated_and_deleted() {
             not_found("Unknown backup version")
         );
     }
+}
 
-    // Deleting: the previous version becomes current again; numbers are not reused.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_version_makes_the_previous_one_current() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    assert_eq!(create(&alice, "a2V5MQ").await, "1");
+    assert_eq!(create(&alice, "a2V5Mg").await, "2");
+    // Version numbers are not reused.
     assert_eq!(
         alice.call("DELETE", "/room_keys/version/2", None).await,
         (200, json!({}))
@@ -228,8 +244,14 @@ async fn malformed_version_bodies_are_refused() {
         auth_data("a2V5"),
         "refused updates change nothing"
     );
+}
 
-    // Not JSON at all, and a body over the request limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn unparsable_and_oversized_bodies_are_refused() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let version = create(&alice, "a2V5").await;
     let url = format!("{}/_matrix/client/v3/room_keys/version", s.base);
     let not_json = s
         .http
@@ -340,18 +362,21 @@ async fn keys_are_stored_and_read_at_every_level() {
     }
     let (_, info) = get(&alice, "/room_keys/version").await;
     assert_eq!((&info["count"], &info["etag"]), (&json!(4), &json!("3")));
+}
 
-    // The backup is on disk: a restarted server answers the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_survive_a_restart() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let v = create(&alice, "a2V5").await;
+    put_session(&alice, &v, "s1", key(3, 1, true, "kept")).await;
     drop(s);
     let s = server(&w).await;
     let alice = s.client(&alice.user_id, &alice.token);
     assert_eq!(
-        get(
-            &alice,
-            &format!("/room_keys/keys/{OTHER_ROOM}/t1?version={v}")
-        )
-        .await,
-        (200, key(0, 0, true, "four"))
+        get(&alice, &format!("/room_keys/keys/{ROOM}/s1?version={v}")).await,
+        (200, key(3, 1, true, "kept"))
     );
 }
 
@@ -477,6 +502,14 @@ async fn uploads_go_only_to_the_current_version() {
             .await,
         (200, json!({"etag": "2", "count": 0}))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_keys_request_needs_a_known_version() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    create(&alice, "a2V5").await;
     // Every keys endpoint needs ?version=.
     for method in ["GET", "PUT", "DELETE"] {
         for path in [
@@ -553,6 +586,16 @@ async fn malformed_key_uploads_are_refused_whole() {
             "{body}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_upload_shapes_are_refused_whole() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let v = create(&alice, "a2V5").await;
+    let at = "the backup of session s1 in room !room:test.local";
+    let bad_data = json!({"first_message_index": 0, "forwarded_count": 0, "is_verified": false, "session_data": "b3BhcXVl"});
     // One bad session spoils the whole upload: nothing of it is kept.
     let mixed =
         json!({"rooms": {ROOM: {"sessions": {"s0": key(0, 0, false, "good"), "s1": bad_data}}}});
