@@ -1,9 +1,10 @@
 //! Server-side key backups (client-server spec v1.12 §"Server-side key backups"): backup
 //! versions under `/room_keys/version`, encrypted sessions under `/room_keys/keys`, the
 //! spec's rule for which copy of a session to keep, etags and counts, and every error with
-//! Synapse's status, errcode and text. One user's backup is invisible to everyone else.
+//! Synapse's status, errcode and text. One user's backup is invisible to everyone else,
+//! and deactivating an account forgets its backups.
 
-use modhost_tests::{Client, TestServer, Workdir};
+use modhost_tests::{admin_server, Client, TestServer, Workdir};
 use serde_json::{json, Value};
 
 const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -48,21 +49,25 @@ fn not_found(error: &str) -> (u16, Value) {
     (404, json!({"errcode": "M_NOT_FOUND", "error": error}))
 }
 
-fn err_of(answer: &(u16, Value)) -> (u16, Option<&str>) {
-    (answer.0, answer.1["errcode"].as_str())
-}
-
 async fn put_session(c: &Client, version: &str, session: &str, data: Value) -> (u16, Value) {
-    c.call(
-        "PUT",
+    put(
+        c,
         &format!("/room_keys/keys/{ROOM}/{session}?version={version}"),
-        Some(data),
+        data,
     )
     .await
 }
 
 async fn get(c: &Client, path: &str) -> (u16, Value) {
     c.call("GET", path, None).await
+}
+
+async fn put(c: &Client, path: &str, body: Value) -> (u16, Value) {
+    c.call("PUT", path, Some(body)).await
+}
+
+async fn del(c: &Client, path: &str) -> (u16, Value) {
+    c.call("DELETE", path, None).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,9 +111,7 @@ async fn versions_are_updated_with_the_same_algorithm() {
     // auth_data changes, the algorithm may not, the body's version must match.
     let update = json!({"algorithm": ALGORITHM, "auth_data": auth_data("bmV3"), "version": "2"});
     assert_eq!(
-        alice
-            .call("PUT", "/room_keys/version/2", Some(update))
-            .await,
+        put(&alice, "/room_keys/version/2", update).await,
         (200, json!({}))
     );
     let (_, current) = get(&alice, "/room_keys/version/2").await;
@@ -122,28 +125,23 @@ async fn versions_are_updated_with_the_same_algorithm() {
     let invalid = |error: &str| (400, json!({"errcode": "M_INVALID_PARAM", "error": error}));
     let wrong_version = json!({"algorithm": ALGORITHM, "auth_data": {}, "version": "1"});
     assert_eq!(
-        alice
-            .call("PUT", "/room_keys/version/2", Some(wrong_version))
-            .await,
+        put(&alice, "/room_keys/version/2", wrong_version).await,
         invalid("Version in body does not match")
     );
     let other_algorithm = json!({"algorithm": "m.other", "auth_data": {}});
     assert_eq!(
-        alice
-            .call("PUT", "/room_keys/version/2", Some(other_algorithm))
-            .await,
+        put(&alice, "/room_keys/version/2", other_algorithm).await,
         invalid("Algorithm does not match")
     );
     let fine = json!({"algorithm": ALGORITHM, "auth_data": {}});
     for missing in ["9", "abc"] {
         assert_eq!(
-            alice
-                .call(
-                    "PUT",
-                    &format!("/room_keys/version/{missing}"),
-                    Some(fine.clone())
-                )
-                .await,
+            put(
+                &alice,
+                &format!("/room_keys/version/{missing}"),
+                fine.clone()
+            )
+            .await,
             not_found("Unknown backup version")
         );
     }
@@ -157,10 +155,7 @@ async fn deleting_a_version_makes_the_previous_one_current() {
     assert_eq!(create(&alice, "a2V5MQ").await, "1");
     assert_eq!(create(&alice, "a2V5Mg").await, "2");
     // Version numbers are not reused.
-    assert_eq!(
-        alice.call("DELETE", "/room_keys/version/2", None).await,
-        (200, json!({}))
-    );
+    assert_eq!(del(&alice, "/room_keys/version/2").await, (200, json!({})));
     let (_, current) = get(&alice, "/room_keys/version").await;
     assert_eq!(current["version"], "1");
     assert_eq!(
@@ -169,9 +164,7 @@ async fn deleting_a_version_makes_the_previous_one_current() {
     );
     for gone in ["2", "9", "abc"] {
         assert_eq!(
-            alice
-                .call("DELETE", &format!("/room_keys/version/{gone}"), None)
-                .await,
+            del(&alice, &format!("/room_keys/version/{gone}")).await,
             not_found("Unknown backup version")
         );
     }
@@ -223,19 +216,16 @@ async fn malformed_version_bodies_are_refused() {
     let version = create(&alice, "a2V5").await;
     let path = format!("/room_keys/version/{version}");
     assert_eq!(
-        alice
-            .call(
-                "PUT",
-                &path,
-                Some(json!({"algorithm": ALGORITHM, "auth_data": "x"}))
-            )
-            .await,
+        put(
+            &alice,
+            &path,
+            json!({"algorithm": ALGORITHM, "auth_data": "x"})
+        )
+        .await,
         bad_json("auth_data must be a JSON object")
     );
     assert_eq!(
-        alice
-            .call("PUT", &path, Some(json!({"auth_data": {}})))
-            .await,
+        put(&alice, &path, json!({"auth_data": {}})).await,
         bad_json("algorithm must be a string")
     );
     let (_, info) = get(&alice, &path).await;
@@ -302,24 +292,17 @@ async fn keys_are_stored_and_read_at_every_level() {
     let room_body =
         json!({"sessions": {"s2": key(1, 0, true, "two"), "s3": key(2, 1, false, "three")}});
     assert_eq!(
-        alice
-            .call(
-                "PUT",
-                &format!("/room_keys/keys/%21room%3Atest.local?version={v}"),
-                Some(room_body),
-            )
-            .await,
+        put(
+            &alice,
+            &format!("/room_keys/keys/%21room%3Atest.local?version={v}"),
+            room_body
+        )
+        .await,
         (200, json!({"etag": "2", "count": 3}))
     );
     let all_body = json!({"rooms": {OTHER_ROOM: {"sessions": {"t1": key(0, 0, true, "four")}}}});
     assert_eq!(
-        alice
-            .call(
-                "PUT",
-                &format!("/room_keys/keys?version={v}"),
-                Some(all_body)
-            )
-            .await,
+        put(&alice, &format!("/room_keys/keys?version={v}"), all_body).await,
         (200, json!({"etag": "3", "count": 4}))
     );
     let room_sessions = json!({"sessions": {
@@ -386,52 +369,50 @@ async fn the_better_copy_of_a_session_is_kept() {
     let s = server(&w).await;
     let alice = s.register("alice").await;
     let v = create(&alice, "a2V5").await;
-    // (stored copy, uploaded copy, whether the upload replaces it)
+    // (why, stored copy, uploaded copy, whether the upload replaces it); copies are
+    // (first_message_index, forwarded_count, is_verified).
     let cases = [
         (
             "verified beats unverified",
-            key(5, 3, false, "old"),
-            key(9, 9, true, "new"),
+            (5, 3, false),
+            (9, 9, true),
             true,
         ),
         (
             "unverified never beats verified",
-            key(5, 3, true, "old"),
-            key(0, 0, false, "new"),
+            (5, 3, true),
+            (0, 0, false),
             false,
         ),
-        (
-            "lower first index wins",
-            key(5, 0, true, "old"),
-            key(4, 9, true, "new"),
-            true,
-        ),
+        ("lower first index wins", (5, 0, true), (4, 9, true), true),
         (
             "higher first index loses",
-            key(5, 9, false, "old"),
-            key(6, 0, false, "new"),
+            (5, 9, false),
+            (6, 0, false),
             false,
         ),
         (
             "same index: fewer forwards win",
-            key(5, 3, false, "old"),
-            key(5, 2, false, "new"),
+            (5, 3, false),
+            (5, 2, false),
             true,
         ),
         (
             "same index: more forwards lose",
-            key(5, 3, true, "old"),
-            key(5, 4, true, "new"),
+            (5, 3, true),
+            (5, 4, true),
             false,
         ),
         (
             "a tie keeps the stored copy",
-            key(5, 3, true, "old"),
-            key(5, 3, true, "new"),
+            (5, 3, true),
+            (5, 3, true),
             false,
         ),
     ];
-    for (n, (why, old, new, replaced)) in cases.into_iter().enumerate() {
+    for (n, (why, (i, f, ver), (new_i, new_f, new_ver), replaced)) in cases.into_iter().enumerate()
+    {
+        let (old, new) = (key(i, f, ver, "old"), key(new_i, new_f, new_ver, "new"));
         let session = format!("case{n}");
         let (status, stored) = put_session(&alice, &v, &session, old.clone()).await;
         assert_eq!(status, 200, "{why}: {stored}");
@@ -497,9 +478,7 @@ async fn uploads_go_only_to_the_current_version() {
         "versions keep their own keys"
     );
     assert_eq!(
-        alice
-            .call("DELETE", &format!("/room_keys/keys?version={old}"), None)
-            .await,
+        del(&alice, &format!("/room_keys/keys?version={old}")).await,
         (200, json!({"etag": "2", "count": 0}))
     );
 }
@@ -519,7 +498,7 @@ async fn every_keys_request_needs_a_known_version() {
         ] {
             let answer = alice.call(method, &path, Some(key(0, 0, false, "x"))).await;
             assert_eq!(
-                err_of(&answer),
+                (answer.0, answer.1["errcode"].as_str()),
                 (400, Some("M_MISSING_PARAM")),
                 "{method} {path}"
             );
@@ -599,9 +578,7 @@ async fn malformed_upload_shapes_are_refused_whole() {
     // One bad session spoils the whole upload: nothing of it is kept.
     let mixed =
         json!({"rooms": {ROOM: {"sessions": {"s0": key(0, 0, false, "good"), "s1": bad_data}}}});
-    let answer = alice
-        .call("PUT", &format!("/room_keys/keys?version={v}"), Some(mixed))
-        .await;
+    let answer = put(&alice, &format!("/room_keys/keys?version={v}"), mixed).await;
     assert_eq!(
         answer,
         (
@@ -637,9 +614,7 @@ async fn malformed_upload_shapes_are_refused_whole() {
         ),
     ] {
         assert_eq!(
-            alice
-                .call("PUT", &format!("{path}?version={v}"), Some(body.clone()))
-                .await,
+            put(&alice, &format!("{path}?version={v}"), body.clone()).await,
             (400, json!({"errcode": "M_BAD_JSON", "error": error})),
             "{path} {body}"
         );
@@ -660,29 +635,25 @@ async fn deleting_keys_moves_the_etag_and_count() {
     }});
     let keys_path = format!("/room_keys/keys?version={v}");
     assert_eq!(
-        alice.call("PUT", &keys_path, Some(body.clone())).await,
+        put(&alice, &keys_path, body.clone()).await,
         (200, json!({"etag": "1", "count": 4}))
     );
     assert_eq!(
-        alice.call("PUT", &keys_path, Some(body.clone())).await,
+        put(&alice, &keys_path, body.clone()).await,
         (200, json!({"etag": "1", "count": 4})),
         "the same upload again changes nothing"
     );
-    let delete = |path: String| {
-        let alice = &alice;
-        async move { alice.call("DELETE", &path, None).await }
-    };
     assert_eq!(
-        delete(format!("/room_keys/keys/{ROOM}/s1?version={v}")).await,
+        del(&alice, &format!("/room_keys/keys/{ROOM}/s1?version={v}")).await,
         (200, json!({"etag": "2", "count": 3}))
     );
     assert_eq!(
-        delete(format!("/room_keys/keys/{ROOM}/s1?version={v}")).await,
+        del(&alice, &format!("/room_keys/keys/{ROOM}/s1?version={v}")).await,
         (200, json!({"etag": "3", "count": 3})),
         "deleting moves the etag even when nothing matched, as Synapse does"
     );
     assert_eq!(
-        delete(format!("/room_keys/keys/{OTHER_ROOM}?version={v}")).await,
+        del(&alice, &format!("/room_keys/keys/{OTHER_ROOM}?version={v}")).await,
         (200, json!({"etag": "4", "count": 1}))
     );
     assert_eq!(
@@ -693,7 +664,7 @@ async fn deleting_keys_moves_the_etag_and_count() {
         )
     );
     assert_eq!(
-        delete(keys_path.clone()).await,
+        del(&alice, &keys_path).await,
         (200, json!({"etag": "5", "count": 0}))
     );
     let (_, info) = get(&alice, "/room_keys/version").await;
@@ -701,20 +672,21 @@ async fn deleting_keys_moves_the_etag_and_count() {
 
     // Deleting a version deletes its keys.
     assert_eq!(
-        alice.call("PUT", &keys_path, Some(body)).await,
+        put(&alice, &keys_path, body).await,
         (200, json!({"etag": "6", "count": 4}))
     );
     assert_eq!(
-        alice
-            .call("DELETE", &format!("/room_keys/version/{v}"), None)
-            .await,
+        del(&alice, &format!("/room_keys/version/{v}")).await,
         (200, json!({}))
     );
     assert_eq!(
         get(&alice, &keys_path).await,
         not_found("Unknown backup version")
     );
-    assert_eq!(delete(keys_path).await, not_found("Unknown backup version"));
+    assert_eq!(
+        del(&alice, &keys_path).await,
+        not_found("Unknown backup version")
+    );
     let next = create(&alice, "bmV4dA").await;
     let (_, info) = get(&alice, "/room_keys/version").await;
     assert_eq!(
@@ -750,22 +722,20 @@ async fn a_backup_belongs_to_its_user_alone() {
         not_found(&format!("Version '{v}' not found"))
     );
     assert_eq!(
-        bob.call("DELETE", &format!("/room_keys/keys?version={v}"), None)
-            .await,
+        del(&bob, &format!("/room_keys/keys?version={v}")).await,
         not_found("Unknown backup version")
     );
     assert_eq!(
-        bob.call(
-            "PUT",
+        put(
+            &bob,
             &format!("/room_keys/version/{v}"),
-            Some(json!({"algorithm": ALGORITHM, "auth_data": {}}))
+            json!({"algorithm": ALGORITHM, "auth_data": {}})
         )
         .await,
         not_found("Unknown backup version")
     );
     assert_eq!(
-        bob.call("DELETE", &format!("/room_keys/version/{v}"), None)
-            .await,
+        del(&bob, &format!("/room_keys/version/{v}")).await,
         not_found("Unknown backup version")
     );
     // Bob's own backup is numbered on its own and holds only his keys.
@@ -787,4 +757,40 @@ async fn a_backup_belongs_to_its_user_alone() {
         (status, body["errcode"].as_str()),
         (401, Some("M_MISSING_TOKEN"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivation_forgets_the_backups() {
+    let w = Workdir::new();
+    let (s, root) = admin_server(&w, &[]).await;
+    let alice = s.register("alice").await;
+    let v = create(&alice, "a2V5").await;
+    put_session(&alice, &v, "s1", key(0, 0, true, "gone")).await;
+    create(&alice, "bmV4dA").await;
+    let user = alice.user_id.as_str();
+    let token = Some(root.token.as_str());
+    let deactivate = format!("/_synapse/admin/v1/deactivate/{user}");
+    let (status, body) = s.call("POST", &deactivate, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    let reactivate = json!({"deactivated": false, "password": "again"});
+    let user_path = format!("/_synapse/admin/v2/users/{user}");
+    let (status, body) = s.call("PUT", &user_path, token, Some(reactivate)).await;
+    assert_eq!(status, 200, "{body}");
+    let login = json!({"type": "m.login.password", "user": "alice", "password": "again"});
+    let (status, session) = s
+        .call("POST", "/_matrix/client/v3/login", None, Some(login))
+        .await;
+    assert_eq!(status, 200, "{session}");
+    let alice = s.client(user, session["access_token"].as_str().unwrap());
+    assert_eq!(
+        get(&alice, "/room_keys/version").await,
+        not_found("No backup found")
+    );
+    assert_eq!(
+        create(&alice, "bmV3").await,
+        "1",
+        "numbering starts afresh, as in Synapse"
+    );
+    let (_, keys) = get(&alice, "/room_keys/keys?version=1").await;
+    assert_eq!(keys, json!({"rooms": {}}));
 }

@@ -386,3 +386,9 @@ pub async fn delete_keys(
         .ok_or_else(unknown_version)?;
     Ok(json!({"etag": etag.to_string(), "count": count}))
 }
+
+/// Forget all key backups of `user_id` (account deactivation: the encrypted keys of an
+/// account nobody can use any more are not kept, as Synapse does not keep them).
+pub async fn forget_user(state: &AppState, user_id: &str) -> MatrixResult<()> {
+    Ok(state.store.delete_all_backups(user_id).await?)
+}

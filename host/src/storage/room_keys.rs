@@ -361,4 +361,19 @@ impl Store {
         tx.commit().await?;
         Ok(Some((etag + 1, count)))
     }
+
+    /// Forget every backup version and key of `user_id`, numbering included (a deactivated
+    /// user's backups go, as in Synapse).
+    pub async fn delete_all_backups(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM e2e_room_keys WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM e2e_room_keys_versions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
 }
