@@ -20,6 +20,7 @@ mod receipts;
 mod relations;
 mod reports;
 mod room_events;
+mod room_keys;
 pub(crate) mod rooms;
 mod sync;
 mod tags;
@@ -55,5 +56,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(reports::routes())
         .merge(context_search::routes())
         .merge(push::routes())
+        .merge(room_keys::routes())
         .with_state(state)
 }

@@ -37,6 +37,7 @@ impl AppState {
             self.modules.on_logged_out(user_id, Some(&device), "").await;
         }
         self.store.deactivate_user(user_id).await?;
+        crate::service::room_keys::forget_user(self, user_id).await?;
         self.store
             .set_profile_field(user_id, ProfileField::Displayname, Some(""))
             .await?;

@@ -31,6 +31,7 @@ pub mod redaction;
 pub mod registration;
 pub mod relations;
 pub mod reports;
+pub mod room_keys;
 pub mod rooms;
 pub mod search;
 pub mod session;
