@@ -19,17 +19,18 @@ fn remote_server<'a>(state: &AppState, user_id: &'a str) -> Result<Option<&'a st
     Ok((server != state.config.server_name).then_some(server))
 }
 
-/// Add the stored `signatures` rows of `target_key_id` to `key.signatures`; only those by
-/// the key's owner or by `viewer` (someone else's signatures on a master key are private).
+/// Add the stored `signatures` rows of `target_key_id` to `key.signatures`: all of them
+/// (`viewer` `None`, device keys), or only those `viewer` made (cross-signing keys, as
+/// Synapse: who signed someone's master key is the signer's business).
 async fn merge_signatures(
     state: &AppState,
-    viewer: &str,
+    viewer: Option<&str>,
     owner: &str,
     target_key_id: &str,
     key: &mut Value,
 ) -> MatrixResult<()> {
     for row in state.store.signatures_on(owner, target_key_id).await? {
-        if row.signer_user_id != owner && row.signer_user_id != viewer {
+        if viewer.is_some_and(|v| v != row.signer_user_id) {
             continue;
         }
         let Some(obj) = key.as_object_mut() else {
@@ -67,15 +68,14 @@ pub async fn cross_signing_key(
     };
     let mut key: Value = serde_json::from_str(&text).map_err(|_| MatrixError::internal())?;
     if let Some(public) = cross_signing_public_key(&key) {
-        merge_signatures(state, viewer, user_id, &public, &mut key).await?;
+        merge_signatures(state, Some(viewer), user_id, &public, &mut key).await?;
     }
     Ok(Some(key))
 }
 
-/// A local user's device keys, with signatures and display names: `{device_id: keys}`.
+/// A local user's device keys, with all signatures and display names: `{device_id: keys}`.
 async fn local_device_keys(
     state: &AppState,
-    viewer: &str,
     user_id: &str,
     device_ids: &[String],
 ) -> MatrixResult<Map<String, Value>> {
@@ -84,7 +84,7 @@ async fn local_device_keys(
         let Ok(mut keys) = serde_json::from_str::<Value>(&row.key_json) else {
             continue;
         };
-        merge_signatures(state, viewer, user_id, &row.device_id, &mut keys).await?;
+        merge_signatures(state, None, user_id, &row.device_id, &mut keys).await?;
         if let (Some(name), Some(obj)) = (row.display_name, keys.as_object_mut()) {
             obj.insert("unsigned".into(), json!({"device_display_name": name}));
         }
@@ -127,7 +127,7 @@ pub async fn query(
             Ok(None) => {}
         }
         let device_ids: Vec<String> = serde_json::from_value(devices.clone()).unwrap_or_default();
-        let keys = local_device_keys(state, viewer, user_id, &device_ids).await?;
+        let keys = local_device_keys(state, user_id, &device_ids).await?;
         device_keys.insert(user_id.clone(), Value::Object(keys));
         let mut sections = vec![
             ("master", &mut *master),
