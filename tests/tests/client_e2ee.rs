@@ -1,122 +1,14 @@
-//! End-to-end encryption on the server (spec §"End-to-End Encryption", §"Send-to-Device
-//! messaging", §"Cross-signing"): key query and claim, key changes, cross-signing keys and
-//! signatures (real ed25519 signatures), to-device messages through `/sync`, and what
-//! removing a device does; each error as Synapse answers it.
+//! End-to-end encryption keys on the server (spec §"End-to-End Encryption",
+//! §"Cross-signing"): key query and claim (also 20 claims at once), cross-signing keys and
+//! signatures (real ed25519 signatures), spam checks of encrypted events; each error as
+//! Synapse answers it. To-device messages and device lists: `client_e2ee_sync.rs`.
 
-use base64::Engine;
-use ed25519_dalek::{Signer, SigningKey};
-use modhost_tests::{scripted_server, unique_txn, Client, TestServer, Workdir};
+#[path = "e2ee_common/mod.rs"]
+mod common;
+
+use common::*;
+use modhost_tests::{scripted_server, unique_txn, Workdir};
 use serde_json::{json, Value};
-
-async fn server(w: &Workdir) -> TestServer {
-    TestServer::start(&w.config("enable_registration: true\n")).await
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
-}
-
-/// A deterministic ed25519 key and its unpadded base64 public key.
-fn key(seed: u8) -> (SigningKey, String) {
-    let k = SigningKey::from_bytes(&[seed; 32]);
-    let public = b64(k.verifying_key().as_bytes());
-    (k, public)
-}
-
-/// Sign `object` as `user`'s key `key_id` (spec §"Signing JSON").
-fn sign(object: &mut Value, user: &str, key_id: &str, k: &SigningKey) {
-    let mut unsigned = object.clone();
-    let o = unsigned.as_object_mut().unwrap();
-    o.remove("signatures");
-    o.remove("unsigned");
-    let canonical = ruma_common::CanonicalJsonValue::try_from(unsigned)
-        .unwrap()
-        .to_string();
-    let sig = b64(&k.sign(canonical.as_bytes()).to_bytes());
-    object["signatures"][user][key_id] = json!(sig);
-}
-
-fn cross_key(user: &str, usage: &str, public: &str) -> Value {
-    json!({"user_id": user, "usage": [usage], "keys": {format!("ed25519:{public}"): public}})
-}
-
-async fn device_of(c: &Client) -> String {
-    let (status, who) = c.call("GET", "/account/whoami", None).await;
-    assert_eq!(status, 200, "{who}");
-    who["device_id"].as_str().unwrap().to_string()
-}
-
-/// Upload device keys signed with the device's own ed25519 key `k`; returns them.
-async fn upload_device_keys(c: &Client, k: &SigningKey) -> Value {
-    let device = device_of(c).await;
-    let public = b64(k.verifying_key().as_bytes());
-    let mut keys = json!({
-        "user_id": c.user_id, "device_id": device,
-        "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
-        "keys": {format!("curve25519:{device}"): "Y3VydmU", format!("ed25519:{device}"): public},
-    });
-    sign(&mut keys, &c.user_id, &format!("ed25519:{device}"), k);
-    let (status, body) = c
-        .call("POST", "/keys/upload", Some(json!({"device_keys": keys})))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    keys
-}
-
-async fn query(c: &Client, users: Value) -> Value {
-    let (status, body) = c
-        .call("POST", "/keys/query", Some(json!({"device_keys": users})))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn sync(c: &Client, since: Option<&str>) -> Value {
-    let path = match since {
-        Some(s) => format!("/sync?since={s}&timeout=0"),
-        None => "/sync".to_string(),
-    };
-    let (status, body) = c.call("GET", &path, None).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn login(s: &TestServer, localpart: &str) -> Client {
-    let (status, body) = s
-        .call(
-            "POST",
-            "/_matrix/client/v3/login",
-            None,
-            Some(json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart}, "password": "pw"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    s.client(
-        body["user_id"].as_str().unwrap(),
-        body["access_token"].as_str().unwrap(),
-    )
-}
-
-async fn shared_room(a: &Client, b: &Client) -> String {
-    let room = a.create_room(json!({})).await;
-    let (status, body) = a
-        .call(
-            "POST",
-            &format!("/rooms/{room}/invite"),
-            Some(json!({"user_id": b.user_id})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = b
-        .call("POST", &format!("/join/{room}"), Some(json!({})))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    room
-}
-
-fn password_auth(localpart: &str) -> Value {
-    json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart}, "password": "pw"})
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_query_answers_local_devices_and_fails_remote_servers() {
@@ -169,17 +61,6 @@ async fn keys_query_answers_local_devices_and_fails_remote_servers() {
             (400, &json!({"errcode": "M_BAD_JSON", "error": message}))
         );
     }
-}
-
-fn otks(user: &str, n: usize) -> Value {
-    let mut m = serde_json::Map::new();
-    for i in 0..n {
-        m.insert(
-            format!("signed_curve25519:K{i:03}"),
-            json!({"key": format!("a2V5{i}"), "signatures": {user: {"ed25519:D": "c2ln"}}}),
-        );
-    }
-    Value::Object(m)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -307,23 +188,6 @@ async fn twenty_parallel_claims_never_share_a_one_time_key() {
     );
 }
 
-/// Alice's cross-signing keys from seeds: (master, self-signing, user-signing) signing keys
-/// and the upload body.
-fn cross_signing_body(user: &str, seed: u8) -> (Vec<(SigningKey, String)>, Value) {
-    let (master, ssk, usk) = (key(seed), key(seed + 1), key(seed + 2));
-    let master_id = format!("ed25519:{}", master.1);
-    let mut self_signing = cross_key(user, "self_signing", &ssk.1);
-    sign(&mut self_signing, user, &master_id, &master.0);
-    let mut user_signing = cross_key(user, "user_signing", &usk.1);
-    sign(&mut user_signing, user, &master_id, &master.0);
-    let body = json!({
-        "master_key": cross_key(user, "master", &master.1),
-        "self_signing_key": self_signing,
-        "user_signing_key": user_signing,
-    });
-    (vec![master, ssk, usk], body)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_signing_keys_upload_first_without_uia_then_replace_with_uia() {
     let w = Workdir::new();
@@ -333,33 +197,6 @@ async fn cross_signing_keys_upload_first_without_uia_then_replace_with_uia() {
     let me = alice.user_id.clone();
     let (_, body) = cross_signing_body(&me, 10);
     let up = |b: Value| alice.call("POST", "/keys/device_signing/upload", Some(b));
-    // Broken uploads before any key exists.
-    let mut wrong_usage = body.clone();
-    wrong_usage["master_key"]["usage"] = json!(["self_signing"]);
-    assert_eq!(
-        up(wrong_usage).await,
-        (
-            400,
-            json!({"errcode": "M_INVALID_PARAM", "error": "Invalid master key"})
-        )
-    );
-    let mut bad_sig = body.clone();
-    bad_sig["self_signing_key"]["usage"] = json!(["self_signing", "extra"]);
-    assert_eq!(
-        up(bad_sig).await,
-        (
-            400,
-            json!({"errcode": "M_INVALID_SIGNATURE", "error": "Invalid signature on self_signing key"})
-        )
-    );
-    let no_master = json!({"self_signing_key": body["self_signing_key"]});
-    assert_eq!(
-        up(no_master).await,
-        (
-            400,
-            json!({"errcode": "M_MISSING_PARAM", "error": "No master key available"})
-        )
-    );
     // First setup: no UIA (MSC3967).
     assert_eq!(up(body.clone()).await, (200, json!({})));
     let seen_by_bob = query(&bob, json!({&me: []})).await;
@@ -411,8 +248,47 @@ async fn cross_signing_keys_upload_first_without_uia_then_replace_with_uia() {
     );
 }
 
-async fn sig_up(c: &Client, body: Value) -> (u16, Value) {
-    c.call("POST", "/keys/signatures/upload", Some(body)).await
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_signing_upload_errors_match_synapse() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let (_, body) = cross_signing_body(&alice.user_id, 10);
+    let up = |b: Value| alice.call("POST", "/keys/device_signing/upload", Some(b));
+    // Broken uploads before any key exists.
+    let mut wrong_usage = body.clone();
+    wrong_usage["master_key"]["usage"] = json!(["self_signing"]);
+    assert_eq!(
+        up(wrong_usage).await,
+        (
+            400,
+            json!({"errcode": "M_INVALID_PARAM", "error": "Invalid master key"})
+        )
+    );
+    let mut bad_sig = body.clone();
+    bad_sig["self_signing_key"]["usage"] = json!(["self_signing", "extra"]);
+    assert_eq!(
+        up(bad_sig).await,
+        (
+            400,
+            json!({"errcode": "M_INVALID_SIGNATURE", "error": "Invalid signature on self_signing key"})
+        )
+    );
+    let no_master = json!({"self_signing_key": body["self_signing_key"]});
+    assert_eq!(
+        up(no_master).await,
+        (
+            400,
+            json!({"errcode": "M_MISSING_PARAM", "error": "No master key available"})
+        )
+    );
+    let (status, _) = alice.call("GET", "/sync", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        query(&alice, json!({&alice.user_id: []})).await["master_keys"],
+        json!({}),
+        "nothing was stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -421,7 +297,7 @@ async fn signatures_upload_checks_each_signature_and_reports_failures() {
     let s = server(&w).await;
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;
-    let (a, b) = (alice.user_id.clone(), bob.user_id.clone());
+    let a = alice.user_id.clone();
     let device = device_of(&alice).await;
     let device_key = key(1).0;
     let stored = upload_device_keys(&alice, &device_key).await;
@@ -472,6 +348,20 @@ async fn signatures_upload_checks_each_signature_and_reports_failures() {
         seen["device_keys"][&a][&device]["signatures"][&a][&ssk_id],
         signed["signatures"][&a][&ssk_id]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_of_another_users_master_key_is_seen_by_the_signer_only() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let (a, b) = (alice.user_id.clone(), bob.user_id.clone());
+    let (keys, cs_body) = cross_signing_body(&a, 30);
+    let (status, _) = alice
+        .call("POST", "/keys/device_signing/upload", Some(cs_body))
+        .await;
+    assert_eq!(status, 200);
     // Bob signs Alice's master key with his user-signing key: only Bob sees that signature.
     let (bkeys, bbody) = cross_signing_body(&b, 40);
     assert_eq!(
@@ -511,285 +401,6 @@ async fn signatures_upload_checks_each_signature_and_reports_failures() {
             json!({"errcode": "M_INVALID_PARAM", "error": "Invalid parameter"})
         )
     );
-}
-
-async fn send_to_device(c: &Client, txn: &str, messages: Value) -> (u16, Value) {
-    c.call(
-        "PUT",
-        &format!("/sendToDevice/m.room.encrypted/{txn}"),
-        Some(json!({"messages": messages})),
-    )
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn to_device_messages_reach_the_device_once_and_wake_its_sync() {
-    let w = Workdir::new();
-    let s = server(&w).await;
-    let alice = s.register("alice").await;
-    let alice2 = login(&s, "alice").await;
-    let bob = s.register("bob").await;
-    let (a, d1, d2) = (
-        alice.user_id.clone(),
-        device_of(&alice).await,
-        device_of(&alice2).await,
-    );
-    let first = sync(&alice, None).await;
-    let token = first["next_batch"].as_str().unwrap().to_string();
-    assert_eq!(first["to_device"], json!({"events": []}));
-    // The same transaction twice queues one message.
-    let txn = unique_txn();
-    for _ in 0..2 {
-        let sent = send_to_device(&bob, &txn, json!({&a: {&d1: {"ciphertext": "one"}}})).await;
-        assert_eq!(sent, (200, json!({})));
-    }
-    let got = sync(&alice, Some(&token)).await;
-    assert_eq!(
-        got["to_device"]["events"],
-        json!([{"sender": bob.user_id, "type": "m.room.encrypted", "content": {"ciphertext": "one"}}])
-    );
-    // Retrying with the old token still gets it; the next token proves receipt and deletes it.
-    assert_eq!(
-        sync(&alice, Some(&token)).await["to_device"]["events"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let next = got["next_batch"].as_str().unwrap();
-    let after = sync(&alice, Some(next)).await;
-    assert_eq!(after["to_device"]["events"], json!([]));
-    assert_eq!(
-        sync(&alice, Some(&token)).await["to_device"]["events"],
-        json!([]),
-        "deleted"
-    );
-    // `*`: every device of the user; the other device's own queue is separate.
-    let t2 = sync(&alice2, None).await["next_batch"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sent = send_to_device(
-        &bob,
-        &unique_txn(),
-        json!({&a: {"*": {"ciphertext": "all"}}}),
-    )
-    .await;
-    assert_eq!(sent.0, 200);
-    let on_d2 = sync(&alice2, Some(&t2)).await;
-    assert_eq!(
-        on_d2["to_device"]["events"][0]["content"],
-        json!({"ciphertext": "all"})
-    );
-    assert_eq!(
-        on_d2["to_device"]["events"].as_array().unwrap().len(),
-        1,
-        "{on_d2}"
-    );
-    let after_token = after["next_batch"].as_str().unwrap().to_string();
-    assert_eq!(
-        sync(&alice, Some(&after_token)).await["to_device"]["events"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let _ = d2;
-    // A long-polling sync wakes when a message arrives.
-    let now = sync(&alice2, Some(on_d2["next_batch"].as_str().unwrap())).await;
-    let since = now["next_batch"].as_str().unwrap().to_string();
-    let started = std::time::Instant::now();
-    let path = format!("/sync?since={since}&timeout=20000");
-    let poll = alice2.call("GET", &path, None);
-    let send = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        send_to_device(
-            &bob,
-            &unique_txn(),
-            json!({&a: {"*": {"ciphertext": "wake"}}}),
-        )
-        .await
-    };
-    let ((status, woke), _) = tokio::join!(poll, send);
-    assert_eq!(status, 200);
-    assert_eq!(
-        woke["to_device"]["events"][0]["content"],
-        json!({"ciphertext": "wake"}),
-        "{woke}"
-    );
-    assert!(started.elapsed() < std::time::Duration::from_secs(15));
-    // Errors.
-    let (status, body) = bob
-        .call(
-            "PUT",
-            &format!("/sendToDevice/m.x/{}", unique_txn()),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
-            400,
-            json!({"errcode": "M_MISSING_PARAM", "error": "Missing params: ['messages']"})
-        )
-    );
-    let (status, body) = send_to_device(&bob, &unique_txn(), json!({"bob": {"D": {}}})).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_INVALID_PARAM")),
-        "{body}"
-    );
-    let (status, body) = send_to_device(&bob, &unique_txn(), json!([])).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_BAD_JSON")),
-        "{body}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn device_lists_report_key_changes_joins_and_leaves() {
-    let w = Workdir::new();
-    let s = server(&w).await;
-    let alice = s.register("alice").await;
-    let bob = s.register("bob").await;
-    let carol = s.register("carol").await;
-    let stranger = s.register("stranger").await;
-    let room = shared_room(&alice, &bob).await;
-    let t0 = sync(&bob, None).await["next_batch"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(t0.split('_').count(), 7, "{t0}");
-    upload_device_keys(&alice, &key(1).0).await;
-    upload_device_keys(&stranger, &key(2).0).await;
-    let got = sync(&bob, Some(&t0)).await;
-    assert_eq!(
-        got["device_lists"],
-        json!({"changed": [alice.user_id], "left": []})
-    );
-    let t1 = got["next_batch"].as_str().unwrap().to_string();
-    let (status, changes) = bob
-        .call("GET", &format!("/keys/changes?from={t0}&to={t1}"), None)
-        .await;
-    assert_eq!(
-        (status, changes),
-        (200, json!({"changed": [alice.user_id], "left": []}))
-    );
-    // Cross-signing keys count as a change too.
-    let (_, cs) = cross_signing_body(&alice.user_id, 50);
-    assert_eq!(
-        alice
-            .call("POST", "/keys/device_signing/upload", Some(cs))
-            .await
-            .0,
-        200
-    );
-    let got = sync(&bob, Some(&t1)).await;
-    assert_eq!(got["device_lists"]["changed"], json!([alice.user_id]));
-    let t2 = got["next_batch"].as_str().unwrap().to_string();
-    // Carol joins: newly sharing a room; then leaves: no longer sharing any.
-    alice
-        .call(
-            "POST",
-            &format!("/rooms/{room}/invite"),
-            Some(json!({"user_id": carol.user_id})),
-        )
-        .await;
-    assert_eq!(
-        carol
-            .call("POST", &format!("/join/{room}"), Some(json!({})))
-            .await
-            .0,
-        200
-    );
-    let got = sync(&bob, Some(&t2)).await;
-    assert_eq!(
-        got["device_lists"],
-        json!({"changed": [carol.user_id], "left": []})
-    );
-    let t3 = got["next_batch"].as_str().unwrap().to_string();
-    assert_eq!(
-        carol
-            .call("POST", &format!("/rooms/{room}/leave"), Some(json!({})))
-            .await
-            .0,
-        200
-    );
-    let got = sync(&bob, Some(&t3)).await;
-    assert_eq!(
-        got["device_lists"],
-        json!({"changed": [], "left": [carol.user_id]})
-    );
-    // Tokens from before this stream existed still parse.
-    let (status, old) = bob.call("GET", "/sync?since=s1_0&timeout=0", None).await;
-    assert_eq!(status, 200, "{old}");
-    for (query, errcode) in [("", "M_MISSING_PARAM"), ("?from=bogus", "M_INVALID_PARAM")] {
-        let (status, body) = bob
-            .call("GET", &format!("/keys/changes{query}"), None)
-            .await;
-        assert_eq!(
-            (status, body["errcode"].as_str()),
-            (400, Some(errcode)),
-            "{body}"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn deleting_a_device_or_logging_out_drops_its_keys_and_tells_others() {
-    let w = Workdir::new();
-    let s = server(&w).await;
-    let alice = s.register("alice").await;
-    let bob = s.register("bob").await;
-    shared_room(&alice, &bob).await;
-    let a = alice.user_id.clone();
-    for (round, delete) in [(0u8, true), (1, false)] {
-        let second = login(&s, "alice").await;
-        let device = device_of(&second).await;
-        upload_device_keys(&second, &key(60 + round).0).await;
-        let (status, _) = second
-            .call(
-                "POST",
-                "/keys/upload",
-                Some(json!({"one_time_keys": otks(&a, 3)})),
-            )
-            .await;
-        assert_eq!(status, 200);
-        send_to_device(&bob, &unique_txn(), json!({&a: {&device: {"x": 1}}})).await;
-        assert!(query(&bob, json!({&a: []})).await["device_keys"][&a]
-            .get(&device)
-            .is_some());
-        let token = sync(&bob, None).await["next_batch"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        if delete {
-            let (status, body) = alice
-                .call(
-                    "DELETE",
-                    &format!("/devices/{device}"),
-                    Some(json!({"auth": password_auth("alice")})),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-        } else {
-            assert_eq!(second.call("POST", "/logout", Some(json!({}))).await.0, 200);
-        }
-        assert!(query(&bob, json!({&a: []})).await["device_keys"][&a]
-            .get(&device)
-            .is_none());
-        let (_, claimed) = bob
-            .call(
-                "POST",
-                "/keys/claim",
-                Some(json!({"one_time_keys": {&a: {&device: "signed_curve25519"}}})),
-            )
-            .await;
-        assert_eq!(claimed["one_time_keys"], json!({}), "round {round}");
-        let got = sync(&bob, Some(&token)).await;
-        assert_eq!(got["device_lists"]["changed"], json!([a]), "round {round}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
