@@ -1,6 +1,6 @@
 //! End to end with matrix-js-sdk (the library Element is built on), unmodified: register, log
 //! in, create a room, send and read back, a module's refusal, logout; and `startClient` as
-//! Element runs it.
+//! Element runs it; an encrypted room with the Rust crypto stack.
 //!
 //! matrix-js-sdk comes from `npm ci` of `tests/e2e/js/` into `target/e2e/js`, made on first
 //! use (see `modhost_tests::client_env`).
@@ -51,4 +51,12 @@ fn matrix_js_sdk_start_client_syncs_live_and_reads_push_rules() {
 #[test]
 fn matrix_js_sdk_everyday_session() {
     run("everyday_session.mjs");
+}
+
+/// Two clients with the Rust crypto stack in an encrypted room: a message each way
+/// decrypted (keys uploaded, claimed, queried; room keys sent to-device), cross-signing
+/// bootstrapped and the other user sees the keys.
+#[test]
+fn matrix_js_sdk_encrypted_room_with_rust_crypto() {
+    run("encrypted_session.mjs");
 }

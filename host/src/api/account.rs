@@ -124,6 +124,7 @@ pub(super) async fn logout_route(
         .on_logged_out(&who.user_id, Some(&who.device_id), &who.access_token)
         .await;
     state.store.delete_token(&who.token_hash).await?;
+    crate::service::device_lists::device_removed(&state, &who.user_id, &who.device_id).await?;
     Ok(Json(json!({})))
 }
 
@@ -143,6 +144,7 @@ pub(super) async fn logout_all_route(
             .modules
             .on_logged_out(&who.user_id, Some(&device), token)
             .await;
+        crate::service::device_lists::device_removed(&state, &who.user_id, &device).await?;
     }
     Ok(Json(json!({})))
 }

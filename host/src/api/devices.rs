@@ -73,6 +73,7 @@ pub(super) async fn delete_device_route(
         .on_logged_out(&who.user_id, Some(&device_id), token)
         .await;
     state.store.delete_device(&who.user_id, &device_id).await?;
+    crate::service::device_lists::device_removed(&state, &who.user_id, &device_id).await?;
     Ok(Json(json!({})).into_response())
 }
 

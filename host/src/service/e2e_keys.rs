@@ -141,6 +141,9 @@ pub async fn upload(
             .store
             .set_device_keys(user, device, &keys.to_string())
             .await?;
+        // Those sharing a room re-query this user's keys (`/sync` `device_lists.changed`).
+        state.store.record_device_list_change(user).await?;
+        state.notify_change();
     }
     state
         .store

@@ -2,8 +2,8 @@
 //! data and presence since a token; the HTTP layer long-polls by calling [`build`] again when
 //! something is written.
 //!
-//! Sync tokens are `s<events>_<account data>_<presence>_<receipts>_<typing>` positions
-//! (older tokens without the last parts read them as 0).
+//! Sync tokens are `s<events>_<account data>_<presence>_<receipts>_<typing>_<to-device>_
+//! <device lists>` positions (older tokens without the last parts read them as 0).
 
 use serde_json::{json, Map, Value};
 
@@ -24,6 +24,10 @@ pub struct Since {
     pub receipts: i64,
     /// Typing changes (in memory: a restart starts them again from 0).
     pub typing: i64,
+    /// Send-to-device messages (`service::to_device`).
+    pub to_device: i64,
+    /// Device-list changes (`service::device_lists`).
+    pub device_lists: i64,
 }
 
 impl Since {
@@ -35,8 +39,12 @@ impl Since {
             presence,
             receipts,
             typing,
+            to_device,
+            device_lists,
         } = self;
-        format!("s{events}_{account_data}_{presence}_{receipts}_{typing}")
+        format!(
+            "s{events}_{account_data}_{presence}_{receipts}_{typing}_{to_device}_{device_lists}"
+        )
     }
 }
 
@@ -50,12 +58,15 @@ pub fn parse_since(token: &str) -> Option<Since> {
     };
     let (events, account_data) = (next(true)?, next(true)?);
     let (presence, receipts, typing) = (next(false)?, next(false)?, next(false)?);
+    let (to_device, device_lists) = (next(false)?, next(false)?);
     Some(Since {
         events,
         account_data,
         presence,
         receipts,
         typing,
+        to_device,
+        device_lists,
     })
 }
 
@@ -98,12 +109,14 @@ struct Window {
 /// The `/sync` body for `req`, and whether it holds anything new (a long-poll answers at
 /// once when it does).
 pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Value, bool)> {
-    let now = Since {
+    let mut now = Since {
         events: state.store.max_stream_ordering().await?,
         account_data: state.store.max_account_data_stream().await?,
         presence: state.store.max_presence_stream().await?,
         receipts: state.store.max_receipt_stream().await?,
         typing: state.typing.position(),
+        to_device: state.store.max_to_device_stream().await?,
+        device_lists: state.store.max_device_list_stream().await?,
     };
     let since = req.since.unwrap_or_default();
     let presence =
@@ -124,19 +137,21 @@ pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Valu
         .filter
         .account_data
         .retain(account_data_of(&window, ""), None);
-    let has_updates = rooms.iter().any(|section| !section.is_empty())
+    let (e2ee, e2ee_news) = crate::service::to_device::sync_sections(state, &req, &mut now).await?;
+    let has_updates = e2ee_news
+        || rooms.iter().any(|section| !section.is_empty())
         || !global_ad.is_empty()
         || !presence.is_empty();
     let [join, invite, leave] = rooms;
-    let body = json!({
+    let mut body = json!({
         "next_batch": now.token(),
         "rooms": {"join": join, "invite": invite, "leave": leave},
         "account_data": {"events": global_ad},
         "presence": {"events": presence},
-        "to_device": {"events": []},
-        "device_lists": {"changed": [], "left": []},
-        "device_one_time_keys_count": {},
     });
+    if let Some(b) = body.as_object_mut() {
+        b.extend(e2ee);
+    }
     Ok((body, has_updates))
 }
 

@@ -8,7 +8,9 @@
 
 mod account_data;
 mod background;
+mod device_lists;
 mod e2e_keys;
+mod e2ee;
 mod events;
 mod filters;
 mod media;
@@ -32,7 +34,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use device_lists::ToDeviceRow;
 pub use e2e_keys::UploadedKey;
+pub use e2ee::{ClaimedKey, DeviceKeysRow, SignatureRow};
 pub use events::{ClientTxn, StoredEvent};
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};

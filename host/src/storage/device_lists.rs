@@ -1,0 +1,180 @@
+//! The streams behind `/sync`'s encryption sections: device-list changes (who to re-query
+//! keys for) and send-to-device messages waiting for their device.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A send-to-device message on its way to one device.
+#[derive(Debug, Clone)]
+pub struct ToDeviceRow {
+    /// The receiving user.
+    pub user_id: String,
+    /// The receiving device.
+    pub device_id: String,
+    /// `{"sender", "type", "content"}` as JSON text.
+    pub message_json: String,
+}
+
+impl Store {
+    /// Record that `user_id`'s devices or keys changed (seen by everyone sharing a room).
+    pub async fn record_device_list_change(&self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES (?)")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest device-list stream position (0 when nothing changed yet).
+    pub async fn max_device_list_stream(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM e2e_device_list_stream")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Users whose device lists changed with `from < stream_id <= to`, as `viewer` may see
+    /// them: changes for everyone, and those meant for `viewer` alone (`true`).
+    pub async fn device_list_changes(
+        &self,
+        viewer: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT user_id, notify_only IS NOT NULL FROM e2e_device_list_stream \
+             WHERE stream_id > ? AND stream_id <= ? AND (notify_only IS NULL OR notify_only = ?)",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(viewer)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Everyone joined to a room `user_id` is joined to (`user_id` included when joined
+    /// anywhere).
+    pub async fn users_sharing_room(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT b.state_key FROM current_state a JOIN current_state b \
+             ON a.room_id = b.room_id \
+             WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join' \
+             AND b.type = 'm.room.member' AND b.membership = 'join'",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The users currently joined to `room_id`.
+    pub async fn joined_members(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT state_key FROM current_state \
+             WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Membership events with `from < stream_ordering <= to` in rooms `user_id` has any
+    /// membership in: `(room_id, member, membership)`, oldest first.
+    pub async fn membership_changes(
+        &self,
+        user_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.room_id, e.state_key, json_extract(e.json, '$.content.membership') \
+             FROM events e WHERE e.type = 'm.room.member' AND e.stream_ordering > ? \
+             AND e.stream_ordering <= ? AND e.room_id IN (SELECT room_id FROM current_state \
+             WHERE type = 'm.room.member' AND state_key = ?) ORDER BY e.stream_ordering",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let membership: Option<String> = r.get(2);
+                (r.get(0), r.get(1), membership.unwrap_or_default())
+            })
+            .collect())
+    }
+
+    /// Queue send-to-device messages (all or none); messages for devices that do not exist
+    /// are dropped, as Synapse drops them. Returns how many were queued.
+    pub async fn add_to_device(&self, messages: &[ToDeviceRow]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut queued = 0;
+        for m in messages {
+            let done = sqlx::query(
+                "INSERT INTO to_device_inbox (user_id, device_id, message_json) \
+                 SELECT ?, ?, ? WHERE EXISTS \
+                 (SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?)",
+            )
+            .bind(&m.user_id)
+            .bind(&m.device_id)
+            .bind(&m.message_json)
+            .bind(&m.user_id)
+            .bind(&m.device_id)
+            .execute(&mut *tx)
+            .await?;
+            queued += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// The newest send-to-device stream position (0 when none was ever sent).
+    pub async fn max_to_device_stream(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM to_device_inbox")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Drop the device's messages up to `upto` (the device has received them).
+    pub async fn ack_to_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        upto: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND stream_id <= ?",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(upto)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The device's messages with `from < stream_id <= to`, oldest first, at most `limit`:
+    /// `(stream_id, message JSON text)`.
+    pub async fn to_device_messages(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        (from, to): (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT stream_id, message_json FROM to_device_inbox WHERE user_id = ? \
+             AND device_id = ? AND stream_id > ? AND stream_id <= ? ORDER BY stream_id LIMIT ?",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
