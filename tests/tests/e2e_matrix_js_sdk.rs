@@ -55,7 +55,8 @@ fn matrix_js_sdk_everyday_session() {
 
 /// Two clients with the Rust crypto stack in an encrypted room: a message each way
 /// decrypted (keys uploaded, claimed, queried; room keys sent to-device), cross-signing
-/// bootstrapped and the other user sees the keys.
+/// bootstrapped and the other user sees the keys, a key backup version created and the
+/// room's session backed up.
 #[test]
 fn matrix_js_sdk_encrypted_room_with_rust_crypto() {
     run("encrypted_session.mjs");

@@ -1,6 +1,7 @@
 // Two matrix-js-sdk clients with the Rust crypto stack (as Element runs it) in an encrypted
 // room: keys uploaded, claimed and queried, room keys sent to-device, a message each way
-// decrypted, and cross-signing bootstrapped and seen by the other user.
+// decrypted, cross-signing bootstrapped and seen by the other user, and a key backup version
+// created with the room's session backed up.
 //
 // Usage: node encrypted_session.mjs BASE_URL. Prints "JS OK" on success; a failed check throws.
 
@@ -83,6 +84,25 @@ const verification = await within(20000, "bob sees alice's identity", (async () 
     }
 })());
 check(!verification.isCrossSigningVerified(), "bob sees alice's cross-signing identity (not yet verified by him)");
+
+// Key backup: a new backup version, and the room's Megolm session backed up into it.
+await within(30000, "resetKeyBackup", alice.getCrypto().resetKeyBackup());
+const backupVersion = await alice.getCrypto().getActiveSessionBackupVersion();
+check(backupVersion, `alice's client created and enabled key backup version ${backupVersion}`);
+const backedUp = await within(30000, "the session is backed up", (async () => {
+    for (;;) {
+        const keys = await alice.http.authedRequest("GET", "/room_keys/keys", { version: backupVersion });
+        const sessions = keys.rooms?.[roomId]?.sessions ?? {};
+        if (Object.keys(sessions).length > 0) return sessions;
+        await new Promise(r => setTimeout(r, 200));
+    }
+})());
+const stored = Object.values(backedUp)[0];
+check(stored.session_data?.ciphertext && Number.isInteger(stored.first_message_index),
+    `the room's session is in the server's backup, encrypted (${Object.keys(backedUp).length} session(s))`);
+const latest = await alice.http.authedRequest("GET", "/room_keys/version");
+check(latest.version === backupVersion && latest.count >= 1 && latest.etag,
+    `GET /room_keys/version reports it: ${JSON.stringify({ version: latest.version, count: latest.count })}`);
 
 alice.stopClient();
 bob.stopClient();
