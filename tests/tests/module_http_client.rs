@@ -55,7 +55,9 @@ async fn probe_server(w: &Workdir, top: &str) -> TestServer {
 
 /// `GET url` through the module's HTTP client: the module's answer (`ok`) or error.
 async fn get_via_module(s: &TestServer, url: &str) -> Value {
-    s.probe("a", "POST", "http", Some(json!({"url": url}))).await.1
+    s.probe("a", "POST", "http", Some(json!({"url": url})))
+        .await
+        .1
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,7 +85,9 @@ async fn the_default_refuses_loopback_by_address_and_by_name() {
     let error = get_via_module(&s, &mapped).await["error"].clone();
     assert_eq!(
         error,
-        format!("GET {mapped}: refused to connect to ::ffff:127.0.0.1: the address is in {SETTING}")
+        format!(
+            "GET {mapped}: refused to connect to ::ffff:127.0.0.1: the address is in {SETTING}"
+        )
     );
 
     let by_name = format!("http://localhost:{port}/json");
@@ -98,7 +102,11 @@ async fn the_default_refuses_loopback_by_address_and_by_name() {
             && error.ends_with(&format!(" is in {SETTING}")),
         "{error}"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the service");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the service"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,7 +142,11 @@ async fn a_redirect_from_an_allowed_server_to_a_blocked_address_is_refused() {
     let (blocked, blocked_hits) = service("127.0.0.1").await;
     let blocked_port = blocked.rsplit(':').next().unwrap().to_string();
     let w = Workdir::new();
-    let s = probe_server(&w, "module_http_client: {ip_range_allowlist: [127.0.0.2]}\n").await;
+    let s = probe_server(
+        &w,
+        "module_http_client: {ip_range_allowlist: [127.0.0.2]}\n",
+    )
+    .await;
 
     let within = format!("{allowed}/to/{allowed}/json");
     assert_eq!(
@@ -155,9 +167,8 @@ async fn a_redirect_from_an_allowed_server_to_a_blocked_address_is_refused() {
         .unwrap()
         .to_string();
     assert!(
-        error.starts_with(&format!(
-            "GET {to_name}: refused to connect to localhost ("
-        )) && error.ends_with(&format!(" is in {SETTING}")),
+        error.starts_with(&format!("GET {to_name}: refused to connect to localhost ("))
+            && error.ends_with(&format!(" is in {SETTING}")),
         "a redirect to a name is resolved and checked again: {error}"
     );
     assert_eq!(allowed_hits.load(Ordering::SeqCst), 4);

@@ -192,7 +192,13 @@ mod tests {
             )
         );
         let (path, message) = parse("{ip_range_alowlist: []}").unwrap_err();
-        assert_eq!(path, "ip_range_alowlist", "the unknown key is where it is written");
-        assert!(message.starts_with("unknown field `ip_range_alowlist`"), "{message}");
+        assert_eq!(
+            path, "ip_range_alowlist",
+            "the unknown key is where it is written"
+        );
+        assert!(
+            message.starts_with("unknown field `ip_range_alowlist`"),
+            "{message}"
+        );
     }
 }

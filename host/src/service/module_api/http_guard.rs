@@ -80,9 +80,8 @@ impl Resolve for GuardedResolver {
         let rules = Arc::clone(&self.rules);
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (blocked, allowed): (Vec<SocketAddr>, Vec<SocketAddr>) =
                 found.into_iter().partition(|a| rules.refuses(a.ip()));
             if allowed.is_empty() && !blocked.is_empty() {
