@@ -45,10 +45,12 @@ async fn external_service() -> String {
     base
 }
 
-async fn probe_server(w: &Workdir, extra: &str) -> TestServer {
+/// A server with the SDK probe module: `top` holds top-level settings, `extra` more of the
+/// module's configuration.
+async fn probe_server(w: &Workdir, top: &str, extra: &str) -> TestServer {
     let lib = w.copy_module("scripted", "a");
     TestServer::start(&w.config(&format!(
-        "modules:\n  - module: {}\n    config: {{label: a, sdk_probe: true, answers: {{}}{extra}}}\n",
+        "{top}modules:\n  - module: {}\n    config: {{label: a, sdk_probe: true, answers: {{}}{extra}}}\n",
         lib.display()
     )))
     .await
@@ -58,7 +60,14 @@ async fn probe_server(w: &Workdir, extra: &str) -> TestServer {
 async fn http_client_calls_external_services_within_limits() {
     let ext = external_service().await;
     let w = Workdir::new();
-    let s = probe_server(&w, "").await;
+    // The external service stands in on 127.0.0.1, which the module client refuses unless
+    // allowed.
+    let s = probe_server(
+        &w,
+        "module_http_client: {ip_range_allowlist: [127.0.0.1]}\n",
+        "",
+    )
+    .await;
     let http = |body: Value| s.probe("a", "POST", "http", Some(body));
 
     let (status, ok) = http(json!({"url": format!("{ext}/json")})).await;
@@ -138,7 +147,7 @@ async fn http_client_calls_external_services_within_limits() {
 #[tokio::test(flavor = "multi_thread")]
 async fn blocking_work_runs_on_its_own_thread_and_panics_are_contained() {
     let w = Workdir::new();
-    let s = probe_server(&w, "").await;
+    let s = probe_server(&w, "", "").await;
     let (status, body) = s.probe("a", "POST", "blocking", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -156,7 +165,7 @@ fn ticks(calls: &[Value]) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn background_tasks_are_tracked_per_module_and_stopped() {
     let w = Workdir::new();
-    let s = probe_server(&w, ", loop_ms: 50").await;
+    let s = probe_server(&w, "", ", loop_ms: 50").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let running = s.tasks.running();
     assert!(

@@ -6,6 +6,7 @@
 //! (`settings.rs`); `modules:` entries are read in `modules.rs`.
 
 mod error;
+mod http_client;
 mod locate;
 mod modules;
 mod settings;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use serde_yaml_ng::Mapping;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
 pub use modules::{ModuleEntry, OnFailure};
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
@@ -63,6 +65,9 @@ pub struct Config {
     /// before the host rolls it back (SQLite has one writer: an open transaction holds every
     /// other write up), shorter than the database busy timeout.
     pub module_transaction_timeout: Duration,
+    /// `module_http_client`: the address ranges the module HTTP client refuses, and those it
+    /// reaches anyway.
+    pub module_http_client: ModuleHttpClient,
     /// `log_format`: how the log is written (`text` or `json`; `RUST_LOG_FORMAT` overrides it).
     pub log_format: crate::logging::LogFormat,
     /// `modules`: the module entries, in priority order.
@@ -187,6 +192,7 @@ impl Config {
             max_module_request_body: 0,
             public_baseurl: String::new(),
             module_transaction_timeout: Duration::ZERO,
+            module_http_client: ModuleHttpClient::default(),
             log_format: crate::logging::LogFormat::default(),
             modules: Vec::new(),
         }
@@ -266,6 +272,22 @@ mod tests {
         );
         let ok = parse("server_name: a\nmodule_transaction_timeout_ms: 300\n").unwrap();
         assert_eq!(ok.module_transaction_timeout, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn a_bad_module_http_client_range_is_reported_at_its_item() {
+        let err = parse(
+            "server_name: a\nmodule_http_client:\n  ip_range_blocklist: [10.0.0.0/8, 10.0.0.0/33]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "conf/hs.yaml:3:36: module_http_client.ip_range_blocklist[1]: \"10.0.0.0/33\" is not a CIDR range such as 10.0.0.0/8 or fd00::/8, nor an IP address"
+        );
+        let ok = parse("server_name: a\nmodule_http_client: {ip_range_allowlist: [127.0.0.1]}\n")
+            .unwrap();
+        assert!(!ok.module_http_client.refuses("127.0.0.1".parse().unwrap()));
+        assert!(ok.module_http_client.refuses("10.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -194,6 +194,16 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "module_http_client",
+        default: Some("{}"),
+        doc: super::http_client::BLOCKLIST_DOC,
+        apply: |_, v, c| {
+            c.module_http_client = super::ModuleHttpClient::parse(v)
+                .map_err(|(path, message)| Problem { path, message })?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log_format",
         default: Some("text"),
         doc: "How the log is written: `text`, or `json` for one JSON object per line \

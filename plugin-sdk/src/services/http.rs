@@ -2,8 +2,11 @@
 //! Every request has a deadline (10 s unless set, at most 60 s) and a response size limit
 //! (1 MiB unless set, at most 16 MiB); running over either is an error naming the request.
 //!
-//! The client reaches any address the server can, loopback and private networks included
-//! (as Synapse's `http_client` does): check URLs that users supply before fetching them.
+//! Unlike Synapse's `http_client`, the modhost host refuses the address ranges its operator
+//! blocks (`module_http_client.ip_range_blocklist`: loopback, private, link-local and cloud
+//! metadata addresses by default), after DNS resolution and on every redirect; such a
+//! request fails with an error naming the address and the setting. An operator lets a range
+//! through with `ip_range_allowlist`.
 //!
 //! ```no_run
 //! # async fn f(api: plugin_sdk::ModuleApi) -> Result<(), plugin_sdk::ModuleError> {

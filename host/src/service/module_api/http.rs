@@ -2,9 +2,10 @@
 //! with a deadline and a response size limit on every request, so a slow or huge answer
 //! costs the module an error, not the server its memory.
 //!
-//! Like Synapse's module `http_client`, it reaches any address the server can, loopback and
-//! private networks included: a module that fetches URLs its users supply must check them
-//! itself, or it lets users probe the server's network.
+//! Unlike Synapse's module `http_client`, it refuses the address ranges of
+//! `module_http_client.ip_range_blocklist` (loopback and private networks by default; see
+//! `http_guard.rs`), so a module fetching URLs its users supply does not let them probe the
+//! server's network.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use plugin_sdk::host_methods::{
 };
 use serde_json::{Map, Value};
 
+use super::http_guard::{build_client, literal_refusal, refusal_in};
 use super::{bad_value, Handler};
 use crate::state::AppState;
 
@@ -24,26 +26,29 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 const DEFAULT_MAX_BYTES: u64 = 1024 * 1024;
 const MAX_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("modhost/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .expect("the HTTP client builds with static settings")
-    })
+/// The module HTTP client, built on first use from the server's `module_http_client`
+/// setting and shared by every module (one connection pool).
+#[derive(Default)]
+pub struct ModuleHttpClientCell(OnceLock<reqwest::Client>);
+
+impl ModuleHttpClientCell {
+    fn get(&self, state: &AppState) -> &reqwest::Client {
+        self.0
+            .get_or_init(|| build_client(&state.config.module_http_client))
+    }
 }
 
 /// `http_request({method, url, headers?, body?, json?, timeout_ms?, max_response_bytes?})` →
 /// `{status, headers, body}` (`body_hex` instead of `body` when the answer is not UTF-8); any
 /// status is an answer. `BadValue` for a URL that is not `http://` or `https://`, an unknown
-/// method or a header value that is not a string, and for transport failures, the deadline
+/// method or a header value that is not a string, for an address `module_http_client`
+/// blocks (named, with the setting; also after a redirect), and for transport failures, the
+/// deadline
 /// (10 s unless set, at most 60 s) and the size limit (1 MiB unless set, at most 16 MiB),
 /// each naming the request.
 impl Handler for SendHttpRequest {
     async fn handle(
-        _: &AppState,
+        state: &AppState,
         module: &str,
         args: HttpRequestArgs,
     ) -> Result<HttpAnswer, HostError> {
@@ -58,7 +63,8 @@ impl Handler for SendHttpRequest {
             .clamp(1, MAX_MAX_BYTES);
         let method_name = spec.method.to_uppercase();
         let what = format!("{method_name} {}", spec.url);
-        let request = build_request(&spec, &method_name)?;
+        let client = state.module_api.http_client.get(state);
+        let request = build_request(client, state, &spec, &method_name)?;
         let exchange = exchange(request, &what, max_bytes);
         match tokio::time::timeout(Duration::from_millis(timeout_ms), exchange).await {
             Ok(Ok(answer)) => {
@@ -73,20 +79,28 @@ impl Handler for SendHttpRequest {
     }
 }
 
-/// The request `spec` describes, with method `method_name`.
+/// The request `spec` describes, with method `method_name`, on `client`; refused when its
+/// URL names an address `state`'s configuration blocks.
 fn build_request(
+    client: &reqwest::Client,
+    state: &AppState,
     spec: &HttpRequestSpec,
     method_name: &str,
 ) -> Result<reqwest::RequestBuilder, HostError> {
-    let url = &spec.url;
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
+    let text = &spec.url;
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
         return Err(bad_value(format!(
-            "http_request needs an http:// or https:// url (got {url:?})"
+            "http_request needs an http:// or https:// url (got {text:?})"
         )));
     }
     let method = reqwest::Method::from_bytes(method_name.as_bytes())
         .map_err(|_| bad_value(format!("{method_name:?} is not an HTTP method")))?;
-    let mut request = client().request(method, url);
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| bad_value(format!("{method_name} {text}: not a valid URL: {e}")))?;
+    if let Some(refused) = literal_refusal(&state.config.module_http_client, &url) {
+        return Err(bad_value(format!("{method_name} {text}: {refused}")));
+    }
+    let mut request = client.request(method, url);
     for (name, value) in &spec.headers {
         let Some(value) = value.as_str() else {
             return Err(bad_value(format!("header {name} must be a string")));
@@ -147,6 +161,9 @@ fn too_large(what: &str, max: u64) -> HostError {
 
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
+    if let Some(refused) = refusal_in(e) {
+        return refused.to_string();
+    }
     let mut text = if e.is_connect() {
         "could not connect".to_string()
     } else {

@@ -12,6 +12,7 @@
 mod account;
 mod cache;
 mod http;
+mod http_guard;
 mod identity;
 mod rooms;
 mod store;
@@ -42,6 +43,8 @@ pub struct ModuleApiState {
     pub presence_pushes: std::sync::Mutex<std::collections::HashSet<String>>,
     /// This instance's name in the cache invalidation stream.
     pub instance: String,
+    /// The client of `http_request`, built on first use.
+    pub http_client: http::ModuleHttpClientCell,
 }
 
 /// The host side of a catalogue method.
