@@ -253,7 +253,6 @@ async fn a_redaction_passes_the_module_checks_like_any_event() {
 /// reference and a reaction by Bob.
 struct Related {
     alice: Client,
-    bob: Client,
     room: String,
     root: String,
     newest_edit: String,
@@ -262,7 +261,7 @@ struct Related {
 }
 
 async fn related(s: &TestServer) -> Related {
-    let (alice, bob, room) = shared_room(&s).await;
+    let (alice, bob, room) = shared_room(s).await;
     let root = send(&alice, &room, json!({"msgtype": "m.text", "body": "root"})).await;
     let edit = |body: &str| {
         json!({
@@ -303,7 +302,6 @@ async fn related(s: &TestServer) -> Related {
 
     Related {
         alice,
-        bob,
         room,
         root,
         newest_edit,
