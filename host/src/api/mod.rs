@@ -23,6 +23,7 @@ mod room_events;
 pub(crate) mod rooms;
 mod sync;
 mod tags;
+mod threepids;
 mod thumbnail;
 mod upgrade;
 
@@ -55,5 +56,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(reports::routes())
         .merge(context_search::routes())
         .merge(push::routes())
+        .merge(threepids::routes())
         .with_state(state)
 }

@@ -19,6 +19,7 @@ mod receipts;
 mod relations;
 mod rooms;
 mod search;
+mod threepids;
 mod thumbnails;
 mod timeline;
 mod users;
@@ -39,6 +40,7 @@ pub use push::{PushActionRow, PusherRow};
 pub use relations::{RelationCount, RelationsPage};
 pub use rooms::{EventReport, EventReportRow};
 pub use search::{SearchHit, SearchOrder};
+pub use threepids::ThreepidRow;
 pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
