@@ -393,6 +393,12 @@ async fn unbind_keeps_the_identifier_and_answers_no_support() {
         before,
         "unbinding is not removing"
     );
+    let (_, caps) = alice.call("GET", "/capabilities", None).await;
+    assert_eq!(
+        caps["capabilities"]["m.3pid_changes"],
+        json!({"enabled": true}),
+        "identifiers can be deleted, as with Synapse's default enable_3pid_changes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
