@@ -1,94 +1,21 @@
-//! Third-party identifiers (issue 13): the admin API binds them, clients list, delete and
-//! unbind them, the validation endpoints answer Synapse's refusals, logins resolve them, and
-//! the module callbacks (`on_add_user_third_party_identifier`, `on_threepid_bind`,
-//! `on_remove_user_third_party_identifier`, `is_3pid_allowed`, `check_3pid_auth`) and the
-//! module API's `get_threepids_for_user` see exactly what Synapse's would.
+//! Third-party identifiers (issue 13): the admin API binds them (and shows them), clients
+//! list, delete and unbind them, logins resolve them, deactivation removes them, and the
+//! module callbacks (`on_add_user_third_party_identifier`, `on_threepid_bind`,
+//! `on_remove_user_third_party_identifier`, `check_3pid_auth`) and the module API's
+//! `get_threepids_for_user` see exactly what Synapse's would. The endpoints needing a
+//! validation session are in `client_threepid_requests.rs`.
 
-use modhost_tests::{Client, TestServer, Workdir};
+mod threepids_common;
+
+use modhost_tests::{TestServer, Workdir};
 use serde_json::{json, Value};
+use threepids_common::*;
 
-const ALICE: &str = "@alice:test.local";
-
-/// Callbacks recorded by the `a` module in every test.
-fn recorders(extra: Value) -> Value {
-    let mut answers = json!({
-        "on_add_user_third_party_identifier": null,
-        "on_threepid_bind": null,
-        "on_remove_user_third_party_identifier": null,
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        answers[k] = v;
-    }
-    answers
-}
-
-/// A server with admin `root`, user `alice` (password `pw`) and one `scripted` module `a`
-/// (with host calls) answering `answers` plus the 3pid recorders.
-async fn server(w: &Workdir, answers: Value) -> (TestServer, Client, Client) {
-    let first = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
-    let root = first.register("root").await;
-    drop(first);
-    let lib = w.copy_module("scripted", "a");
-    let config = json!({"label": "a", "host_calls": true, "answers": recorders(answers)});
-    let s = TestServer::start(&w.config(&format!(
-        "enable_registration: true\nadmin_users: [\"@root:test.local\"]\nmodules:\n  - module: {}\n    config: {config}\n",
-        lib.display()
-    )))
-    .await;
-    let root = s.client(&root.user_id, &root.token);
-    let alice = s.register("alice").await;
-    (s, root, alice)
-}
-
-/// `method path` (from the server root) as `who`.
-async fn call_as(s: &TestServer, who: &Client, method: &str, path: &str) -> (u16, Value) {
-    s.call(method, path, Some(&who.token), None).await
-}
-
-/// `PUT /_synapse/admin/v2/users/{user}` as `root`.
-async fn admin_put(s: &TestServer, root: &Client, user: &str, body: Value) -> (u16, Value) {
-    let path = format!("/_synapse/admin/v2/users/{user}");
-    s.call("PUT", &path, Some(&root.token), Some(body)).await
-}
-
-/// The recorded `(callback, args)` of the 3pid callbacks, in order.
-async fn threepid_calls(s: &TestServer) -> Vec<(String, Value)> {
-    s.calls("a")
+/// `POST /login` with a password and `identifier`: (status, body).
+async fn login(s: &TestServer, identifier: Value, password: &str) -> (u16, Value) {
+    let body = json!({"type": "m.login.password", "identifier": identifier, "password": password});
+    s.call("POST", "/_matrix/client/v3/login", None, Some(body))
         .await
-        .into_iter()
-        .filter(|c| {
-            let name = c["callback"].as_str().unwrap_or_default();
-            name.contains("third_party_identifier") || name == "on_threepid_bind"
-        })
-        .map(|c| {
-            (
-                c["callback"].as_str().unwrap().to_string(),
-                c["args"].clone(),
-            )
-        })
-        .collect()
-}
-
-fn call(name: &str, args: Value) -> (String, Value) {
-    (name.to_string(), args)
-}
-
-/// The `(medium, address)` pairs of a `threepids` list.
-fn pairs(list: &Value) -> Vec<(String, String)> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("not a list: {list}"))
-        .iter()
-        .map(|t| {
-            (
-                t["medium"].as_str().unwrap().to_string(),
-                t["address"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn pair(medium: &str, address: &str) -> (String, String) {
-    (medium.to_string(), address.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,7 +143,12 @@ async fn admin_threepids_refuse_bad_entries_before_changing_anything() {
         .await;
     assert_eq!(name["displayname"], "alice", "nothing changed");
     assert!(s.calls("a").await.is_empty(), "{:?}", s.calls("a").await);
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_get_user_refuses_non_admins_unknown_and_remote_users() {
+    let w = Workdir::new();
+    let (s, root, alice) = server(&w, json!({})).await;
     // Not an admin; an unknown user; a remote user.
     let (status, body) = call_as(
         &s,
@@ -303,7 +235,14 @@ async fn delete_removes_one_and_fires_remove_even_when_nothing_was_bound() {
             call("on_remove_user_third_party_identifier", triple),
         ]
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_refuses_hostile_bodies_before_the_token_and_keeps_the_identifier() {
+    let w = Workdir::new();
+    let (s, root, alice) = server(&w, json!({})).await;
+    let phone = json!({"threepids": [{"medium": "msisdn", "address": "447700900123"}]});
+    assert_eq!(admin_put(&s, &root, ALICE, phone).await.0, 200);
     // Hostile bodies: checked before the token, as Synapse.
     for (body, errcode) in [
         (json!({"medium": "fax", "address": "1"}), "M_BAD_JSON"),
@@ -402,292 +341,6 @@ async fn unbind_keeps_the_identifier_and_answers_no_support() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn add_and_bind_need_a_validated_session_that_never_exists() {
-    let w = Workdir::new();
-    let (s, _root, alice) = server(&w, json!({})).await;
-    let creds = json!({"client_secret": "secret", "sid": "1"});
-
-    // /add: the body, then interactive auth, then the missing session.
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/3pid/add",
-            Some(json!({"client_secret": "secret"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_MISSING_PARAM")),
-        "{body}"
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/3pid/add",
-            Some(json!({"client_secret": "", "sid": "1"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_BAD_JSON")),
-        "{body}"
-    );
-    let (status, body) = alice
-        .call("POST", "/account/3pid/add", Some(creds.clone()))
-        .await;
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(body["flows"][0]["stages"], json!(["m.login.password"]));
-    let mut with_auth = creds.clone();
-    with_auth["auth"] = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": "wrong"});
-    let (status, body) = alice
-        .call("POST", "/account/3pid/add", Some(with_auth.clone()))
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (401, Some("M_FORBIDDEN")),
-        "{body}"
-    );
-    with_auth["auth"]["password"] = json!("pw");
-    let (status, body) = alice
-        .call("POST", "/account/3pid/add", Some(with_auth))
-        .await;
-    let no_session =
-        json!({"errcode": "M_THREEPID_AUTH_FAILED", "error": "No validated 3pid session found"});
-    assert_eq!((status, body), (400, no_session.clone()));
-
-    // The deprecated POST /account/3pid.
-    let (status, body) = alice.call("POST", "/account/3pid", Some(json!({}))).await;
-    assert_eq!(
-        (status, body),
-        (
-            400,
-            json!({"errcode": "M_MISSING_PARAM", "error": "Missing param three_pid_creds"})
-        )
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/3pid",
-            Some(json!({"three_pid_creds": {"sid": "1"}})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
-            400,
-            json!({"errcode": "M_MISSING_PARAM", "error": "Missing params: ['client_secret']"})
-        )
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/3pid",
-            Some(json!({"threePidCreds": {"sid": "1", "client_secret": "a b"}})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
-            400,
-            json!({"errcode": "M_INVALID_PARAM", "error": "Invalid client_secret parameter"})
-        )
-    );
-    let (status, body) = alice
-        .call(
-            "POST",
-            "/account/3pid",
-            Some(json!({"three_pid_creds": creds})),
-        )
-        .await;
-    assert_eq!((status, body), (400, no_session.clone()));
-
-    // /bind: the body before the token, then the missing session.
-    let bind = json!({"client_secret": "secret", "sid": "1", "id_server": "is.example.org", "id_access_token": "t"});
-    let (status, body) = s
-        .call(
-            "POST",
-            "/_matrix/client/v3/account/3pid/bind",
-            None,
-            Some(json!({"sid": "1"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_BAD_JSON")),
-        "{body}"
-    );
-    let (status, body) = s
-        .call(
-            "POST",
-            "/_matrix/client/v3/account/3pid/bind",
-            None,
-            Some(bind.clone()),
-        )
-        .await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (401, Some("M_MISSING_TOKEN"))
-    );
-    let (status, body) = alice.call("POST", "/account/3pid/bind", Some(bind)).await;
-    assert_eq!((status, body), (400, no_session));
-
-    let (_, mine) = alice.call("GET", "/account/3pid", None).await;
-    assert_eq!(mine, json!({"threepids": []}));
-    assert!(threepid_calls(&s).await.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn request_token_denied_by_is_3pid_allowed_and_refused_without_a_sender() {
-    let w = Workdir::new();
-    let (s, root, _alice) = server(
-        &w,
-        json!({"is_3pid_allowed": {"seq": [false, false, true]}}),
-    )
-    .await;
-    let phone = json!({"client_secret": "secret", "send_attempt": 1, "country": "GB", "phone_number": "07700 900123"});
-    let post = |path: &'static str, body: Value| {
-        let s = &s;
-        async move {
-            s.call(
-                "POST",
-                &format!("/_matrix/client/v3{path}"),
-                None,
-                Some(body),
-            )
-            .await
-        }
-    };
-
-    // Email: refused before the module is asked, as Synapse without an email configuration.
-    let email = json!({"client_secret": "secret", "send_attempt": 1, "email": "a@example.com"});
-    assert_eq!(
-        post("/account/3pid/email/requestToken", email.clone()).await,
-        (
-            400,
-            json!({"errcode": "M_THREEPID_MEDIUM_NOT_SUPPORTED", "error": "Adding an email to your account is disabled on this server"})
-        )
-    );
-    assert_eq!(
-        post("/register/email/requestToken", email).await,
-        (
-            400,
-            json!({"errcode": "M_UNKNOWN", "error": "Email-based registration has been disabled on this server"})
-        )
-    );
-
-    // Phone numbers: the module sees the msisdn and whether it is for registering.
-    assert_eq!(
-        post("/account/3pid/msisdn/requestToken", phone.clone()).await,
-        (
-            403,
-            json!({"errcode": "M_THREEPID_DENIED", "error": "Account phone numbers are not authorized on this server"})
-        )
-    );
-    assert_eq!(
-        post("/register/msisdn/requestToken", phone.clone()).await,
-        (
-            403,
-            json!({"errcode": "M_THREEPID_DENIED", "error": "Phone numbers are not authorized to register on this server"})
-        )
-    );
-    let asked: Vec<Value> = s
-        .calls("a")
-        .await
-        .into_iter()
-        .filter(|c| c["callback"] == "is_3pid_allowed")
-        .map(|c| c["args"].clone())
-        .collect();
-    assert_eq!(
-        asked,
-        vec![
-            json!(["msisdn", "447700900123", false]),
-            json!(["msisdn", "447700900123", true]),
-        ]
-    );
-
-    // Allowed: no msisdn delegate, so refused; a number already bound is in use.
-    assert_eq!(
-        post("/account/3pid/msisdn/requestToken", phone.clone()).await,
-        (
-            400,
-            json!({"errcode": "M_THREEPID_MEDIUM_NOT_SUPPORTED", "error": "Adding phone numbers to user account is not supported by this homeserver"})
-        )
-    );
-    assert_eq!(
-        post("/register/msisdn/requestToken", phone.clone()).await,
-        (
-            400,
-            json!({"errcode": "M_UNKNOWN", "error": "Registration by phone number is not supported on this homeserver"})
-        )
-    );
-    let bound = json!({"threepids": [{"medium": "msisdn", "address": "447700900123"}]});
-    assert_eq!(admin_put(&s, &root, ALICE, bound).await.0, 200);
-    assert_eq!(
-        post("/account/3pid/msisdn/requestToken", phone.clone()).await,
-        (
-            400,
-            json!({"errcode": "M_THREEPID_IN_USE", "error": "MSISDN is already in use"})
-        )
-    );
-    assert_eq!(
-        post("/register/msisdn/requestToken", phone.clone()).await,
-        (
-            400,
-            json!({"errcode": "M_THREEPID_IN_USE", "error": "Phone number is already in use"})
-        )
-    );
-
-    // Hostile bodies.
-    let mut bad_number = phone.clone();
-    bad_number["phone_number"] = json!("not a number");
-    for path in [
-        "/account/3pid/msisdn/requestToken",
-        "/register/msisdn/requestToken",
-    ] {
-        assert_eq!(
-            post(path, bad_number.clone()).await,
-            (
-                400,
-                json!({"errcode": "M_INVALID_PARAM", "error": "Unable to parse phone number"})
-            ),
-            "{path}"
-        );
-    }
-    let mut no_attempt = phone.clone();
-    no_attempt.as_object_mut().unwrap().remove("send_attempt");
-    let (status, body) = post("/account/3pid/msisdn/requestToken", no_attempt.clone()).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_MISSING_PARAM")),
-        "{body}"
-    );
-    assert_eq!(
-        post("/register/msisdn/requestToken", no_attempt).await,
-        (
-            400,
-            json!({"errcode": "M_MISSING_PARAM", "error": "Missing params: ['send_attempt']"})
-        )
-    );
-    let mut id_server = phone.clone();
-    id_server["id_server"] = json!("is.example.org");
-    let (status, body) = post("/account/3pid/msisdn/requestToken", id_server).await;
-    assert_eq!(
-        (status, body["errcode"].as_str()),
-        (400, Some("M_INVALID_PARAM")),
-        "{body}"
-    );
-    let mut secret = phone;
-    secret["client_secret"] = json!("a b");
-    assert_eq!(
-        post("/register/msisdn/requestToken", secret).await,
-        (
-            400,
-            json!({"errcode": "M_INVALID_PARAM", "error": "Invalid client_secret parameter"})
-        )
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn login_by_threepid_resolves_through_the_store_after_check_3pid_auth_declines() {
     let w = Workdir::new();
     let (s, root, _alice) = server(&w, json!({"check_3pid_auth": null})).await;
@@ -696,17 +349,9 @@ async fn login_by_threepid_resolves_through_the_store_after_check_3pid_auth_decl
         {"medium": "msisdn", "address": "447700900123"},
     ]});
     assert_eq!(admin_put(&s, &root, ALICE, both).await.0, 200);
-    let login = |identifier: Value, password: &str| {
-        let body =
-            json!({"type": "m.login.password", "identifier": identifier, "password": password});
-        let s = &s;
-        async move {
-            s.call("POST", "/_matrix/client/v3/login", None, Some(body))
-                .await
-        }
-    };
 
     let (status, body) = login(
+        &s,
         json!({"type": "m.id.thirdparty", "medium": "email", "address": " ALICE@example.COM"}),
         "pw",
     )
@@ -717,6 +362,7 @@ async fn login_by_threepid_resolves_through_the_store_after_check_3pid_auth_decl
         "{body}"
     );
     let (status, body) = login(
+        &s,
         json!({"type": "m.id.phone", "country": "GB", "phone": "07700 900123"}),
         "pw",
     )
@@ -741,16 +387,24 @@ async fn login_by_threepid_resolves_through_the_store_after_check_3pid_auth_decl
         ],
         "modules are asked first, with the canonical address"
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn login_by_threepid_refuses_unknown_wrong_and_malformed_identifiers() {
+    let w = Workdir::new();
+    let (s, root, _alice) = server(&w, json!({})).await;
+    let email = json!({"threepids": [{"medium": "email", "address": "alice@example.com"}]});
+    assert_eq!(admin_put(&s, &root, ALICE, email).await.0, 200);
     let invalid = json!({"errcode": "M_FORBIDDEN", "error": "Invalid username or password"});
     let email =
         json!({"type": "m.id.thirdparty", "medium": "email", "address": "alice@example.com"});
-    assert_eq!(login(email, "wrong").await, (403, invalid.clone()));
+    assert_eq!(login(&s, email, "wrong").await, (403, invalid.clone()));
     let unknown =
         json!({"type": "m.id.thirdparty", "medium": "email", "address": "bob@example.com"});
-    assert_eq!(login(unknown, "pw").await, (403, invalid));
+    assert_eq!(login(&s, unknown, "pw").await, (403, invalid));
     assert_eq!(
         login(
+            &s,
             json!({"type": "m.id.thirdparty", "medium": "email", "address": "nope"}),
             "pw"
         )
@@ -761,14 +415,24 @@ async fn login_by_threepid_resolves_through_the_store_after_check_3pid_auth_decl
         )
     );
     assert_eq!(
-        login(json!({"type": "m.id.thirdparty", "medium": "email"}), "pw").await,
+        login(
+            &s,
+            json!({"type": "m.id.thirdparty", "medium": "email"}),
+            "pw"
+        )
+        .await,
         (
             400,
             json!({"errcode": "M_UNKNOWN", "error": "Invalid thirdparty identifier"})
         )
     );
     assert_eq!(
-        login(json!({"type": "m.id.phone", "phone": "07700 900123"}), "pw").await,
+        login(
+            &s,
+            json!({"type": "m.id.phone", "phone": "07700 900123"}),
+            "pw"
+        )
+        .await,
         (
             400,
             json!({"errcode": "M_INVALID_PARAM", "error": "Invalid phone-type identifier"})
