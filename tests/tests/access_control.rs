@@ -121,7 +121,30 @@ const AUTHENTICATED: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/_synapse/admin/v1/deactivate/{user}", Some("{}")),
     ("DELETE", "/_synapse/admin/v2/rooms/{room}", None),
     ("PUT", "/_synapse/admin/v2/users/{user}", Some("{}")),
+    ("GET", "/_synapse/admin/v2/users/{user}", None),
     ("GET", "/_synapse/admin/v1/modules", None),
+    ("GET", "/_matrix/client/v3/account/3pid", None),
+    ("POST", "/_matrix/client/v3/account/3pid", Some("{}")),
+    (
+        "POST",
+        "/_matrix/client/v3/account/3pid/add",
+        Some(r#"{"client_secret": "s", "sid": "1"}"#),
+    ),
+    (
+        "POST",
+        "/_matrix/client/v3/account/3pid/bind",
+        Some(r#"{"client_secret": "s", "sid": "1", "id_server": "i", "id_access_token": "t"}"#),
+    ),
+    (
+        "POST",
+        "/_matrix/client/v3/account/3pid/unbind",
+        Some(r#"{"medium": "email", "address": "a@b.c"}"#),
+    ),
+    (
+        "POST",
+        "/_matrix/client/v3/account/3pid/delete",
+        Some(r#"{"medium": "email", "address": "a@b.c"}"#),
+    ),
 ];
 
 /// The admin-only ones among them.
@@ -133,6 +156,7 @@ const ADMIN: &[(&str, &str, Option<&str>)] = &[
         "/_synapse/admin/v2/users/{user}",
         Some(r#"{"displayname": "x"}"#),
     ),
+    ("GET", "/_synapse/admin/v2/users/{user}", None),
     ("GET", "/_synapse/admin/v1/modules", None),
 ];
 

@@ -168,12 +168,6 @@ pub(super) async fn available_route(
     Ok(Json(json!({ "available": true })))
 }
 
-/// # `GET /_matrix/client/v3/account/3pid`
-/// modhost keeps no third-party identifiers yet: always an empty list.
-pub(super) async fn threepids_route(_who: Requester) -> Json<Value> {
-    Json(json!({ "threepids": [] }))
-}
-
 /// # `GET /_matrix/client/v3/capabilities`
 /// What this server lets clients do (spec §"Capabilities negotiation").
 pub(super) async fn capabilities_route(
@@ -186,7 +180,7 @@ pub(super) async fn capabilities_route(
         "m.change_password": {"enabled": password.enabled && password.localdb_enabled},
         "m.set_displayname": {"enabled": true},
         "m.set_avatar_url": {"enabled": true},
-        "m.3pid_changes": {"enabled": false},
+        "m.3pid_changes": {"enabled": true},
         "m.get_login_token": {"enabled": false},
     }}))
 }
@@ -210,7 +204,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/_matrix/client/v3/register/available",
             get(available_route),
         )
-        .route("/_matrix/client/v3/account/3pid", get(threepids_route))
         .route("/_matrix/client/v3/capabilities", get(capabilities_route))
         .route(
             "/_matrix/client/v3/thirdparty/protocols",

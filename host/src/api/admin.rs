@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, post};
 use axum::Json;
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -119,10 +119,34 @@ pub(super) async fn admin_delete_room_route(
     ))
 }
 
+/// # `GET /_synapse/admin/v2/users/{userId}`
+/// The user as `AppState::admin_user_view` shows it. 400 "Can only look up local users" for
+/// a remote user, 404 `M_NOT_FOUND` for an unknown one. Server admins only.
+pub(super) async fn admin_get_user_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(user_id): Path<String>,
+) -> MatrixResult<Json<Value>> {
+    AppState::require_admin(&who)?;
+    if !state.is_local(&user_id) {
+        return Err(MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_UNKNOWN",
+            "Can only look up local users",
+        ));
+    }
+    let view = state.admin_user_view(&user_id).await?;
+    view.map(Json)
+        .ok_or_else(|| MatrixError::not_found("User not found"))
+}
+
 /// # `PUT /_synapse/admin/v2/users/{userId}`
-/// Profile fields (each change reported to `on_profile_update` with `by_admin`), and
-/// deactivation or reactivation (reported to `on_user_deactivation_status_changed`). Admin
-/// status comes from `admin_users` in the configuration, not from this API.
+/// Profile fields (each change reported to `on_profile_update` with `by_admin`), the
+/// `threepids` list `[{medium, address}]` replacing the user's third-party identifiers (each
+/// removal and addition reported to modules, see `AppState::replace_threepids`), and
+/// deactivation or reactivation (reported to `on_user_deactivation_status_changed`), in
+/// Synapse's order. Answers the user as `GET` shows it. Admin status comes from
+/// `admin_users` in the configuration, not from this API.
 pub(super) async fn admin_put_user_route(
     State(state): State<AppState>,
     who: Requester,
@@ -140,19 +164,16 @@ pub(super) async fn admin_put_user_route(
         .get_user(&user_id)
         .await?
         .ok_or_else(|| MatrixError::not_found("User not found"))?;
-    for (key, field) in [
-        ("displayname", ProfileField::Displayname),
-        ("avatar_url", ProfileField::AvatarUrl),
-    ] {
-        if let Some(v) = body.get(key) {
-            let value = v
-                .as_str()
-                .ok_or_else(|| MatrixError::bad_json(format!("{key} must be a string")))?;
-            state
-                .update_profile_field(&user_id, field, Some(value), true)
-                .await?;
-        }
+    // Checked before anything changes.
+    let threepids = body
+        .get("threepids")
+        .map(crate::service::threepids::parse_threepid_list)
+        .transpose()?;
+    set_profile_field(&state, &user_id, &body, ProfileField::Displayname).await?;
+    if let Some(wanted) = &threepids {
+        state.replace_threepids(&user_id, wanted).await?;
     }
+    set_profile_field(&state, &user_id, &body, ProfileField::AvatarUrl).await?;
     match body.get("deactivated").and_then(Value::as_bool) {
         Some(true) if !user.deactivated => state.deactivate(&user_id, true).await?,
         Some(false) if user.deactivated => {
@@ -171,15 +192,32 @@ pub(super) async fn admin_put_user_route(
         }
         _ => {}
     }
-    let (displayname, avatar_url) = state.store.get_profile(&user_id).await?;
-    let deactivated = state
-        .store
-        .get_user(&user_id)
-        .await?
-        .is_some_and(|u| u.deactivated);
-    Ok(Json(
-        json!({"name": user_id, "displayname": displayname, "avatar_url": avatar_url, "deactivated": deactivated}),
-    ))
+    let view = state.admin_user_view(&user_id).await?;
+    view.map(Json)
+        .ok_or_else(|| MatrixError::not_found("User not found"))
+}
+
+/// Set `field` from the admin's `body` (key `displayname` or `avatar_url`) if present, as
+/// an admin's change. 400 `M_BAD_JSON` for a value that is not a string.
+async fn set_profile_field(
+    state: &AppState,
+    user_id: &str,
+    body: &Map<String, Value>,
+    field: ProfileField,
+) -> MatrixResult<()> {
+    let key = match field {
+        ProfileField::Displayname => "displayname",
+        ProfileField::AvatarUrl => "avatar_url",
+    };
+    if let Some(v) = body.get(key) {
+        let value = v
+            .as_str()
+            .ok_or_else(|| MatrixError::bad_json(format!("{key} must be a string")))?;
+        state
+            .update_profile_field(user_id, field, Some(value), true)
+            .await?;
+    }
+    Ok(())
 }
 
 /// This area's routes.
@@ -198,5 +236,8 @@ pub(super) fn routes() -> Router<AppState> {
             delete(admin_delete_room_route),
         )
         .route("/_synapse/admin/v1/modules", get(admin_modules_route))
-        .route("/_synapse/admin/v2/users/{user}", put(admin_put_user_route))
+        .route(
+            "/_synapse/admin/v2/users/{user}",
+            get(admin_get_user_route).put(admin_put_user_route),
+        )
 }

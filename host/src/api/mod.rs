@@ -24,6 +24,7 @@ mod room_keys;
 pub(crate) mod rooms;
 mod sync;
 mod tags;
+mod threepids;
 mod thumbnail;
 mod upgrade;
 
@@ -57,5 +58,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(context_search::routes())
         .merge(push::routes())
         .merge(room_keys::routes())
+        .merge(threepids::routes())
         .with_state(state)
 }

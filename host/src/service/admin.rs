@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::storage::ProfileField;
 
 impl AppState {
-    /// Deactivate `user_id`: ask modules, drop tokens, clear the profile, leave every room,
-    /// then notify modules.
+    /// Deactivate `user_id`: ask modules, unbind third-party identifiers, leave every room,
+    /// drop tokens, clear the profile, then notify modules.
     pub async fn deactivate(&self, user_id: &str, by_admin: bool) -> MatrixResult<()> {
         if !self
             .modules
@@ -24,6 +24,8 @@ impl AppState {
                 "Deactivation of this user is forbidden",
             ));
         }
+        // Synapse unbinds third-party identifiers first, each reported to modules.
+        self.remove_all_threepids(user_id).await?;
         // Leave rooms while the user can still act.
         let actor = self.acting_as(user_id);
         for (room_id, membership) in self.store.rooms_of(user_id).await? {

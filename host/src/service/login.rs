@@ -1,5 +1,5 @@
 //! Logging in (spec §"Login"): `m.login.password` (by user ID, or by third-party identifier
-//! through modules' `check_3pid_auth`), module login types (`auth_checker`), and
+//! through modules' `check_3pid_auth`, then the local `user_threepids`), module login types (`auth_checker`), and
 //! `m.login.token` (tokens made by the module API's `create_login_token`). Password logins
 //! ask modules first and fall back to the local database (`password_config`). Then, as in
 //! Synapse: `check_login_for_spam`, the new device and token, the module's `on_login`
@@ -7,12 +7,13 @@
 
 use axum::http::StatusCode;
 use plugin_sdk::SpamCheck;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{MatrixError, MatrixResult};
 use crate::modules::AuthError;
 use crate::service::password::verify_password;
 use crate::service::session::{hash_token, issue_token};
+use crate::service::threepids::{canonical_address, phone_number_to_msisdn};
 use crate::state::AppState;
 
 /// Who a login attempt authenticated, and the module follow-up (`(module index, token)`) to
@@ -75,7 +76,10 @@ pub async fn login(
     Ok(response)
 }
 
-/// Check the credentials of a `login_type` attempt.
+/// Check the credentials of a `login_type` attempt. A third-party identifier
+/// (`m.id.thirdparty`, `m.id.phone`) goes to modules' `check_3pid_auth` first (password
+/// logins), else resolves through the local store to its user, whose login then goes on as
+/// for `m.id.user` (Synapse's `AuthHandler.validate_login`).
 async fn authenticate(
     state: &AppState,
     login_type: &str,
@@ -85,14 +89,48 @@ async fn authenticate(
     if password_login && !state.config.password_config.enabled {
         return Err(unknown("Password login has been disabled.".into()));
     }
-    let identifier_type = body
-        .get("identifier")
+    let identifier = body.get("identifier");
+    let identifier_type = identifier
         .and_then(|i| i.get("type"))
         .and_then(Value::as_str);
+    if login_type == "m.login.token"
+        || !matches!(identifier_type, Some("m.id.thirdparty" | "m.id.phone"))
+    {
+        return authenticate_user(state, login_type, body).await;
+    }
+    let (medium, address) = threepid_of(identifier.unwrap_or(&Value::Null))?;
+    if password_login {
+        let password = text(body, "password").unwrap_or_default();
+        let outcome = state
+            .modules
+            .check_3pid_auth(&medium, &address, password)
+            .await;
+        if let Some(outcome) = outcome {
+            return Ok((outcome.user_id, outcome.on_login));
+        }
+    }
+    let user_id = state
+        .store
+        .user_by_threepid(&medium, &address)
+        .await?
+        .ok_or_else(invalid)?;
+    let mut body = body.clone();
+    body.insert(
+        "identifier".into(),
+        json!({"type": "m.id.user", "user": user_id}),
+    );
+    authenticate_user(state, login_type, &body).await
+}
+
+/// Check the credentials of a `login_type` attempt naming its user.
+async fn authenticate_user(
+    state: &AppState,
+    login_type: &str,
+    body: &Map<String, Value>,
+) -> MatrixResult<Authenticated> {
+    let password_login = login_type == "m.login.password";
     let module_types = state.modules.supported_login_types();
-    if password_login && matches!(identifier_type, Some("m.id.thirdparty" | "m.id.phone")) {
-        threepid_login(state, identifier_type, body).await
-    } else if module_types.iter().any(|(t, _)| t == login_type) {
+    if module_types.iter().any(|(t, _)| t == login_type) {
         module_login(state, login_type, body).await
     } else if password_login {
         Ok((local_password_login(state, body).await?, None))
@@ -109,6 +147,26 @@ async fn authenticate(
     }
 }
 
+/// `(medium, address)` of a third-party login identifier, canonicalised as stored:
+/// `m.id.phone` `{country, phone}` (or the older `number`) as an msisdn, an email of
+/// `m.id.thirdparty` `{medium, address}` canonicalised. 400 `M_INVALID_PARAM` "Invalid
+/// phone-type identifier" or "Unable to parse phone number", 400 `M_UNKNOWN` "Invalid
+/// thirdparty identifier" or "Unable to parse email address".
+fn threepid_of(identifier: &Value) -> MatrixResult<(String, String)> {
+    let field = |key: &str| identifier.get(key).and_then(Value::as_str);
+    if identifier["type"] == "m.id.phone" {
+        let (Some(country), Some(phone)) = (field("country"), field("phone").or(field("number")))
+        else {
+            return Err(MatrixError::invalid_param("Invalid phone-type identifier"));
+        };
+        return Ok(("msisdn".into(), phone_number_to_msisdn(country, phone)?));
+    }
+    let (Some(medium), Some(address)) = (field("medium"), field("address")) else {
+        return Err(unknown("Invalid thirdparty identifier".into()));
+    };
+    Ok((medium.to_string(), canonical_address(medium, address)?))
+}
+
 /// The user as sent (`identifier.user`, or the legacy `user`), unqualified or not.
 fn raw_user(body: &Map<String, Value>) -> &str {
     body.get("identifier")
@@ -116,30 +174,6 @@ fn raw_user(body: &Map<String, Value>) -> &str {
         .or_else(|| body.get("user"))
         .and_then(Value::as_str)
         .unwrap_or_default()
-}
-
-/// A password login by third-party identifier: only modules' `check_3pid_auth` can resolve
-/// one (modhost keeps no local third-party identifiers).
-async fn threepid_login(
-    state: &AppState,
-    identifier_type: Option<&str>,
-    body: &Map<String, Value>,
-) -> MatrixResult<Authenticated> {
-    let id = &body["identifier"];
-    let field = |key: &str| id[key].as_str().unwrap_or_default();
-    let (medium, address) = match identifier_type {
-        Some("m.id.phone") => ("msisdn", format!("{}{}", field("country"), field("phone"))),
-        _ => (field("medium"), field("address").to_lowercase()),
-    };
-    let password = text(body, "password").unwrap_or_default();
-    match state
-        .modules
-        .check_3pid_auth(medium, &address, password)
-        .await
-    {
-        Some(outcome) => Ok((outcome.user_id, outcome.on_login)),
-        None => Err(invalid()),
-    }
 }
 
 /// A login type some module registered (`m.login.password` included when a module checks

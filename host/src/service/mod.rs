@@ -3,6 +3,7 @@
 
 pub mod account_data;
 pub mod admin;
+pub mod admin_users;
 pub mod auth;
 pub mod background;
 pub mod cross_signing;
@@ -41,6 +42,8 @@ pub mod session;
 pub mod sync;
 pub mod sync_filter;
 pub mod tags;
+pub mod threepid_requests;
+pub mod threepids;
 pub mod thumbnail;
 pub mod to_device;
 pub mod typing;

@@ -22,6 +22,7 @@ mod relations;
 mod room_keys;
 mod rooms;
 mod search;
+mod threepids;
 mod thumbnails;
 mod timeline;
 mod users;
@@ -45,6 +46,7 @@ pub use relations::{RelationCount, RelationsPage};
 pub use room_keys::{BackupKey, BackupVersion, KeyUpload};
 pub use rooms::{EventReport, EventReportRow};
 pub use search::{SearchHit, SearchOrder};
+pub use threepids::ThreepidRow;
 pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 

@@ -118,10 +118,10 @@ impl PasswordAuthProviderCallbacks {
         fn check_3pid_auth(
             medium: String => "the identifier's medium: for `m.id.thirdparty` its `medium` \
                 as sent (normally `email`), for `m.id.phone` always `msisdn`",
-            address: String => "for `m.id.thirdparty` its `address`, lowercased, \
-                `alice@example.org`; for `m.id.phone` the identifier's `country` and `phone` \
-                concatenated as sent (e.g. `GB7700900123`; not converted to international \
-                form)",
+            address: String => "for `m.id.thirdparty` its `address`, an email canonicalised \
+                (local part case-folded, domain lower-cased: `alice@example.org`); for \
+                `m.id.phone` the `country` and `phone` as an msisdn, E.164 without the `+` \
+                (`GB` `07700 900123` gives `447700900123`)",
             password: String => "the `password` from the login request, in plain text \
                 (`\"\"` when absent)",
         ) -> Option<AuthResult>;
@@ -155,8 +155,9 @@ impl PasswordAuthProviderCallbacks {
         ) -> Option<String>;
         /// Fires when a third-party identifier is about to be used (`registration` tells
         /// whether for registering). `false` answers 403 `M_THREEPID_DENIED`. FIRST `false`
-        /// wins; a failure answers 500. Accepted and kept, but never called while modhost
-        /// has no third-party identifier endpoints.
+        /// wins; a failure answers 500. Asked by `POST /register/msisdn/requestToken` and
+        /// `/account/3pid/msisdn/requestToken`; the email endpoints refuse before asking, as
+        /// Synapse does without an email configuration (modhost sends no email).
         fn is_3pid_allowed(
             medium: String => "the third-party medium, `email` or `msisdn`",
             address: String => "the address, `alice@example.org` or a phone number",

@@ -108,26 +108,22 @@ impl ThirdPartyRulesCallbacks {
             by_admin: bool => "`true` when a server admin made the change (always for \
                 reactivation), `false` when the user deactivated their own account",
         ) -> ();
-        /// Deprecated in Synapse; fires with `on_add_user_third_party_identifier`.
-        /// Accepted and kept, but never called while modhost keeps no third-party
-        /// identifiers.
+        /// Deprecated in Synapse; fires right after `on_add_user_third_party_identifier`.
         fn on_threepid_bind(
             user_id: String => "the local user, `@alice:example.org`",
             medium: String => "the third-party medium, `email` or `msisdn`",
             address: String => "the address, `alice@example.org` or a phone number",
         ) -> ();
-        /// Fires after a third-party identifier is associated with a local user.
-        /// Accepted and kept, but never called while modhost keeps no third-party
-        /// identifiers.
+        /// Fires after a third-party identifier is associated with a local user (the admin
+        /// API's `threepids`).
         fn on_add_user_third_party_identifier(
             user_id: String => "the local user, `@alice:example.org`",
             medium: String => "the third-party medium, `email` or `msisdn`",
             address: String => "the address, `alice@example.org` or a phone number",
         ) -> ();
         /// Fires after a third-party identifier is removed from a local user (also on
-        /// deactivation).
-        /// Accepted and kept, but never called while modhost keeps no third-party
-        /// identifiers.
+        /// deactivation, the admin API's `threepids`, `POST /account/3pid/delete`; there even
+        /// when the identifier was not bound, as in Synapse).
         fn on_remove_user_third_party_identifier(
             user_id: String => "the local user, `@alice:example.org`",
             medium: String => "the third-party medium, `email` or `msisdn`",

@@ -77,6 +77,21 @@ pub struct CreateLoginTokenArgs {
     pub auth_provider_id: Option<String>,
 }
 
+/// One third-party identifier bound to a user, as `get_threepids_for_user` answers it
+/// (Synapse's `ThreepidResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Threepid {
+    /// `email` or `msisdn`.
+    pub medium: String,
+    /// The address; emails canonicalised (local part case-folded, domain lower-cased),
+    /// msisdns in E.164 without the `+`.
+    pub address: String,
+    /// When ownership was validated, ms since the epoch.
+    pub validated_at: i64,
+    /// When the identifier was bound, ms since the epoch.
+    pub added_at: i64,
+}
+
 /// A user's profile as `get_profile_for_user` answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {

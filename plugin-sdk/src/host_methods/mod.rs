@@ -97,6 +97,8 @@ host_methods! {
     GetProfileForUser = "get_profile_for_user" (UserArgs) -> Profile;
     /// Set a registered local user's display name (`on_profile_update` fires, `by_admin`).
     SetDisplayname = "set_displayname" (SetDisplaynameArgs) -> ();
+    /// A user's third-party identifiers, oldest first (empty for unknown or remote users).
+    GetThreepidsForUser = "get_threepids_for_user" (UserArgs) -> Vec<Threepid>;
     /// Who holds an access token; `Matrix` `M_MISSING_TOKEN` / `M_UNKNOWN_TOKEN` /
     /// `ORG_MATRIX_EXPIRED_ACCOUNT` as the client API refuses it.
     GetUserByReq = "get_user_by_req" (GetUserByReqArgs) -> crate::Requester;

@@ -49,6 +49,7 @@ fn identity_arguments_encode_as_before() {
     check::<GetUserinfoById>(u(), vec!["@a:b".encode()]);
     check::<IsUserAdmin>(u(), vec!["@a:b".encode()]);
     check::<GetProfileForUser>(u(), vec!["@a:b".encode()]);
+    check::<GetThreepidsForUser>(u(), vec!["@a:b".encode()]);
     check::<SetUserAdmin>(
         SetUserAdminArgs {
             user_id: s("@a:b"),
@@ -427,7 +428,7 @@ fn names_are_unique() {
             "{name}"
         );
     }
-    assert_eq!(HOST_METHODS.len(), 35);
+    assert_eq!(HOST_METHODS.len(), 36);
 }
 
 /// Garbage from the other side of the ABI (a raw `call_host`, a skewed SDK): any argument

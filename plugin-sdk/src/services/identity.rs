@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::host_methods::{
     CheckUserExists, CreateLoginToken, CreateLoginTokenArgs, GetHostConfig, GetProfileForUser,
-    GetUserByReq, GetUserByReqArgs, GetUserinfoById, InvalidateAccessToken, IsUserAdmin,
-    RegisterDevice, RegisterDeviceArgs, RegisterUser, RegisterUserArgs, SetDisplayname,
-    SetDisplaynameArgs, SetUserAdmin, SetUserAdminArgs, TokenArgs, UserArgs,
+    GetThreepidsForUser, GetUserByReq, GetUserByReqArgs, GetUserinfoById, InvalidateAccessToken,
+    IsUserAdmin, RegisterDevice, RegisterDeviceArgs, RegisterUser, RegisterUserArgs,
+    SetDisplayname, SetDisplaynameArgs, SetUserAdmin, SetUserAdminArgs, Threepid, TokenArgs,
+    UserArgs,
 };
 use crate::web::Request;
 use crate::{ModuleApi, ModuleError, ProfileInfo};
@@ -139,6 +140,16 @@ impl ModuleApi {
             .call_method::<GetProfileForUser>(user(user_id))
             .await?
             .into())
+    }
+
+    /// `user_id`'s third-party identifiers (`{medium, address, validated_at, added_at}`,
+    /// times in ms), oldest first; empty for an unknown or remote user, as Synapse's
+    /// `get_threepids_for_user`.
+    pub async fn get_threepids_for_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<Threepid>, ModuleError> {
+        self.call_method::<GetThreepidsForUser>(user(user_id)).await
     }
 
     /// Set a local user's display name. `on_profile_update` fires with `by_admin = true`.

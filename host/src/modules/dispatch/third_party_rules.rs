@@ -184,21 +184,21 @@ impl Registry {
         .await
     }
 
-    /// A third-party identifier was added: `on_threepid_bind` and
-    /// `on_add_user_third_party_identifier`, as Synapse fires both.
+    /// A third-party identifier was added: `on_add_user_third_party_identifier`, then the
+    /// deprecated `on_threepid_bind`, in Synapse's order (`AuthHandler.add_threepid`).
     pub async fn on_add_user_third_party_identifier(
         &self,
         user_id: &str,
         medium: &str,
         address: &str,
     ) {
-        self.notify(call!(OnThreepidBind {
+        self.notify(call!(OnAddUserThirdPartyIdentifier {
             user_id: s(user_id),
             medium: s(medium),
             address: s(address),
         }))
         .await;
-        self.notify(call!(OnAddUserThirdPartyIdentifier {
+        self.notify(call!(OnThreepidBind {
             user_id: s(user_id),
             medium: s(medium),
             address: s(address),

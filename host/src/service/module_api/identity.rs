@@ -3,9 +3,10 @@
 use axum::http::StatusCode;
 use plugin_sdk::host_methods::{
     CheckUserExists, CreateLoginToken, CreateLoginTokenArgs, GetHostConfig, GetProfileForUser,
-    GetUserByReq, GetUserByReqArgs, GetUserinfoById, HostError, InvalidateAccessToken, IsUserAdmin,
-    Profile, RegisterDevice, RegisterDeviceArgs, RegisterUser, RegisterUserArgs, SetDisplayname,
-    SetDisplaynameArgs, SetUserAdmin, SetUserAdminArgs, TokenArgs, UserArgs,
+    GetThreepidsForUser, GetUserByReq, GetUserByReqArgs, GetUserinfoById, HostError,
+    InvalidateAccessToken, IsUserAdmin, Profile, RegisterDevice, RegisterDeviceArgs, RegisterUser,
+    RegisterUserArgs, SetDisplayname, SetDisplaynameArgs, SetUserAdmin, SetUserAdminArgs, Threepid,
+    TokenArgs, UserArgs,
 };
 use plugin_sdk::{HostConfig, RegisteredDevice, Requester, UserInfo};
 
@@ -208,6 +209,27 @@ impl Handler for GetProfileForUser {
             displayname,
             avatar_url,
         })
+    }
+}
+
+/// `get_threepids_for_user(user_id)` → `[{medium, address, validated_at, added_at}]`, oldest
+/// first; empty for unknown or remote users, as Synapse.
+impl Handler for GetThreepidsForUser {
+    async fn handle(state: &AppState, _: &str, args: UserArgs) -> Result<Vec<Threepid>, HostError> {
+        let rows = state
+            .store
+            .threepids_of(&args.user_id)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|t| Threepid {
+                medium: t.medium,
+                address: t.address,
+                validated_at: t.validated_at,
+                added_at: t.added_at,
+            })
+            .collect())
     }
 }
 

@@ -105,6 +105,7 @@ const ROUTES: &[Route] = &[
     route::<hm::RegisterDevice>(),
     route::<hm::GetProfileForUser>(),
     route::<hm::SetDisplayname>(),
+    route::<hm::GetThreepidsForUser>(),
     route::<hm::GetUserByReq>(),
     route::<hm::InvalidateAccessToken>(),
     route::<hm::CreateLoginToken>(),
