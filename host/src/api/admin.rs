@@ -40,15 +40,28 @@ pub(super) async fn deactivate_route(
             "Invalid password",
         ));
     }
-    state.deactivate(&who.user_id, false).await?;
+    // Synapse passes `by_admin = false` for the client endpoint, admins included.
+    state.deactivate(&who.user_id, false, erase(&body)?).await?;
     Ok(Json(json!({"id_server_unbind_result": "no-support"})).into_response())
 }
 
-/// # `POST /_synapse/admin/v1/deactivate/{userId}`
+/// The `erase` flag of a deactivation body (default false); 400 `M_BAD_JSON` unless boolean.
+fn erase(body: &Map<String, Value>) -> MatrixResult<bool> {
+    match body.get("erase") {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(MatrixError::bad_json(
+            "Param 'erase' must be a boolean, if given",
+        )),
+    }
+}
+
+/// # `POST /_synapse/admin/v1/deactivate/{userId}` (body: optional `erase`)
 pub(super) async fn admin_deactivate_route(
     State(state): State<AppState>,
     who: Requester,
     Path(user_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> MatrixResult<Json<Value>> {
     AppState::require_admin(&who)?;
     match state.store.get_user(&user_id).await? {
@@ -59,7 +72,7 @@ pub(super) async fn admin_deactivate_route(
             ))
         }
     }
-    state.deactivate(&user_id, true).await?;
+    state.deactivate(&user_id, true, erase(&body)?).await?;
     Ok(Json(json!({"id_server_unbind_result": "no-support"})))
 }
 
@@ -175,7 +188,7 @@ pub(super) async fn admin_put_user_route(
     }
     set_profile_field(&state, &user_id, &body, ProfileField::AvatarUrl).await?;
     match body.get("deactivated").and_then(Value::as_bool) {
-        Some(true) if !user.deactivated => state.deactivate(&user_id, true).await?,
+        Some(true) if !user.deactivated => state.deactivate(&user_id, true, false).await?,
         Some(false) if user.deactivated => {
             let password = body
                 .get("password")

@@ -66,7 +66,8 @@ pub(super) async fn get_profile_field_route(
 }
 
 /// # `PUT /_matrix/client/v3/profile/{userId}/{displayname|avatar_url}`
-/// Then every module's `on_profile_update`.
+/// Then every module's `on_profile_update`. Another user's profile only for server admins
+/// (400 `M_FORBIDDEN` otherwise, as Synapse; 404 for an unknown user).
 pub(super) async fn put_profile_field_route(
     State(state): State<AppState>,
     who: Requester,
@@ -74,10 +75,17 @@ pub(super) async fn put_profile_field_route(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> MatrixResult<Json<Value>> {
     let which = field(&name)?;
-    if user_id != who.user_id {
-        return Err(MatrixError::forbidden(
-            "You cannot change another user's profile",
+    // As Synapse: a server admin may set anyone's profile, and every change a server admin
+    // makes reaches `on_profile_update` with `by_admin = true` — their own included.
+    if user_id != who.user_id && !who.is_admin {
+        return Err(MatrixError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "M_FORBIDDEN",
+            format!("Cannot set another user's {name}"),
         ));
+    }
+    if user_id != who.user_id && state.store.get_user(&user_id).await?.is_none() {
+        return Err(MatrixError::not_found("User not found"));
     }
     let value = match body.get(name.as_str()) {
         Some(Value::String(s)) => Some(s.as_str()),
@@ -85,7 +93,7 @@ pub(super) async fn put_profile_field_route(
         Some(_) => return Err(MatrixError::bad_json(format!("{name} must be a string"))),
     };
     state
-        .update_profile_field(&user_id, which, value, false)
+        .update_profile_field(&user_id, which, value, who.is_admin)
         .await?;
     Ok(Json(json!({})))
 }

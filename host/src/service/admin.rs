@@ -12,9 +12,12 @@ use crate::state::AppState;
 use crate::storage::ProfileField;
 
 impl AppState {
-    /// Deactivate `user_id`: ask modules, unbind third-party identifiers, leave every room,
-    /// drop tokens, clear the profile, then notify modules.
-    pub async fn deactivate(&self, user_id: &str, by_admin: bool) -> MatrixResult<()> {
+    /// Deactivate `user_id` (`by_admin`: the admin API asked): ask modules, unbind third-party
+    /// identifiers, leave every room, drop tokens and key backups, then notify modules. With
+    /// `erase` (the request's `erase: true`) the profile is cleared too and
+    /// `on_profile_update(…, deactivation = true)` fires — only then, as in Synapse's
+    /// `DeactivateAccountHandler`. 403 when a module refuses.
+    pub async fn deactivate(&self, user_id: &str, by_admin: bool, erase: bool) -> MatrixResult<()> {
         if !self
             .modules
             .check_can_deactivate_user(user_id, by_admin)
@@ -40,6 +43,18 @@ impl AppState {
         }
         self.store.deactivate_user(user_id).await?;
         crate::service::room_keys::forget_user(self, user_id).await?;
+        if erase {
+            self.erase_profile(user_id, by_admin).await?;
+        }
+        self.modules
+            .on_user_deactivation_status_changed(user_id, true, by_admin)
+            .await;
+        Ok(())
+    }
+
+    /// Clear a deactivated user's profile (display name `""`, no avatar) and tell modules
+    /// (`deactivation = true`).
+    async fn erase_profile(&self, user_id: &str, by_admin: bool) -> MatrixResult<()> {
         self.store
             .set_profile_field(user_id, ProfileField::Displayname, Some(""))
             .await?;
@@ -52,9 +67,6 @@ impl AppState {
         };
         self.modules
             .on_profile_update(user_id, &cleared, by_admin, true)
-            .await;
-        self.modules
-            .on_user_deactivation_status_changed(user_id, true, by_admin)
             .await;
         Ok(())
     }

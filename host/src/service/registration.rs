@@ -105,10 +105,55 @@ pub async fn check_available(state: &AppState, localpart: &str) -> MatrixResult<
 /// denies (deliberately disguised, as Synapse does), module failures.
 pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<String> {
     let localpart = choose_localpart(state, &reg).await?;
-    let user_id = state.user_id(&localpart);
+    let verdict = spam_verdict(state, &localpart, &reg.request_info).await?;
+    let password_hash = match reg.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let user_id = create(state, &localpart, password_hash.as_deref(), verdict).await?;
+    let displayname = state
+        .modules
+        .get_displayname_for_registration(reg.uia_results, reg.params)
+        .await?
+        .unwrap_or(localpart);
+    finish(state, &user_id, &displayname).await?;
+    Ok(user_id)
+}
+
+/// The module API's `register_user`: the same registration checks Synapse's
+/// `RegistrationHandler.register_user` runs for it — `check_registration_for_spam` first (no
+/// request info, no auth provider; a denial is 429 `M_LIMIT_EXCEEDED`, a shadow-ban registers
+/// the user shadow-banned), then the localpart rules and availability (400
+/// `M_INVALID_USERNAME` / `M_USER_IN_USE`) — then `displayname` (default: the localpart),
+/// `admin`, and `on_user_registration`. No password and no device. Unlike the client API,
+/// `get_displayname_for_registration` is not asked (Synapse asks it only in the servlet).
+pub async fn register_for_module(
+    state: &AppState,
+    localpart: &str,
+    displayname: Option<String>,
+    admin: bool,
+) -> MatrixResult<String> {
+    let localpart = localpart.to_lowercase();
+    let verdict = spam_verdict(state, &localpart, &[]).await?;
+    check_localpart(state, &localpart)?;
+    let user_id = create(state, &localpart, None, verdict).await?;
+    if admin {
+        state.store.set_admin(&user_id, true).await?;
+    }
+    finish(state, &user_id, &displayname.unwrap_or(localpart)).await?;
+    Ok(user_id)
+}
+
+/// `check_registration_for_spam` for `localpart`: allow or shadow-ban; a denial is 429
+/// `M_LIMIT_EXCEEDED` "Rate limited" so the refused cannot tell.
+async fn spam_verdict(
+    state: &AppState,
+    localpart: &str,
+    request_info: &[(String, String)],
+) -> MatrixResult<RegistrationBehaviour> {
     let verdict = state
         .modules
-        .check_registration_for_spam(None, Some(&localpart), &reg.request_info, None)
+        .check_registration_for_spam(None, Some(localpart), request_info, None)
         .await?;
     if verdict == RegistrationBehaviour::Deny {
         return Err(MatrixError::new(
@@ -117,14 +162,22 @@ pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<S
             "Rate limited",
         ));
     }
-    let password_hash = match reg.password {
-        Some(p) => Some(hash_password(p).await?),
-        None => None,
-    };
+    Ok(verdict)
+}
+
+/// Store the account (shadow-banned when the spam checkers said so); 400 `M_USER_IN_USE` when
+/// the ID is taken.
+async fn create(
+    state: &AppState,
+    localpart: &str,
+    password_hash: Option<&str>,
+    verdict: RegistrationBehaviour,
+) -> MatrixResult<String> {
+    let user_id = state.user_id(localpart);
     let shadow_banned = verdict == RegistrationBehaviour::ShadowBan;
     if !state
         .store
-        .create_user(&user_id, password_hash.as_deref(), shadow_banned)
+        .create_user(&user_id, password_hash, shadow_banned)
         .await?
     {
         return Err(MatrixError::new(
@@ -133,15 +186,15 @@ pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<S
             "User ID already taken.",
         ));
     }
-    let displayname = state
-        .modules
-        .get_displayname_for_registration(reg.uia_results, reg.params)
-        .await?
-        .unwrap_or(localpart);
+    Ok(user_id)
+}
+
+/// Set the new account's display name and tell `on_user_registration` modules.
+async fn finish(state: &AppState, user_id: &str, displayname: &str) -> MatrixResult<()> {
     state
         .store
-        .set_profile_field(&user_id, ProfileField::Displayname, Some(&displayname))
+        .set_profile_field(user_id, ProfileField::Displayname, Some(displayname))
         .await?;
-    state.modules.on_user_registration(&user_id).await?;
-    Ok(user_id)
+    state.modules.on_user_registration(user_id).await?;
+    Ok(())
 }

@@ -130,47 +130,26 @@ impl Handler for SetUserAdmin {
     }
 }
 
-/// `register_user(localpart, displayname?, admin?)` → the new user ID. No password and no
-/// device; the display name defaults to the localpart; registration callbacks fire as for
-/// any registration. `Matrix` 400 `M_INVALID_USERNAME` or `M_USER_IN_USE`.
+/// `register_user(localpart, displayname?, admin?)` → the new user ID, through the same
+/// registration checks as Synapse's module API (`check_registration_for_spam`, then the
+/// localpart rules): see [`crate::service::registration::register_for_module`]. `Matrix` 429
+/// `M_LIMIT_EXCEEDED` when a spam checker denies, 400 `M_INVALID_USERNAME` or
+/// `M_USER_IN_USE`.
 impl Handler for RegisterUser {
     async fn handle(
         state: &AppState,
         module: &str,
         args: RegisterUserArgs,
     ) -> Result<String, HostError> {
-        let localpart = args.localpart.to_lowercase();
         let admin = args.admin == Some(true);
-        let user_id = state.user_id(&localpart);
-        let refuse = |errcode, error: String| {
-            refused(MatrixError::new(StatusCode::BAD_REQUEST, errcode, error))
-        };
-        if ruma_common::UserId::parse(&user_id).is_err() || localpart.is_empty() {
-            let error = format!("{localpart:?} is not a valid localpart");
-            return Err(refuse("M_INVALID_USERNAME", error));
-        }
-        let created = state.store.create_user(&user_id, None, false).await;
-        if !created.map_err(internal)? {
-            return Err(refuse("M_USER_IN_USE", "User ID already taken.".into()));
-        }
-        let display = args.displayname.unwrap_or_else(|| localpart.clone());
-        state
-            .store
-            .set_profile_field(&user_id, ProfileField::Displayname, Some(&display))
-            .await
-            .map_err(internal)?;
-        if admin {
-            state
-                .store
-                .set_admin(&user_id, true)
-                .await
-                .map_err(internal)?;
-        }
-        state
-            .modules
-            .on_user_registration(&user_id)
-            .await
-            .map_err(internal)?;
+        let user_id = crate::service::registration::register_for_module(
+            state,
+            &args.localpart,
+            args.displayname,
+            admin,
+        )
+        .await
+        .map_err(refused)?;
         tracing::info!(module, %user_id, admin, "module registered a user");
         Ok(user_id)
     }
