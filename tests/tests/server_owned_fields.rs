@@ -1,5 +1,6 @@
 //! The server's own `unsigned` fields: `transaction_id` reaches exactly the device that sent
-//! the event (client-server spec v1.12 §"Transaction identifiers"), and a module's
+//! the event (client-server spec v1.12 §"Transaction identifiers"), a state event carries
+//! `replaces_state` / `prev_content` / `prev_sender` of the state it replaced, and a module's
 //! `add_field_to_unsigned` can never set a server-owned key — it is dropped and the module
 //! named in a warning, once.
 
@@ -140,4 +141,75 @@ async fn transaction_ids_reach_the_sending_device_and_modules_cannot_forge_serve
     for key in ["transaction_id", "age"] {
         assert_eq!(warnings(key), 1, "one warning for {key}:\n{log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_events_carry_what_they_replaced_and_modules_cannot_say_otherwise() {
+    let w = Workdir::new();
+    let answers = json!({"add_field_to_unsigned": {"prev_content": {"name": "forged"}, "replaces_state": "$forged"}});
+    let s =
+        modhost_tests::scripted_server(&w, "enable_registration: true\n", &[("a", answers)]).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({"name": "First"})).await;
+    let (_, first) = alice
+        .call("GET", &format!("/rooms/{room}/state"), None)
+        .await;
+    let first_name = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "m.room.name")
+        .unwrap()
+        .clone();
+    assert!(
+        first_name["unsigned"].get("replaces_state").is_none(),
+        "{first_name}"
+    );
+    let (status, sent) = alice
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/state/m.room.name/"),
+            Some(json!({"name": "Second"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let second_id = sent["event_id"].as_str().unwrap();
+    let (_, second) = alice
+        .call("GET", &format!("/rooms/{room}/event/{second_id}"), None)
+        .await;
+    assert_eq!(
+        (
+            &second["unsigned"]["replaces_state"],
+            &second["unsigned"]["prev_content"],
+            &second["unsigned"]["prev_sender"]
+        ),
+        (
+            &first_name["event_id"],
+            &json!({"name": "First"}),
+            &json!(alice.user_id)
+        ),
+        "{second}"
+    );
+    // The membership change of a join carries the invite it replaced, as clients expect.
+    let bob = s.register("bob").await;
+    alice
+        .call(
+            "POST",
+            &format!("/rooms/{room}/invite"),
+            Some(json!({"user_id": bob.user_id})),
+        )
+        .await;
+    bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    let (_, state) = bob.call("GET", &format!("/rooms/{room}/state"), None).await;
+    let join = state
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["state_key"] == bob.user_id.as_str())
+        .unwrap();
+    assert_eq!(
+        join["unsigned"]["prev_content"]["membership"], "invite",
+        "{join}"
+    );
 }

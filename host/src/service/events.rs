@@ -61,6 +61,9 @@ impl AppState {
         });
         if let Some(key) = new.state_key {
             event["state_key"] = json!(key);
+            if let Some(unsigned) = self.replaced_state(&new, key).await? {
+                event["unsigned"] = unsigned;
+            }
         }
         // Room versions up to 10 read `redacts` at the top level, 11 in `content`: both are set.
         if let Some(target) = redaction::redacts_of(new.event_type, None, &event["content"]) {
@@ -123,6 +126,23 @@ impl AppState {
             tokio::spawn(async move { modules.on_new_event(&text, &state_after).await });
         }
         Ok(event_id)
+    }
+
+    /// The server's `unsigned` fields of a state event that replaces earlier state
+    /// (client-server spec v1.12 §"Room event format"): `replaces_state` (its event ID),
+    /// `prev_content` and `prev_sender`; `None` for the first event of its `(type, state_key)`.
+    async fn replaced_state(&self, new: &NewEvent<'_>, key: &str) -> MatrixResult<Option<Value>> {
+        let previous = self
+            .store
+            .state_event(new.room_id, new.event_type, key)
+            .await?;
+        Ok(previous.map(|old| {
+            json!({
+                "replaces_state": old["event_id"],
+                "prev_content": old["content"],
+                "prev_sender": old["sender"],
+            })
+        }))
     }
 
     /// Store `event` (recording the client transaction `txn`); a redaction replaces its
