@@ -2,7 +2,7 @@
 //! versions, r0 paths, `soft_logout`, capabilities, push rules, joined rooms and members,
 //! username availability — each answered as the client-server spec (v1.12) and Synapse do.
 
-use modhost_tests::{TestServer, Workdir};
+use modhost_tests::{Client, TestServer, Workdir};
 use serde_json::{json, Value};
 
 async fn server(w: &Workdir) -> TestServer {
@@ -234,16 +234,23 @@ async fn push_rules_start_from_the_spec_defaults_and_every_endpoint_edits_them()
         alice.call("GET", &format!("{master}/actions"), None).await,
         (200, json!({"actions": ["notify"]}))
     );
+}
 
+/// `PUT /pushrules/global/content/{id}{query}` with pattern `{id}*` as `alice`.
+async fn put_content_rule(alice: &Client, id: &str, query: &str) -> (u16, Value) {
+    let path = format!("/pushrules/global/content/{id}{query}");
+    let body = json!({"pattern": format!("{id}*"), "actions": ["notify"]});
+    alice.call("PUT", &path, Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_rules_user_rules_are_placed_read_and_refused_as_synapse_does() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
     // A user rule, placed before another.
-    let put = |id: &str, query: &str| {
-        let path = format!("/pushrules/global/content/{id}{query}");
-        let body = json!({"pattern": format!("{id}*"), "actions": ["notify"]});
-        let alice = &alice;
-        async move { alice.call("PUT", &path, Some(body)).await }
-    };
-    assert_eq!(put("cake", "").await.0, 200);
-    assert_eq!(put("pie", "?before=cake").await.0, 200);
+    assert_eq!(put_content_rule(&alice, "cake", "").await.0, 200);
+    assert_eq!(put_content_rule(&alice, "pie", "?before=cake").await.0, 200);
     let (_, rules) = alice.call("GET", "/pushrules/", None).await;
     let ids: Vec<&str> = rules["global"]["content"]
         .as_array()
@@ -261,12 +268,12 @@ async fn push_rules_start_from_the_spec_defaults_and_every_endpoint_edits_them()
     assert_eq!(one["actions"], json!(["notify"]));
 
     // Refusals.
-    let (status, err) = put(".m.rule.mine", "").await;
+    let (status, err) = put_content_rule(&alice, ".m.rule.mine", "").await;
     assert_eq!(
         (status, err["errcode"].clone()),
         (400, json!("M_INVALID_PARAM"))
     );
-    let (status, err) = put("tart", "?before=nothing").await;
+    let (status, err) = put_content_rule(&alice, "tart", "?before=nothing").await;
     assert_eq!(
         (status, err["errcode"].clone()),
         (404, json!("M_NOT_FOUND"))
@@ -293,7 +300,15 @@ async fn push_rules_start_from_the_spec_defaults_and_every_endpoint_edits_them()
         )
         .await;
     assert_eq!((status, err["errcode"].clone()), (400, json!("M_BAD_JSON")));
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn push_rule_deletions_reach_the_client_through_sync() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    assert_eq!(put_content_rule(&alice, "cake", "").await.0, 200);
+    assert_eq!(put_content_rule(&alice, "pie", "").await.0, 200);
     // Delete, and the rules reach the client through /sync as account data.
     let (status, _) = alice
         .call("DELETE", "/pushrules/global/content/cake", None)
@@ -393,8 +408,19 @@ fn ephemeral<'a>(sync: &'a Value, room: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() {
+/// Alice's public room that Bob joined, with Alice's message `event` and Bob's sync token
+/// `since` taken after it.
+struct ReadRoom {
+    s: TestServer,
+    alice: Client,
+    bob: Client,
+    room: String,
+    event: String,
+    since: String,
+    _w: Workdir,
+}
+
+async fn read_room() -> ReadRoom {
     let w = Workdir::new();
     let s = server(&w).await;
     let alice = s.register("alice").await;
@@ -411,6 +437,28 @@ async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() 
     let (_, first) = bob.call("GET", "/sync", None).await;
     let since = first["next_batch"].as_str().unwrap().to_string();
 
+    ReadRoom {
+        s,
+        alice,
+        bob,
+        room,
+        event,
+        since,
+        _w: w,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_reach_the_other_member_through_a_long_poll() {
+    let ReadRoom {
+        s,
+        alice,
+        bob,
+        room,
+        event,
+        since,
+        _w,
+    } = read_room().await;
     // A long-poll of bob's wakes when alice's receipt arrives.
     let poll = {
         let bob = s.client(&bob.user_id, &bob.token);
@@ -433,7 +481,20 @@ async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() 
     let read = &receipts[0]["content"][&event]["m.read"][&alice.user_id];
     assert_eq!(read["thread_id"], "main", "{woke}");
     assert!(read["ts"].as_i64().unwrap() > 0);
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn private_receipts_and_read_markers_stay_the_readers_own() {
+    let ReadRoom {
+        s: _s,
+        alice,
+        bob,
+        room,
+        event,
+        since,
+        _w,
+    } = read_room().await;
+    let woke = json!({"next_batch": since});
     // Private receipts and read markers are the reader's own.
     let private = format!("/rooms/{room}/receipt/m.read.private/{event}");
     assert_eq!(alice.call("POST", &private, Some(json!({}))).await.0, 200);
@@ -457,7 +518,17 @@ async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() 
         .find(|e| e["type"] == "m.fully_read")
         .expect("m.fully_read in alice's room account data");
     assert_eq!(fully_read["content"]["event_id"], json!(event));
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_starts_and_stops_for_the_other_member() {
+    let ReadRoom {
+        s: _s,
+        alice,
+        bob,
+        room,
+        _w,
+    } = read_room().await;
     // Typing, then stopping.
     let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
     let (_, before) = bob.call("GET", "/sync", None).await;
@@ -492,7 +563,20 @@ async fn receipts_read_markers_and_typing_reach_the_other_member_through_sync() 
         .cloned()
         .expect("m.typing after stopping");
     assert_eq!(stopped["content"]["user_ids"], json!([]));
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn typing_and_receipt_refusals() {
+    let ReadRoom {
+        s,
+        alice,
+        bob,
+        room,
+        event,
+        _w,
+    } = read_room().await;
+    let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
+    let receipt = format!("/rooms/{room}/receipt/m.read/{event}");
     // Refusals.
     let (status, err) = bob
         .call("PUT", &typing, Some(json!({"typing": true})))
