@@ -458,6 +458,7 @@ async fn receipts_reach_the_other_member_through_a_long_poll() {
         event,
         since,
         _w,
+        ..
     } = read_room().await;
     // A long-poll of bob's wakes when alice's receipt arrives.
     let poll = {
@@ -493,6 +494,7 @@ async fn private_receipts_and_read_markers_stay_the_readers_own() {
         event,
         since,
         _w,
+        ..
     } = read_room().await;
     let woke = json!({"next_batch": since});
     // Private receipts and read markers are the reader's own.
@@ -528,6 +530,7 @@ async fn typing_starts_and_stops_for_the_other_member() {
         bob,
         room,
         _w,
+        ..
     } = read_room().await;
     // Typing, then stopping.
     let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
@@ -574,6 +577,7 @@ async fn typing_and_receipt_refusals() {
         room,
         event,
         _w,
+        ..
     } = read_room().await;
     let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
     let receipt = format!("/rooms/{room}/receipt/m.read/{event}");
