@@ -197,8 +197,11 @@ async fn rooms(
     window: &Window,
 ) -> MatrixResult<[Map<String, Value>; 3]> {
     let [mut join, mut invite, mut leave] = [Map::new(), Map::new(), Map::new()];
+    let changed = changed_rooms(state, req, window).await?;
     for (room_id, membership) in state.store.rooms_of(req.user_id).await? {
-        if !sync_filter::room_shown(req, &room_id) {
+        if !sync_filter::room_shown(req, &room_id)
+            || changed.as_ref().is_some_and(|c| !c.contains(&room_id))
+        {
             continue;
         }
         let member_event = state
@@ -234,6 +237,40 @@ async fn rooms(
         }
     }
     Ok([join, invite, leave])
+}
+
+/// The rooms an incremental sync must look at — those with events (the user's membership
+/// changes included), receipts, typing or room account data since the token — so the rooms
+/// where nothing happened cost nothing. `None`: every room (initial or `full_state` sync).
+async fn changed_rooms(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+) -> MatrixResult<Option<std::collections::HashSet<String>>> {
+    if window.initial || req.full_state {
+        return Ok(None);
+    }
+    let mut changed: std::collections::HashSet<String> = state
+        .store
+        .rooms_with_events_for(req.user_id, window.since_ev, window.ev_now)
+        .await?
+        .into_iter()
+        .collect();
+    changed.extend(
+        state
+            .store
+            .rooms_with_receipts_since(window.since.receipts)
+            .await?,
+    );
+    changed.extend(state.typing.rooms_changed_since(window.since.typing));
+    changed.extend(
+        window
+            .account_data
+            .iter()
+            .filter(|(room, _, _)| !room.is_empty())
+            .map(|(room, _, _)| room.clone()),
+    );
+    Ok(Some(changed))
 }
 
 /// A joined room's section, or `None` when an incremental sync has nothing new for it.

@@ -62,6 +62,16 @@ impl Typing {
         Some(serial)
     }
 
+    /// The rooms whose typing changed after change number `since`.
+    pub fn rooms_changed_since(&self, since: i64) -> Vec<String> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.rooms
+            .iter()
+            .filter(|(_, (_, changed))| *changed > since)
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
+
     /// Who types in `room_id` now, if the room changed after position `since` (`None`:
     /// nothing to send).
     pub fn changed_since(&self, room_id: &str, since: i64) -> Option<Vec<String>> {

@@ -350,4 +350,24 @@ impl Store {
         let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+
+    /// The rooms `user_id` has (or had) a membership in that got events with
+    /// `from < stream_ordering <= to`: what an incremental `/sync` must look at.
+    pub async fn rooms_with_events_for(
+        &self,
+        user_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT e.room_id FROM events e JOIN current_state s \
+             ON s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
+             WHERE e.stream_ordering > ? AND e.stream_ordering <= ?",
+        )
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+    }
 }

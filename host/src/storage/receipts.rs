@@ -69,6 +69,14 @@ impl Store {
         .await
     }
 
+    /// The rooms with receipts after stream position `since`.
+    pub async fn rooms_with_receipts_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT DISTINCT room_id FROM receipts WHERE stream_id > ?")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await
+    }
+
     /// Receipts in `room_id` after stream position `since` (all of them for 0).
     pub async fn receipts_since(
         &self,
