@@ -429,3 +429,30 @@ async fn events_are_checked_alike_from_the_client_and_the_module_api() {
     assert!(sent["ok"]["event_id"].is_string(), "{sent}");
     assert_eq!(names(&calls_since(&s, from).await), checks);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_registration_asks_the_password_providers_before_the_spam_checker() {
+    let w = Workdir::new();
+    let watched = [
+        "get_username_for_registration",
+        "get_displayname_for_registration",
+        "check_registration_for_spam",
+        "on_user_registration",
+    ];
+    let answers: serde_json::Map<String, Value> = watched
+        .iter()
+        .map(|n| (n.to_string(), Value::Null))
+        .collect();
+    let (s, _) = server_with(&w, Value::Object(answers)).await;
+    let from = mark(&s).await;
+    s.register("erin").await;
+    assert_eq!(names(&calls_since(&s, from).await), watched);
+    // The module API's register_user has no password providers to ask.
+    let from = mark(&s).await;
+    let made = s.host_call("a", "register_user", json!(["fay"])).await;
+    assert_eq!(made, json!({"ok": "@fay:test.local"}));
+    assert_eq!(
+        names(&calls_since(&s, from).await),
+        ["check_registration_for_spam", "on_user_registration"]
+    );
+}
