@@ -181,7 +181,11 @@ impl Server {
         // action of the signal.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        let served = axum::serve(listener, self.app())
+        // The peer address feeds the spam checkers' `request_info` (api::extract::RequestInfo).
+        let app = self
+            .app()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}

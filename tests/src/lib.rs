@@ -396,6 +396,8 @@ async fn axum_serve(
     listener: tokio::net::TcpListener,
     app: modhost_axum::Router,
 ) -> std::io::Result<()> {
+    // With the peer address, as `Server::serve` does (spam checkers' `request_info`).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     modhost_axum::serve(listener, app).await
 }
 

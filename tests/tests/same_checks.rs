@@ -57,7 +57,10 @@ async fn module_api_registration_asks_the_registration_spam_checker() {
         .into_iter()
         .cloned()
         .collect::<Vec<_>>();
-    assert_eq!(seen, vec![json!(["carol", null]), json!(["dave", null])]);
+    assert_eq!(
+        seen,
+        vec![json!(["carol", null, []]), json!(["dave", null, []])]
+    );
     let (status, dave) = s
         .call(
             "GET",

@@ -2,7 +2,7 @@
 //! `service::registration`, `service::login` and `service::session`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
@@ -10,20 +10,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::extract::{JsonBody, MatrixQuery, Requester, RequesterAllowExpired};
+use super::extract::{JsonBody, MatrixQuery, RequestInfo, Requester, RequesterAllowExpired};
 use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 use crate::service::registration::{register, Registration};
 use crate::service::session::{issue_token, random_string};
-
-/// `(user_agent, ip)` of the request, as the spam checkers receive it.
-fn request_info(headers: &HeaderMap) -> Vec<(String, String)> {
-    let agent = headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    vec![(agent.to_string(), "127.0.0.1".to_string())]
-}
 
 #[derive(Deserialize)]
 pub(super) struct RegisterBody {
@@ -40,7 +31,7 @@ pub(super) struct RegisterBody {
 /// Registration with the `m.login.dummy` interactive-auth stage.
 pub(super) async fn register_route(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestInfo(info): RequestInfo,
     JsonBody(params): JsonBody<Value>,
 ) -> MatrixResult<Response> {
     if !state.config.enable_registration {
@@ -67,7 +58,7 @@ pub(super) async fn register_route(
         uia_results: &uia_results,
         username: body.username,
         password: body.password,
-        request_info: request_info(&headers),
+        request_info: vec![info],
     };
     let user_id = register(&state, registration).await?;
     if body.inhibit_login {
@@ -105,10 +96,10 @@ pub(super) async fn login_flows_route(State(state): State<AppState>) -> Json<Val
 /// `m.login.token`.
 pub(super) async fn login_route(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestInfo(info): RequestInfo,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> MatrixResult<Json<Value>> {
-    crate::service::login::login(&state, &body, &request_info(&headers))
+    crate::service::login::login(&state, &body, &[info])
         .await
         .map(Json)
 }

@@ -12,7 +12,7 @@ use super::AppState;
 use crate::error::{MatrixError, MatrixResult};
 
 /// # `PUT /_matrix/client/v3/directory/room/{roomAlias}`
-/// `user_may_create_room_alias` first.
+/// `user_may_create_room_alias` once the requester is known to be in the room (or an admin).
 pub(super) async fn put_alias_route(
     State(state): State<AppState>,
     who: Requester,
@@ -33,7 +33,6 @@ pub(super) async fn put_alias_route(
     if !state.store.room_exists(room_id).await? {
         return Err(MatrixError::not_found("Unknown room"));
     }
-    crate::service::rooms::check_alias_creation(&state, &who.user_id, &alias).await?;
     if state
         .store
         .membership(room_id, &who.user_id)
@@ -46,6 +45,8 @@ pub(super) async fn put_alias_route(
             "You must be in the room to create an alias for it",
         ));
     }
+    // After the membership check, as in Synapse's `create_association`.
+    crate::service::rooms::check_alias_creation(&state, &who.user_id, &alias).await?;
     if !state
         .store
         .create_alias(&alias, room_id, &who.user_id)

@@ -12,6 +12,31 @@ use crate::error::MatrixError;
 use crate::service::auth;
 pub use crate::service::auth::Requester;
 
+/// `(user_agent, ip)` of a request, as spam checkers receive it in `request_info`
+/// (Synapse's `SynapseRequest.request_info()`): the `User-Agent` header (empty when absent)
+/// and the address of the peer that connected. There is no trusted-proxy setting, so
+/// `X-Forwarded-For` is not believed (Synapse only reads it on `x_forwarded` listeners);
+/// without a socket address (a request not served by `Server::serve`) the IP is empty.
+pub struct RequestInfo(pub (String, String));
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let agent = parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical().to_string())
+            .unwrap_or_default();
+        Ok(RequestInfo((agent.to_string(), ip)))
+    }
+}
+
 /// Like [`Requester`] but also accepted for expired accounts (`/logout`).
 pub struct RequesterAllowExpired(pub Requester);
 

@@ -16,9 +16,11 @@ use crate::service::session::{hash_token, issue_token};
 use crate::service::threepids::{canonical_address, phone_number_to_msisdn};
 use crate::state::AppState;
 
-/// Who a login attempt authenticated, and the module follow-up (`(module index, token)`) to
-/// run with the login response.
-type Authenticated = (String, Option<(usize, u64)>);
+/// Who a login attempt authenticated, the module follow-up (`(module index, token)`) to
+/// run with the login response, and the identity provider that vouched for the user (only
+/// `m.login.token` tokens made with an `auth_provider_id` carry one; password and module
+/// logins have none, as in Synapse's `LoginRestServlet`).
+type Authenticated = (String, Option<(usize, u64)>, Option<String>);
 
 fn invalid() -> MatrixError {
     MatrixError::forbidden("Invalid username or password")
@@ -45,7 +47,7 @@ pub async fn login(
     let login_type = text(body, "type")
         .ok_or_else(|| MatrixError::bad_json("Missing login type"))?
         .to_string();
-    let (user_id, on_login) = authenticate(state, &login_type, body).await?;
+    let (user_id, on_login, idp) = authenticate(state, &login_type, body).await?;
     match state.store.get_user(&user_id).await? {
         Some(u) if !u.deactivated => {}
         _ => return Err(invalid()),
@@ -54,7 +56,13 @@ pub async fn login(
     let display = text(body, "initial_device_display_name");
     let verdict = state
         .modules
-        .check_login_for_spam(&user_id, device_id.as_deref(), display, request_info, None)
+        .check_login_for_spam(
+            &user_id,
+            device_id.as_deref(),
+            display,
+            request_info,
+            idp.as_deref(),
+        )
         .await?;
     if let SpamCheck::Deny(denial) = verdict {
         if let Some((module, token)) = on_login {
@@ -71,7 +79,7 @@ pub async fn login(
     }
     state
         .modules
-        .on_user_login(&user_id, Some(&login_type), None)
+        .on_user_login(&user_id, Some(&login_type), idp.as_deref())
         .await?;
     Ok(response)
 }
@@ -106,7 +114,7 @@ async fn authenticate(
             .check_3pid_auth(&medium, &address, password)
             .await;
         if let Some(outcome) = outcome {
-            return Ok((outcome.user_id, outcome.on_login));
+            return Ok((outcome.user_id, outcome.on_login, None));
         }
     }
     let user_id = state
@@ -133,15 +141,15 @@ async fn authenticate_user(
     if module_types.iter().any(|(t, _)| t == login_type) {
         module_login(state, login_type, body).await
     } else if password_login {
-        Ok((local_password_login(state, body).await?, None))
+        Ok((local_password_login(state, body).await?, None, None))
     } else if login_type == "m.login.token" {
         let token = text(body, "token").unwrap_or_default();
-        let user_id = state
+        let (user_id, idp) = state
             .store
             .take_login_token(&hash_token(token))
             .await?
             .ok_or_else(|| MatrixError::forbidden("Invalid login token"))?;
-        Ok((user_id, None))
+        Ok((user_id, None, idp))
     } else {
         Err(unknown(format!("Unknown login type {login_type}")))
     }
@@ -193,9 +201,9 @@ async fn module_login(
             "M_MISSING_PARAM",
             format!("Missing parameters for login type {login_type}: {missing:?}"),
         )),
-        Ok(Some(outcome)) => Ok((outcome.user_id, outcome.on_login)),
+        Ok(Some(outcome)) => Ok((outcome.user_id, outcome.on_login, None)),
         Ok(None) if login_type == "m.login.password" => {
-            Ok((local_password_login(state, body).await?, None))
+            Ok((local_password_login(state, body).await?, None, None))
         }
         Ok(None) => Err(invalid()),
     }

@@ -159,9 +159,10 @@ impl AppState {
         Ok("join")
     }
 
-    /// An invite: the inviter is joined with the invite power, the target neither joined nor
-    /// banned; then (not for server admins) the invite rate limit (not for invites made by
-    /// `createRoom`, as in Synapse) and `user_may_invite`. `None`: the inviter is
+    /// An invite: first the invite rate limits (`get_ratelimit_override_for_user`; server
+    /// admins included, not for invites made by `createRoom` — Synapse's `update_membership`
+    /// order), then the inviter is joined with the invite power, the target neither joined
+    /// nor banned; then (not for server admins) `user_may_invite`. `None`: the inviter is
     /// shadow-banned and nothing may be stored.
     async fn check_invite(
         &self,
@@ -171,6 +172,10 @@ impl AppState {
         change: Change,
         now: &Memberships,
     ) -> MatrixResult<Option<&'static str>> {
+        if change == Change::Invite {
+            self.check_invite_rate(&who.user_id, target, room_id)
+                .await?;
+        }
         if !now.joined {
             return Err(MatrixError::forbidden(format!(
                 "User {} not in room {room_id}",
@@ -192,10 +197,6 @@ impl AppState {
             return Ok(None);
         }
         if !who.is_admin {
-            if change == Change::Invite {
-                self.check_invite_rate(&who.user_id, target, room_id)
-                    .await?;
-            }
             if let SpamCheck::Deny(d) = self
                 .modules
                 .user_may_invite(&who.user_id, target, room_id)

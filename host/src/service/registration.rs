@@ -105,17 +105,19 @@ pub async fn check_available(state: &AppState, localpart: &str) -> MatrixResult<
 /// denies (deliberately disguised, as Synapse does), module failures.
 pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<String> {
     let localpart = choose_localpart(state, &reg).await?;
+    // Synapse's `RegisterRestServlet` asks both password-provider choices before
+    // `register_user` runs the spam check.
+    let displayname = state
+        .modules
+        .get_displayname_for_registration(reg.uia_results, reg.params)
+        .await?
+        .unwrap_or_else(|| localpart.clone());
     let verdict = spam_verdict(state, &localpart, &reg.request_info).await?;
     let password_hash = match reg.password {
         Some(p) => Some(hash_password(p).await?),
         None => None,
     };
     let user_id = create(state, &localpart, password_hash.as_deref(), verdict).await?;
-    let displayname = state
-        .modules
-        .get_displayname_for_registration(reg.uia_results, reg.params)
-        .await?
-        .unwrap_or(localpart);
     finish(state, &user_id, &displayname).await?;
     Ok(user_id)
 }

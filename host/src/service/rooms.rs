@@ -125,8 +125,9 @@ pub async fn check_alias_creation(
 }
 
 /// The full alias for `room_alias_name` `name`, checked: 400 `M_INVALID_PARAM` for a bad
-/// name, the module alias check, 400 `M_ROOM_IN_USE` when it is taken.
-async fn new_alias(state: &AppState, user_id: &str, name: &str) -> MatrixResult<String> {
+/// name, 400 `M_ROOM_IN_USE` when it is taken. The module alias check comes later (after
+/// the visibility check), where Synapse's `create_association` runs it.
+async fn new_alias(state: &AppState, name: &str) -> MatrixResult<String> {
     let alias = format!("#{name}:{}", state.config.server_name);
     if name.is_empty()
         || name.contains(':')
@@ -137,7 +138,6 @@ async fn new_alias(state: &AppState, user_id: &str, name: &str) -> MatrixResult<
             "Invalid characters in room alias",
         ));
     }
-    check_alias_creation(state, user_id, &alias).await?;
     if state.store.resolve_alias(&alias).await?.is_some() {
         return Err(MatrixError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -242,6 +242,12 @@ pub async fn create_room(state: &AppState, who: &Requester, body: Value) -> Matr
         .on_create_room(&who.user_id, body, who.is_admin)
         .await?;
     let req = CreateRequest::parse(&body, &who.user_id)?;
+    // Synapse's order: validation (alias name and availability included),
+    // `user_may_create_room`, `check_visibility_can_be_modified`, `user_may_create_room_alias`.
+    let alias = match &req.alias_name {
+        Some(name) => Some(new_alias(state, name).await?),
+        None => None,
+    };
     if !who.is_admin {
         if let SpamCheck::Deny(d) = state
             .modules
@@ -254,10 +260,6 @@ pub async fn create_room(state: &AppState, who: &Requester, body: Value) -> Matr
             ));
         }
     }
-    let alias = match &req.alias_name {
-        Some(name) => Some(new_alias(state, &who.user_id, name).await?),
-        None => None,
-    };
     let room_id = format!("!{}:{}", random_id(18), state.config.server_name);
     // Asked for every new room, with "private" when the request names no visibility.
     let requested = req.visibility.as_deref().unwrap_or("private");
@@ -267,6 +269,9 @@ pub async fn create_room(state: &AppState, who: &Requester, body: Value) -> Matr
         .await
     {
         return Err(MatrixError::forbidden("Room visibility value not allowed."));
+    }
+    if let Some(alias) = &alias {
+        check_alias_creation(state, &who.user_id, alias).await?;
     }
     state
         .store

@@ -70,18 +70,22 @@ impl Store {
         Ok(())
     }
 
-    /// Use up a login token: its user if it exists and has not expired. Deleted either way,
-    /// in the same statement, so a token logs in at most once.
-    pub async fn take_login_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+    /// Use up a login token: `(user, auth_provider_id)` if it exists and has not expired
+    /// (`auth_provider_id` as given to `create_login_token`). Deleted either way, in the same
+    /// statement, so a token logs in at most once.
+    pub async fn take_login_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM login_tokens WHERE token_hash = ? RETURNING user_id, expires_ts",
+            "DELETE FROM login_tokens WHERE token_hash = ? RETURNING user_id, expires_ts, auth_provider_id",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.and_then(|r| {
             let expires: i64 = r.get(1);
-            (expires > now_ms()).then(|| r.get(0))
+            (expires > now_ms()).then(|| (r.get(0), r.get(2)))
         }))
     }
 

@@ -206,7 +206,11 @@ impl AppState {
     }
 
     /// A requester for acting on behalf of the registered, active local user `user_id`,
-    /// with that user's admin and shadow-ban status.
+    /// with that user's admin status. Never shadow-banned: Synapse's module API builds its
+    /// requesters with `create_requester(user_id)`, which carries no shadow ban, so a
+    /// module's invite or `createRoom` invites on behalf of a shadow-banned user really go
+    /// out (the module chose to send them); the admin status is looked up by the handlers
+    /// (`is_server_admin`), so admins keep their bypasses.
     pub(crate) async fn acting_user(
         &self,
         user_id: &str,
@@ -217,7 +221,6 @@ impl AppState {
             Some(u) if !u.deactivated => {
                 let mut who = self.acting_as(user_id);
                 who.is_admin = u.is_admin;
-                who.shadow_banned = u.shadow_banned;
                 Ok(who)
             }
             Some(_) => Err(bad_value(format!("{what} {user_id} is deactivated"))),
