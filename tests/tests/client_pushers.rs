@@ -14,8 +14,13 @@ use modhost_tests::{Client, ServerProcess, TestServer, Workdir};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+/// The gateways these tests run listen on 127.0.0.1, which outbound requests refuse by
+/// default (`module_http_client.ip_range_blocklist`): the tests allow it.
+const ALLOW_LOOPBACK: &str = "module_http_client: {ip_range_allowlist: [127.0.0.1]}\n";
+
 async fn server(w: &Workdir) -> TestServer {
-    TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await
+    let config = format!("enable_registration: true\n{ALLOW_LOOPBACK}modules: []\n");
+    TestServer::start(&w.config(&config)).await
 }
 
 /// A push gateway: every request body goes to `bodies`; answers are taken in order from
@@ -452,10 +457,10 @@ async fn expired_accounts_get_no_pushes() {
     let first = server(&w).await;
     let root = first.register("root").await;
     drop(first);
-    let s = TestServer::start(&w.config(
-        "enable_registration: true\nadmin_users: [\"@root:test.local\"]\nmodules:\n  \
-         - module: account_validity\n    config: {period: 1h, check_interval: 1h}\n",
-    ))
+    let s = TestServer::start(&w.config(&format!(
+        "enable_registration: true\n{ALLOW_LOOPBACK}admin_users: [\"@root:test.local\"]\nmodules:\n  \
+         - module: account_validity\n    config: {{period: 1h, check_interval: 1h}}\n",
+    )))
     .await;
     let root = s.client(&root.user_id, &root.token);
     let alice = s.register("alice").await;
@@ -600,7 +605,9 @@ async fn register_process(base: &str, localpart: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_a_restart_interrupted_are_delivered_after_it() {
     let w = Workdir::new();
-    let config = w.config("enable_registration: true\nmodules: []\n");
+    let config = w.config(&format!(
+        "enable_registration: true\n{ALLOW_LOOPBACK}modules: []\n"
+    ));
     // A port nothing listens on yet: the gateway is down while the first process runs.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -641,4 +648,60 @@ async fn notifications_a_restart_interrupted_are_delivered_after_it() {
     let _second = ServerProcess::start(&w, &config);
     let (_, body) = gateway.next().await;
     assert_eq!(body["notification"]["event_id"], sent["event_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_on_a_private_address_is_never_posted_to_by_default() {
+    let w = Workdir::new();
+    let config = w.config("enable_registration: true\nmodules: []\n");
+    let server = ServerProcess::start(&w, &config);
+    let base = server.base.clone();
+    let alice = register_process(&base, "alice").await;
+    let bob = register_process(&base, "bob").await;
+    let (_, room) = call_process(
+        &base,
+        "POST",
+        "/createRoom",
+        Some(&alice),
+        json!({"preset": "public_chat"}),
+    )
+    .await;
+    let room = room["room_id"].as_str().unwrap().to_string();
+    call_process(
+        &base,
+        "POST",
+        &format!("/join/{room}"),
+        Some(&bob),
+        json!({}),
+    )
+    .await;
+    let mut gateway = Gateway::start(Vec::new()).await;
+    let set = call_process(
+        &base,
+        "POST",
+        "/pushers/set",
+        Some(&bob),
+        http_pusher("k", json!({"url": gateway.url})),
+    )
+    .await;
+    assert_eq!(
+        set.0, 200,
+        "the pusher is stored; its address is checked when sending"
+    );
+    let message = json!({"msgtype": "m.text", "body": "secret content"});
+    let sent = call_process(
+        &base,
+        "PUT",
+        &format!("/rooms/{room}/send/m.room.message/t1"),
+        Some(&alice),
+        message,
+    )
+    .await;
+    assert_eq!(sent.0, 200);
+    let log = server.wait_for_log("push gateway address refused");
+    assert!(log.contains("refused to connect to 127.0.0.1: the address is in module_http_client.ip_range_blocklist"), "{log}");
+    assert!(
+        gateway.bodies.try_recv().is_err(),
+        "the gateway got nothing"
+    );
 }

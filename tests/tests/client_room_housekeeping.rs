@@ -3,7 +3,7 @@
 //! changes — each answered as the client-server spec v1.12 and Synapse do.
 
 use modhost_tests::{scripted_server, Client, TestServer, Workdir};
-use serde_json::json;
+use serde_json::{json, Value};
 
 async fn server(w: &Workdir) -> TestServer {
     TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await
@@ -506,6 +506,15 @@ async fn a_password_change_logs_out_other_devices_unless_asked_not_to() {
     assert_eq!((status, answer), (200, json!({})));
     // The other device is logged out (and modules told); this one stays.
     assert_eq!(whoami_status(&s, other_token).await, 401);
+    // The other device itself is gone too, as in Synapse.
+    let (_, devices) = alice.call("GET", "/devices", None).await;
+    let ids: Vec<&Value> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["device_id"])
+        .collect();
+    assert!(!ids.contains(&&other["device_id"]), "{devices}");
     assert_eq!(whoami_status(&s, &alice.token).await, 200);
     let calls = s.calls("a").await;
     assert!(

@@ -113,7 +113,10 @@ async fn registration_first_non_allow_wins() {
         .await
         .unwrap();
     assert_eq!(got, RegistrationBehaviour::ShadowBan);
-    assert_eq!(s.calls("a").await[0]["args"], json!(["bob", "cas"]));
+    assert_eq!(
+        s.calls("a").await[0]["args"],
+        json!(["bob", "cas", [["curl", "127.0.0.1"]]])
+    );
     assert!(s.call_names("c").await.is_empty());
 }
 

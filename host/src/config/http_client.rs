@@ -42,7 +42,8 @@ pub const DEFAULT_IP_RANGE_BLOCKLIST: &[&str] = &[
 ];
 
 /// The documentation of the setting, for the settings table: what it does and its default.
-pub const BLOCKLIST_DOC: &str = "Which addresses the module HTTP client may connect to, \
+pub const BLOCKLIST_DOC: &str = "Which addresses the module HTTP client and push gateway \
+    deliveries may connect to, \
     checked after DNS resolution and on every redirect: `ip_range_blocklist` (CIDR ranges or \
     single addresses; default: loopback 127.0.0.0/8 and ::1/128, RFC 1918 10.0.0.0/8, \
     172.16.0.0/12 and 192.168.0.0/16, CGNAT 100.64.0.0/10, link-local 169.254.0.0/16 and \

@@ -297,7 +297,10 @@ fn check_kick_or_ban(
     let pl = now.power_levels();
     if !now.joined
         || pl.user(&who.user_id) < pl.for_action(action)
-        || pl.user(&who.user_id) <= pl.user(target) && who.user_id != target
+        // Only a kick may target oneself (it is a leave); nobody may ban themselves, since
+        // the ban rule needs the target's level below the sender's.
+        || pl.user(&who.user_id) <= pl.user(target)
+            && (who.user_id != target || change == Change::Ban)
     {
         return Err(MatrixError::forbidden(format!(
             "You don't have permission to {action} this user"

@@ -20,6 +20,7 @@ pub mod membership;
 pub mod module_api;
 pub mod notifications;
 pub mod openid;
+pub(crate) mod outbound_guard;
 pub mod pagination;
 pub mod password;
 pub(crate) mod power;

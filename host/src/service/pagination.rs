@@ -189,7 +189,8 @@ pub async fn can_see(
 }
 
 /// The positions `user_id` may read in `room_id`: from [`AppState::visible_from`] up to
-/// now while joined, up to their leave event after leaving; all of a `world_readable` room.
+/// now while joined, up to their leave event after leaving (nothing once they forgot the
+/// room); all of a `world_readable` room.
 pub async fn visible_range(
     state: &AppState,
     room_id: &str,
@@ -215,6 +216,10 @@ pub async fn visible_range(
         .and_then(|e| e["content"]["membership"].as_str());
     let hi = match membership {
         Some("join") => i64::MAX,
+        // A forgotten room's history is gone for the user (spec §"Leaving rooms").
+        Some("leave" | "ban") if state.store.is_room_forgotten(user_id, room_id).await? => {
+            return Ok(None)
+        }
         Some("leave" | "ban") => {
             let id = member.as_ref().and_then(|e| e["event_id"].as_str());
             match id {
@@ -274,7 +279,9 @@ pub async fn context(
     .await?;
     let first = before.events.last().map_or(pos, |e| e.stream_ordering);
     let last = after.events.last().map_or(pos, |e| e.stream_ordering);
-    let state_events = if filter.lazy_load_members {
+    // Only the current state exists; someone who left must not learn it (it may be newer
+    // than anything they can see), so they get the members as of the events shown.
+    let state_events = if filter.lazy_load_members || hi != i64::MAX {
         let shown: Vec<StoredEvent> = before
             .events
             .iter()

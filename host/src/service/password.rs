@@ -58,7 +58,8 @@ pub const MAX_PASSWORD_BYTES: usize = 512;
 
 /// Change `who`'s password to `new_password` (spec §"Password management", `POST
 /// /account/password`, after user-interactive authentication). With `logout_devices` every
-/// other access token is deleted and `on_logged_out` told of each device. Errors: 403
+/// other device is deleted with its tokens, pushers and keys, and `on_logged_out` told of
+/// each. Errors: 403
 /// `M_FORBIDDEN` when password login is disabled, 400 `M_INVALID_PARAM` for a password over
 /// [`MAX_PASSWORD_BYTES`] bytes.
 pub async fn change_password(
@@ -86,6 +87,10 @@ pub async fn change_password(
                 .modules
                 .on_logged_out(&who.user_id, Some(&device), "")
                 .await;
+            // As Synapse: the other devices go with their tokens — their pushers, keys and
+            // to-device queues too, announced in others' device lists.
+            state.store.delete_device(&who.user_id, &device).await?;
+            crate::service::device_lists::device_removed(state, &who.user_id, &device).await?;
         }
     }
     Ok(())

@@ -35,6 +35,16 @@ pub struct PushQueue {
     running: Mutex<HashMap<i64, bool>>,
     /// The last unread badge each pusher was sent.
     badges: Mutex<HashMap<i64, i64>>,
+    /// The HTTP client, built on first use from the server's outbound address rules.
+    client: OnceLock<reqwest::Client>,
+}
+
+/// Why a POST to a gateway did not go through.
+enum PostError {
+    /// The gateway's address is in a blocked range: never retried.
+    Refused(String),
+    /// Anything else (no answer, a non-2xx status, a body that is not JSON): retried.
+    Failed(String),
 }
 
 impl PushQueue {
@@ -49,13 +59,14 @@ impl PushQueue {
     }
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .unwrap_or_default()
+/// The gateway client: the blocklist of `module_http_client` applies to push gateways too,
+/// so a user's pusher URL cannot make the server post notifications to private addresses.
+fn client(state: &AppState) -> &reqwest::Client {
+    state.push_queue.client.get_or_init(|| {
+        crate::service::outbound_guard::build_client_with(
+            &state.config.module_http_client,
+            Some(REQUEST_TIMEOUT),
+        )
     })
 }
 
@@ -174,7 +185,7 @@ async fn send(
         .badge_changed(pusher.id, badge.unwrap_or(0));
     let mut delay = INITIAL_BACKOFF;
     for attempt in 1..=MAX_ATTEMPTS {
-        match post(url, &body).await {
+        match post(state, url, &body).await {
             Ok(rejected) if rejected.iter().any(|k| k == &pusher.pushkey) => {
                 tracing::info!(
                     pusher = pusher.id,
@@ -187,7 +198,11 @@ async fn send(
                 return Ok(Outcome::PusherGone);
             }
             Ok(_) => return Ok(Outcome::Done),
-            Err(why) => {
+            Err(PostError::Refused(why)) => {
+                tracing::warn!(pusher = pusher.id, why, "push gateway address refused");
+                return Ok(Outcome::Done);
+            }
+            Err(PostError::Failed(why)) => {
                 tracing::warn!(pusher = pusher.id, attempt, why, "push gateway failed");
                 if attempt == MAX_ATTEMPTS {
                     break;
@@ -209,18 +224,33 @@ async fn send(
 }
 
 /// POST `body` to `url`: the pushkeys the gateway `rejected`, or why it failed.
-async fn post(url: &str, body: &Value) -> Result<Vec<String>, String> {
-    let response = client()
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+async fn post(state: &AppState, url: &str, body: &Value) -> Result<Vec<String>, PostError> {
+    use crate::service::outbound_guard::{literal_refusal, refusal_in};
+    let rules = &state.config.module_http_client;
+    if let Some(refused) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| literal_refusal(rules, &u))
+    {
+        return Err(PostError::Refused(refused.to_string()));
+    }
+    let response =
+        client(state)
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| match refusal_in(&e) {
+                Some(refused) => PostError::Refused(refused.to_string()),
+                None => PostError::Failed(e.to_string()),
+            })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("HTTP {status}"));
+        return Err(PostError::Failed(format!("HTTP {status}")));
     }
-    let answer: Value = response.json().await.map_err(|e| e.to_string())?;
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|e| PostError::Failed(e.to_string()))?;
     let rejected = answer["rejected"].as_array().cloned().unwrap_or_default();
     Ok(rejected
         .into_iter()
@@ -329,7 +359,8 @@ async fn send_badges(state: &AppState, user_id: &str) -> MatrixResult<()> {
             "devices": [device(pusher)],
         }});
         let url = pusher.data["url"].as_str().unwrap_or_default();
-        if let Err(why) = post(url, &body).await {
+        if let Err(PostError::Refused(why) | PostError::Failed(why)) = post(state, url, &body).await
+        {
             tracing::warn!(pusher = pusher.id, why, "badge update failed");
         }
     }

@@ -114,6 +114,14 @@ pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<S
         .unwrap_or_else(|| localpart.clone());
     let verdict = spam_verdict(state, &localpart, &reg.request_info).await?;
     let password_hash = match reg.password {
+        // Synapse's limit, checked before anything is hashed.
+        Some(p) if p.len() > crate::service::password::MAX_PASSWORD_BYTES => {
+            return Err(MatrixError::new(
+                StatusCode::BAD_REQUEST,
+                "M_UNKNOWN",
+                "Invalid password",
+            ))
+        }
         Some(p) => Some(hash_password(p).await?),
         None => None,
     };

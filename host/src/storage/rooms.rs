@@ -140,6 +140,21 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `user_id` forgot `room_id` (and has had no membership there since).
+    pub async fn is_room_forgotten(
+        &self,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM forgotten_rooms WHERE user_id = ? AND room_id = ?)",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// Store an event report; returns its ID.
     pub async fn add_event_report(&self, report: &EventReport<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(

@@ -4,7 +4,7 @@
 //!
 //! Unlike Synapse's module `http_client`, it refuses the address ranges of
 //! `module_http_client.ip_range_blocklist` (loopback and private networks by default; see
-//! `http_guard.rs`), so a module fetching URLs its users supply does not let them probe the
+//! `service/outbound_guard.rs`), so a module fetching URLs its users supply does not let them probe the
 //! server's network.
 
 use std::sync::OnceLock;
@@ -15,8 +15,8 @@ use plugin_sdk::host_methods::{
 };
 use serde_json::{Map, Value};
 
-use super::http_guard::{build_client, literal_refusal, refusal_in};
 use super::{bad_value, Handler};
+use crate::service::outbound_guard::{build_client, literal_refusal, refusal_in};
 use crate::state::AppState;
 
 /// Deadline when the module names none, and the longest it may name.

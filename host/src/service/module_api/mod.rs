@@ -12,7 +12,6 @@
 mod account;
 mod cache;
 mod http;
-mod http_guard;
 mod identity;
 mod rooms;
 mod store;

@@ -1,4 +1,5 @@
-//! Keeps the module HTTP client away from the address ranges `module_http_client` blocks.
+//! Keeps outbound HTTP — the module HTTP client and push gateway deliveries — away from the
+//! address ranges `module_http_client` blocks (Synapse guards both with its IP blocklist).
 //!
 //! The check has to see the address actually connected to, so it happens in three places:
 //! the resolver (every host name, on every new connection, so a name resolving to 127.0.0.1
@@ -21,7 +22,7 @@ const MAX_REDIRECTS: usize = 5;
 /// A connection the configuration refuses: `target` (a name or an address) and the blocked
 /// addresses it stands for.
 #[derive(Debug)]
-pub(super) struct Refused {
+pub(crate) struct Refused {
     target: String,
     addresses: Vec<IpAddr>,
 }
@@ -56,7 +57,7 @@ impl std::error::Error for Refused {}
 
 /// The refusal of `url` when its host is an IP address the `rules` block; `None` for names
 /// (the resolver judges those) and for allowed addresses.
-pub(super) fn literal_refusal(rules: &ModuleHttpClient, url: &reqwest::Url) -> Option<Refused> {
+pub(crate) fn literal_refusal(rules: &ModuleHttpClient, url: &reqwest::Url) -> Option<Refused> {
     let host = url.host_str()?;
     let ip: IpAddr = host
         .trim_start_matches('[')
@@ -99,7 +100,15 @@ impl Resolve for GuardedResolver {
 
 /// The module HTTP client for `rules`: the host's TLS and connection pool, at most
 /// [`MAX_REDIRECTS`] redirects, and the blocklist enforced on every address it connects to.
-pub(super) fn build_client(rules: &ModuleHttpClient) -> reqwest::Client {
+pub(crate) fn build_client(rules: &ModuleHttpClient) -> reqwest::Client {
+    build_client_with(rules, None)
+}
+
+/// Like [`build_client`], with a whole-request `timeout` (the push gateway's).
+pub(crate) fn build_client_with(
+    rules: &ModuleHttpClient,
+    timeout: Option<std::time::Duration>,
+) -> reqwest::Client {
     let rules = Arc::new(rules.clone());
     let redirect_rules = Arc::clone(&rules);
     let limit = reqwest::redirect::Policy::limited(MAX_REDIRECTS);
@@ -109,7 +118,12 @@ pub(super) fn build_client(rules: &ModuleHttpClient) -> reqwest::Client {
             None => limit.redirect(attempt),
         }
     });
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    let builder = match timeout {
+        Some(t) => builder.timeout(t),
+        None => builder,
+    };
+    builder
         .user_agent(concat!("modhost/", env!("CARGO_PKG_VERSION")))
         .redirect(redirect)
         .no_proxy()
@@ -119,7 +133,7 @@ pub(super) fn build_client(rules: &ModuleHttpClient) -> reqwest::Client {
 }
 
 /// The [`Refused`] somewhere in the causes of `error`, if the request failed for that.
-pub(super) fn refusal_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refused> {
+pub(crate) fn refusal_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refused> {
     let mut cause = Some(error);
     while let Some(e) = cause {
         if let Some(refused) = e.downcast_ref::<Refused>() {
