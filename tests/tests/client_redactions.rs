@@ -423,3 +423,78 @@ async fn relations_are_paged_by_type_and_event_type() {
         (404, Some("M_NOT_FOUND"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threads_are_listed_most_recently_active_first_and_by_participation() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let Related {
+        alice, room, root, ..
+    } = related(&s).await;
+    // A second thread root of Alice's, where only Bobby replies (the newest activity).
+    let other_root = send(
+        &alice,
+        &room,
+        json!({"msgtype": "m.text", "body": "another root"}),
+    )
+    .await;
+    let bob = s.register("bobby").await;
+    bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    let reply = json!({"msgtype": "m.text", "body": "newest reply",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": other_root}});
+    send(&bob, &room, reply).await;
+    let threads = |query: &str| {
+        let path = format!("/_matrix/client/v1/rooms/{room}/threads{query}");
+        let token = bob.token.clone();
+        let s = &s;
+        async move { s.call("GET", &path, Some(&token), None).await }
+    };
+    let (status, all) = threads("").await;
+    assert_eq!(status, 200, "{all}");
+    let ids: Vec<&str> = all["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [other_root.as_str(), root.as_str()],
+        "most recently active first"
+    );
+    assert_eq!(
+        all["chunk"][0]["unsigned"]["m.relations"]["m.thread"]["count"],
+        1
+    );
+    let (_, mine) = threads("?include=participated").await;
+    let ids: Vec<&str> = mine["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [other_root.as_str()],
+        "bobby took part only in the second"
+    );
+    let (_, first) = threads("?limit=1").await;
+    let next = first["next_batch"].as_str().unwrap().to_string();
+    let (_, second) = threads(&format!("?limit=1&from={next}")).await;
+    assert_eq!(second["chunk"][0]["event_id"], root.as_str());
+    let (status, body) = threads("?include=some").await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (400, Some("M_INVALID_PARAM"))
+    );
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/_matrix/client/v1/rooms/{room}/threads"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+}

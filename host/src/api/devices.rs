@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Json;
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -54,32 +54,47 @@ pub(super) async fn delete_device_route(
     if let Some(challenge) = user_interactive_auth(&state, &who, &body).await? {
         return Ok(challenge);
     }
-    if !state
-        .store
-        .devices(&who.user_id)
-        .await?
-        .iter()
-        .any(|(d, _)| *d == device_id)
-    {
+    if !crate::service::devices::remove_device(&state, &who, &device_id).await? {
         return Err(MatrixError::not_found("Unknown device"));
     }
-    let token = if device_id == who.device_id {
-        who.access_token.as_str()
-    } else {
-        ""
+    Ok(Json(json!({})).into_response())
+}
+
+/// # `POST /_matrix/client/v3/delete_devices` (body: `devices`, a list of device IDs; `auth`)
+/// The body is checked first (400 `M_BAD_JSON`), then UIA; unknown devices are skipped, as
+/// Synapse does.
+pub(super) async fn delete_devices_route(
+    State(state): State<AppState>,
+    who: Requester,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Response> {
+    let devices: Vec<String> = match body.get("devices") {
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(|d| d.as_str().map(String::from))
+            .collect(),
+        _ => {
+            return Err(MatrixError::bad_json(
+                "devices must be a list of device IDs",
+            ))
+        }
     };
-    state
-        .modules
-        .on_logged_out(&who.user_id, Some(&device_id), token)
-        .await;
-    state.store.delete_device(&who.user_id, &device_id).await?;
-    crate::service::device_lists::device_removed(&state, &who.user_id, &device_id).await?;
+    if let Some(challenge) = user_interactive_auth(&state, &who, &body).await? {
+        return Ok(challenge);
+    }
+    for device_id in devices {
+        crate::service::devices::remove_device(&state, &who, &device_id).await?;
+    }
     Ok(Json(json!({})).into_response())
 }
 
 /// This area's routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/_matrix/client/v3/delete_devices",
+            post(delete_devices_route),
+        )
         .route("/_matrix/client/v3/devices", get(devices_route))
         .route(
             "/_matrix/client/v3/devices/{device}",

@@ -124,10 +124,64 @@ pub(super) async fn by_event_type_route(
     answer(state, who, f, q).await
 }
 
+#[derive(Deserialize)]
+pub(super) struct ThreadsQuery {
+    include: Option<String>,
+    from: Option<String>,
+    limit: Option<i64>,
+}
+
+/// # `GET /_matrix/client/v1/rooms/{roomId}/threads?include=all|participated&from=&limit=`
+/// The room's threads, most recently active first (`limit` default 5, at most 50).
+pub(super) async fn threads_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(room_id): Path<String>,
+    MatrixQuery(q): MatrixQuery<ThreadsQuery>,
+) -> MatrixResult<Json<Value>> {
+    crate::service::rooms::require_joined(&state, &room_id, &who.user_id).await?;
+    let participated_only = match q.include.as_deref() {
+        None | Some("all") => false,
+        Some("participated") => true,
+        Some(other) => {
+            return Err(MatrixError::invalid_param(format!(
+                "Unknown include value: {other} (expected 'all' or 'participated')"
+            )))
+        }
+    };
+    let limit = match q.limit {
+        Some(l) if l < 1 => {
+            return Err(MatrixError::invalid_param(
+                "limit must be a positive integer",
+            ))
+        }
+        l => l.unwrap_or(5).min(MAX_RELATIONS_LIMIT),
+    };
+    let before = match q.from.as_deref() {
+        None => None,
+        Some(t) => Some(
+            parse_position(t, true)
+                .ok_or_else(|| MatrixError::invalid_param("Invalid from token"))?,
+        ),
+    };
+    let page = state
+        .threads(&room_id, &who.user_id, participated_only, before, limit)
+        .await?;
+    let mut body = json!({ "chunk": page.chunk });
+    if let Some(next) = page.next_batch {
+        body["next_batch"] = json!(format!("t{next}"));
+    }
+    Ok(Json(body))
+}
+
 /// This area's routes.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/_matrix/client/v1/rooms/{room}/relations/{event_id}";
     Router::new()
+        .route(
+            "/_matrix/client/v1/rooms/{room}/threads",
+            get(threads_route),
+        )
         .route(base, get(all_route))
         .route(&format!("{base}/{{rel_type}}"), get(by_rel_type_route))
         .route(

@@ -38,6 +38,28 @@ pub struct SendOptions {
     pub shadow_banned: bool,
 }
 
+/// Largest event, in bytes of JSON (client-server spec v1.12 §"Size limits": 65,536).
+pub const MAX_EVENT_BYTES: usize = 65_536;
+
+/// Largest integer canonical JSON allows (2^53 − 1), and its negative.
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// Event content must be canonical JSON in the room versions modhost creates (v6 and later):
+/// no floats, integers within ±(2^53 − 1). 400 `M_BAD_JSON` with Synapse's messages.
+fn check_canonical(value: &Value) -> MatrixResult<()> {
+    match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&i) => Ok(()),
+            Some(_) => Err(MatrixError::bad_json("JSON integer out of range")),
+            None if n.is_u64() => Err(MatrixError::bad_json("JSON integer out of range")),
+            None => Err(MatrixError::bad_json("Bad JSON value: float")),
+        },
+        Value::Array(items) => items.iter().try_for_each(check_canonical),
+        Value::Object(map) => map.values().try_for_each(check_canonical),
+        _ => Ok(()),
+    }
+}
+
 /// A random opaque identifier.
 pub fn random_id(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), len)
@@ -48,27 +70,11 @@ impl AppState {
     /// client non-membership events) `check_event_for_spam`, then persist, wake `/sync`, and
     /// tell `on_new_event` modules. Returns the event ID.
     pub async fn send_event(&self, new: NewEvent<'_>, opts: SendOptions) -> MatrixResult<String> {
+        check_canonical(&new.content)?;
         if !opts.skip_auth {
             self.authorise_event(&new).await?;
         }
-        let mut event = json!({
-            "type": new.event_type,
-            "room_id": new.room_id,
-            "sender": new.sender,
-            "content": new.content,
-            "origin_server_ts": now_ms(),
-            "event_id": format!("${}", random_id(43)),
-        });
-        if let Some(key) = new.state_key {
-            event["state_key"] = json!(key);
-            if let Some(unsigned) = self.replaced_state(&new, key).await? {
-                event["unsigned"] = unsigned;
-            }
-        }
-        // Room versions up to 10 read `redacts` at the top level, 11 in `content`: both are set.
-        if let Some(target) = redaction::redacts_of(new.event_type, None, &event["content"]) {
-            event["redacts"] = json!(target);
-        }
+        let mut event = self.build_event(&new).await?;
 
         if !self
             .modules
@@ -126,6 +132,37 @@ impl AppState {
             tokio::spawn(async move { modules.on_new_event(&text, &state_after).await });
         }
         Ok(event_id)
+    }
+
+    /// The event `new` describes, as it will be stored: identity fields, `state_key` with what
+    /// it replaces, `redacts` for a redaction. 413 `M_TOO_LARGE` over [`MAX_EVENT_BYTES`].
+    async fn build_event(&self, new: &NewEvent<'_>) -> MatrixResult<Value> {
+        let mut event = json!({
+            "type": new.event_type,
+            "room_id": new.room_id,
+            "sender": new.sender,
+            "content": new.content,
+            "origin_server_ts": now_ms(),
+            "event_id": format!("${}", random_id(43)),
+        });
+        if let Some(key) = new.state_key {
+            event["state_key"] = json!(key);
+            if let Some(unsigned) = self.replaced_state(new, key).await? {
+                event["unsigned"] = unsigned;
+            }
+        }
+        // Room versions up to 10 read `redacts` at the top level, 11 in `content`: both are set.
+        if let Some(target) = redaction::redacts_of(new.event_type, None, &event["content"]) {
+            event["redacts"] = json!(target);
+        }
+        if event.to_string().len() > MAX_EVENT_BYTES {
+            return Err(MatrixError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "M_TOO_LARGE",
+                "event too large",
+            ));
+        }
+        Ok(event)
     }
 
     /// The server's `unsigned` fields of a state event that replaces earlier state

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod background;
 pub mod cross_signing;
 pub mod device_lists;
+pub mod devices;
 pub mod e2e_keys;
 pub mod events;
 pub mod filtering;

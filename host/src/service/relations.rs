@@ -117,4 +117,42 @@ impl AppState {
         }
         Ok(RelationsAnswer { chunk, next_batch })
     }
+
+    /// One page of `GET /rooms/{roomId}/threads` (client-server spec v1.12 §"Threading"): the
+    /// thread roots of `room_id` that `viewer` (a member) may see, most recently active first,
+    /// each with its `m.thread` aggregation; with `participated_only`, those the viewer started
+    /// or replied to. `before`: the `next_batch` of the previous page.
+    pub async fn threads(
+        &self,
+        room_id: &str,
+        viewer: &str,
+        participated_only: bool,
+        before: Option<i64>,
+        limit: i64,
+    ) -> MatrixResult<RelationsAnswer> {
+        let roots = self.store.thread_roots(room_id, before, limit).await?;
+        let next_batch = (roots.len() as i64 == limit)
+            .then(|| roots.last().map(|(_, latest)| latest.to_string()))
+            .flatten();
+        let visible_from = self.visible_from(room_id, viewer).await?;
+        let mut chunk = Vec::new();
+        for (root_id, _) in roots {
+            let Some(root) = self.store.get_event(&root_id).await? else {
+                continue;
+            };
+            if root.stream_ordering < visible_from || root.json["room_id"] != room_id {
+                continue;
+            }
+            let mine = root.json["sender"] == viewer
+                || self
+                    .store
+                    .has_related_from(&root_id, "m.thread", viewer)
+                    .await?;
+            if participated_only && !mine {
+                continue;
+            }
+            chunk.push(self.serialize_event(&root.json, viewer).await?);
+        }
+        Ok(RelationsAnswer { chunk, next_batch })
+    }
 }

@@ -205,4 +205,26 @@ impl Store {
             .await?;
         Ok(rows.into_iter().map(super::events::parse).collect())
     }
+
+    /// Thread roots of `room_id` with their newest reply's position, most recently active
+    /// first, those active before position `before` (exclusive) when given, at most `limit`.
+    pub async fn thread_roots(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT relates_to_id, MAX(stream_ordering) AS latest FROM event_relations \
+             WHERE room_id = ? AND rel_type = 'm.thread' GROUP BY relates_to_id \
+             HAVING (? IS NULL OR latest < ?) ORDER BY latest DESC LIMIT ?",
+        )
+        .bind(room_id)
+        .bind(before)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }
