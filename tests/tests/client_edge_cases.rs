@@ -184,3 +184,72 @@ async fn delete_devices_removes_several_after_ui_auth() {
     );
     assert!(!left.contains(&others[0].as_str()) && !left.contains(&others[1].as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_sends_a_room_summary_with_heroes_for_unnamed_rooms() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let (alice, bob, carol) = (
+        s.register("alice").await,
+        s.register("bob").await,
+        s.register("carol").await,
+    );
+    let room = alice.create_room(json!({"preset": "public_chat"})).await;
+    carol
+        .call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    alice
+        .call(
+            "POST",
+            &format!("/rooms/{room}/invite"),
+            Some(json!({"user_id": bob.user_id})),
+        )
+        .await;
+    let summary = |sync: &serde_json::Value| sync["rooms"]["join"][&room]["summary"].clone();
+    let (_, sync) = alice.call("GET", "/sync", None).await;
+    assert_eq!(
+        summary(&sync),
+        json!({"m.joined_member_count": 2, "m.invited_member_count": 1, "m.heroes": [carol.user_id, bob.user_id]})
+    );
+    alice
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/state/m.room.name/"),
+            Some(json!({"name": "Named"})),
+        )
+        .await;
+    let (_, sync) = alice.call("GET", "/sync", None).await;
+    assert_eq!(
+        summary(&sync),
+        json!({"m.joined_member_count": 2, "m.invited_member_count": 1})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_limited_timeline_pages_back_from_now() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let alice = s.register("alice").await;
+    let room = alice.create_room(json!({})).await;
+    alice.say(&room, "the latest").await;
+    let filter = r#"{"room":{"timeline":{"limit":0}}}"#;
+    let (status, sync) = alice
+        .call("GET", &format!("/sync?filter={filter}"), None)
+        .await;
+    assert_eq!(status, 200, "{sync}");
+    let timeline = &sync["rooms"]["join"][&room]["timeline"];
+    assert_eq!(
+        (&timeline["events"], &timeline["limited"]),
+        (&json!([]), &json!(true)),
+        "{timeline}"
+    );
+    let from = timeline["prev_batch"].as_str().unwrap();
+    let (_, page) = alice
+        .call(
+            "GET",
+            &format!("/rooms/{room}/messages?dir=b&limit=1&from={from}"),
+            None,
+        )
+        .await;
+    assert_eq!(page["chunk"][0]["content"]["body"], "the latest", "{page}");
+}

@@ -38,6 +38,7 @@ pub mod registration;
 pub mod relations;
 pub mod reports;
 pub mod room_keys;
+pub mod room_summary;
 pub mod rooms;
 pub mod search;
 pub mod session;

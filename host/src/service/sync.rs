@@ -298,9 +298,13 @@ async fn joined_room(
     }
     let full = window.initial || req.full_state || limited || membership_changed;
     let state_events = sync_filter::state_section(state, req, room_id, &events, full).await?;
-    let prev_batch = events
-        .first()
-        .map_or(window.since_ev, |e| e.stream_ordering);
+    // With nothing in the timeline but more before it (`limit: 0`), paging starts at now.
+    let empty_start = if limited {
+        window.ev_now + 1
+    } else {
+        window.since_ev
+    };
+    let prev_batch = events.first().map_or(empty_start, |e| e.stream_ordering);
     let timeline =
         sync_filter::serialize(state, req, events.iter().map(|e| &e.json).collect()).await?;
     let unread =
@@ -311,6 +315,7 @@ async fn joined_room(
         "account_data": {"events": room_ad},
         "ephemeral": {"events": ephemeral},
         "unread_notifications": unread,
+        "summary": super::room_summary::room_summary(state, req.user_id, room_id).await?,
     })))
 }
 
