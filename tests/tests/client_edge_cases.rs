@@ -253,3 +253,53 @@ async fn an_empty_limited_timeline_pages_back_from_now() {
         .await;
     assert_eq!(page["chunk"][0]["content"]["body"], "the latest", "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn departed_users_read_history_up_to_their_leaving() {
+    let w = Workdir::new();
+    let s = server(&w).await;
+    let (alice, bob) = (s.register("alice").await, s.register("bob").await);
+    let room = alice.create_room(json!({"preset": "public_chat"})).await;
+    bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+        .await;
+    let (_, before) = alice.say(&room, "while bob was here").await;
+    bob.call("POST", &format!("/rooms/{room}/leave"), Some(json!({})))
+        .await;
+    let (_, after) = alice.say(&room, "after bob left").await;
+    let (status, page) = bob
+        .call(
+            "GET",
+            &format!("/rooms/{room}/messages?dir=b&limit=50"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let text = page["chunk"].to_string();
+    assert!(
+        text.contains("while bob was here") && !text.contains("after bob left"),
+        "{page}"
+    );
+    let event = |id: &serde_json::Value| format!("/rooms/{room}/event/{}", id.as_str().unwrap());
+    assert_eq!(
+        bob.call("GET", &event(&before["event_id"]), None).await.0,
+        200
+    );
+    assert_eq!(
+        bob.call("GET", &event(&after["event_id"]), None).await.0,
+        404
+    );
+    bob.call("POST", &format!("/rooms/{room}/forget"), Some(json!({})))
+        .await;
+    let (status, body) = bob
+        .call("GET", &format!("/rooms/{room}/messages?dir=b"), None)
+        .await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (403, Some("M_FORBIDDEN"))
+    );
+    let carol = s.register("carol").await;
+    let (status, _) = carol
+        .call("GET", &format!("/rooms/{room}/messages?dir=b"), None)
+        .await;
+    assert_eq!(status, 403, "strangers read nothing");
+}

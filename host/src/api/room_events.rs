@@ -26,6 +26,26 @@ async fn must_be_joined(state: &AppState, room_id: &str, user_id: &str) -> Matri
     crate::service::rooms::require_joined(state, room_id, user_id).await
 }
 
+/// The requester may read the room's history: a member, or a former member up to their
+/// leaving (as Synapse lets departed users read), not once they forgot the room; anyone in a
+/// `world_readable` room. 403 otherwise, as for a stranger.
+async fn may_read(state: &AppState, room_id: &str, user_id: &str) -> MatrixResult<()> {
+    if state.store.is_room_blocked(room_id).await? {
+        return Err(MatrixError::forbidden(
+            "This room has been blocked on this server",
+        ));
+    }
+    if crate::service::pagination::visible_range(state, room_id, user_id)
+        .await?
+        .is_none()
+    {
+        return Err(MatrixError::forbidden(format!(
+            "User {user_id} not in room {room_id}"
+        )));
+    }
+    Ok(())
+}
+
 /// # `PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}`
 /// Idempotent per access token and transaction ID.
 pub(super) async fn send_route(
@@ -232,16 +252,20 @@ pub(super) async fn get_event_route(
     who: Requester,
     Path((room_id, event_id)): Path<(String, String)>,
 ) -> MatrixResult<Json<Value>> {
-    must_be_joined(&state, &room_id, &who.user_id).await?;
+    may_read(&state, &room_id, &who.user_id).await?;
     let stored = state
         .store
         .get_event(&event_id)
         .await?
         .filter(|e| e.json["room_id"] == room_id.as_str());
-    let from_visible = state.visible_from(&room_id, &who.user_id).await?;
-    let stored = stored
-        .filter(|e| e.stream_ordering >= from_visible)
-        .ok_or_else(|| MatrixError::not_found("Event not found."))?;
+    let mut visible = None;
+    if let Some(e) = stored {
+        let position = e.stream_ordering;
+        if crate::service::pagination::can_see(&state, &room_id, &who.user_id, position).await? {
+            visible = Some(e);
+        }
+    }
+    let stored = visible.ok_or_else(|| MatrixError::not_found("Event not found."))?;
     Ok(Json(
         state
             .serialize_events_for_device(&[&stored.json], &who.user_id, &who.device_id)
@@ -276,7 +300,7 @@ pub(super) async fn messages_route(
     Path(room_id): Path<String>,
     MatrixQuery(q): MatrixQuery<MessagesQuery>,
 ) -> MatrixResult<Json<Value>> {
-    must_be_joined(&state, &room_id, &who.user_id).await?;
+    may_read(&state, &room_id, &who.user_id).await?;
     let backwards = q.dir.as_deref() != Some("f");
     let from = match q.from.as_deref() {
         Some(t) => Some(

@@ -130,13 +130,16 @@ pub struct MessagesRequest<'a> {
 /// stopped early), and with `lazy_load_members` a `state` of the chunk senders' members.
 pub async fn messages(state: &AppState, req: MessagesRequest<'_>) -> MatrixResult<Value> {
     let filter = req.filter.unwrap_or_default();
-    let visible = state.visible_from(req.room_id, req.user_id).await?;
-    let floor = visible.saturating_sub(1);
+    // A former member reads up to their leaving (the route checked they may read at all).
+    let (lo, hi) = visible_range(state, req.room_id, req.user_id)
+        .await?
+        .unwrap_or((i64::MAX, i64::MIN));
+    let (floor, ceiling) = (lo.saturating_sub(1), hi.saturating_add(1));
     let start = req.from.unwrap_or(if req.backwards { i64::MAX } else { 0 });
     let bounds = if req.backwards {
-        (floor, start)
+        (floor, start.min(ceiling))
     } else {
-        (start.max(floor), i64::MAX)
+        (start.max(floor), ceiling)
     };
     let keep = |e: &StoredEvent| filter.allows(&e.json, Some(req.room_id));
     let found = scan(state, req.room_id, bounds, req.backwards, req.limit, &keep).await?;
