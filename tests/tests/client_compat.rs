@@ -620,18 +620,15 @@ async fn typing_and_receipt_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn typing_runs_out_for_everyone_and_receipts_never_move_back() {
-    let w = Workdir::new();
-    let s = server(&w).await;
-    let alice = s.register("alice").await;
-    let bob = s.register("bob").await;
-    let room = alice.create_room(json!({"preset": "public_chat"})).await;
-    assert_eq!(
-        bob.call("POST", &format!("/join/{room}"), Some(json!({})))
-            .await
-            .0,
-        200
-    );
+async fn typing_runs_out_for_everyone_and_bad_timeouts_are_refused() {
+    let ReadRoom {
+        s: _s,
+        alice,
+        bob,
+        room,
+        _w,
+        ..
+    } = read_room().await;
     let typing = format!("/rooms/{room}/typing/{}", alice.user_id);
     let (status, _) = alice
         .call(
@@ -672,7 +669,18 @@ async fn typing_runs_out_for_everyone_and_receipts_never_move_back() {
             "{bad}"
         );
     }
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_never_move_back_and_bad_ones_are_refused() {
+    let ReadRoom {
+        s: _s,
+        alice,
+        bob,
+        room,
+        _w,
+        ..
+    } = read_room().await;
     let (_, first) = alice.say(&room, "first").await;
     let (_, second) = alice.say(&room, "second").await;
     let (first, second) = (

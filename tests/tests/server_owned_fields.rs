@@ -100,17 +100,10 @@ async fn transaction_ids_reach_the_sending_device_and_modules_cannot_forge_serve
     assert_eq!(own["note"], "kept", "other module fields stay: {own}");
     assert!(own["age"].as_i64().unwrap() >= 0, "{own}");
     assert!(own.get("m.relations").is_none(), "{own}");
-    let (_, page) = call(
-        &base,
-        "GET",
-        &format!("/rooms/{room}/messages?dir=b&limit=5"),
-        Some(&alice_a),
-        None,
-    )
-    .await;
-    let mine = page["chunk"]
-        .as_array()
-        .unwrap()
+    let messages = format!("/rooms/{room}/messages?dir=b&limit=5");
+    let (_, page) = call(&base, "GET", &messages, Some(&alice_a), None).await;
+    let chunk = page["chunk"].as_array().unwrap();
+    let mine = chunk
         .iter()
         .find(|e| e["event_id"] == event_id.as_str())
         .unwrap();
@@ -131,15 +124,19 @@ async fn transaction_ids_reach_the_sending_device_and_modules_cannot_forge_serve
         assert_eq!(unsigned["note"], "kept");
     }
     // The module is named once per key, however many events it tags.
+    assert_warned_once(&server, "forger", &["transaction_id", "age"]);
+}
+
+/// `module` is named in exactly one "server owns" warning per key of `keys`.
+fn assert_warned_once(server: &ServerProcess, module: &str, keys: &[&str]) {
     let log = server.wait_for_log("add_field_to_unsigned returned a key the server owns");
-    let warnings = |key: &str| {
-        log.lines()
-            .filter(|l| l.contains("returned a key the server owns") && l.contains("forger"))
+    for key in keys {
+        let warnings = log
+            .lines()
+            .filter(|l| l.contains("returned a key the server owns") && l.contains(module))
             .filter(|l| l.contains(&format!("key={key} ")) || l.contains(&format!("key=\"{key}\"")))
-            .count()
-    };
-    for key in ["transaction_id", "age"] {
-        assert_eq!(warnings(key), 1, "one warning for {key}:\n{log}");
+            .count();
+        assert_eq!(warnings, 1, "one warning for {key}:\n{log}");
     }
 }
 
