@@ -65,14 +65,10 @@ pub(super) async fn upload_route(
     let body: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    let header_value = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
-    };
     let upload = Upload {
-        declared_size: header_value(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()),
-        content_type: header_value(header::CONTENT_TYPE).map(String::from),
+        declared_size: header_str(&headers, header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok()),
+        content_type: header_str(&headers, header::CONTENT_TYPE).map(String::from),
         filename: q.filename,
         body,
     };
@@ -80,6 +76,11 @@ pub(super) async fn upload_route(
     Ok(Json(
         json!({"content_uri": format!("mxc://{}/{media_id}", state.config.server_name)}),
     ))
+}
+
+/// The header `name` as text, when present and visible ASCII.
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 async fn download(state: &AppState, server: &str, media_id: &str) -> MatrixResult<Response> {
@@ -129,6 +130,15 @@ pub(super) fn file_response(
              media-src 'self'; object-src 'self'",
         ),
     );
+    if let Ok(v) = content_disposition(content_type, upload_name).parse() {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// `inline` for types safe to show, else `attachment`; with `upload_name` (quotes,
+/// backslashes and line breaks dropped) as the file name.
+fn content_disposition(content_type: &str, upload_name: Option<&str>) -> String {
     let essence = content_type
         .split(';')
         .next()
@@ -140,20 +150,17 @@ pub(super) fn file_response(
     } else {
         "attachment"
     };
+    // '\x22' is the double quote.
     let name: String = upload_name
         .unwrap_or_default()
         .chars()
-        .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+        .filter(|c| !matches!(c, '\x22' | '\\' | '\r' | '\n'))
         .collect();
-    let value = if name.is_empty() {
+    if name.is_empty() {
         disposition.to_string()
     } else {
         format!("{disposition}; filename=\"{name}\"")
-    };
-    if let Ok(v) = value.parse() {
-        headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    response
 }
 
 /// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}` (authenticated)
