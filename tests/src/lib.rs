@@ -565,6 +565,20 @@ impl Client {
     }
 }
 
+/// `method /_matrix/client/v3{path}` on the server at `base` (a [`ServerProcess`]'s, say)
+/// with an optional `token` and JSON `body`: (status, JSON body or `null`).
+pub async fn client_call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let http = reqwest::Client::new();
+    let path = format!("/_matrix/client/v3{path}");
+    call(&http, base, method, &path, token, body).await
+}
+
 async fn call(
     http: &reqwest::Client,
     base: &str,

@@ -584,14 +584,7 @@ async fn call_process(
     token: Option<&str>,
     body: Value,
 ) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let url = format!("{base}/_matrix/client/v3{path}");
-    let mut req = reqwest::Client::new().request(method, url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    modhost_tests::client_call(base, method, path, token, Some(body)).await
 }
 
 /// Register `localpart` on a server process; its access token.

@@ -7,29 +7,7 @@
 use modhost_tests::{scripted_entry, ServerProcess, Workdir};
 use serde_json::{json, Value};
 
-/// `method path` on `base` with `token`: (status, JSON body).
-async fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = reqwest::Client::new();
-    let mut request = http.request(
-        method.parse().unwrap(),
-        format!("{base}/_matrix/client/v3{path}"),
-    );
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use modhost_tests::client_call as call;
 
 /// Register `name` (device A) and log in again (device B): the two tokens.
 async fn two_devices(base: &str, name: &str) -> (String, String) {
