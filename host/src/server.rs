@@ -120,8 +120,12 @@ impl Server {
         let metrics = Arc::new(crate::metrics::HttpMetrics::default());
         let render = {
             let (metrics, registry) = (Arc::clone(&metrics), Arc::clone(&self.modules.registry));
+            let sync_state = self.state.clone();
             move || {
-                let body = metrics.render(&registry);
+                let mut body = metrics.render(&registry);
+                if let Some(state) = &sync_state {
+                    body.push_str(&state.notifier.render_metrics());
+                }
                 async move {
                     (
                         [(

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::config::Config;
 use crate::modules::Registry;
 use crate::storage::Store;
@@ -24,8 +22,10 @@ pub struct Inner {
     pub store: Store,
     /// The module chains.
     pub modules: Arc<Registry>,
-    /// Bumped after every write that `/sync` may report; long-polls wait on it.
-    pub changes: watch::Sender<u64>,
+    /// Waiting `/sync` long-polls, woken by the writes that concern them.
+    pub notifier: crate::service::notifier::Notifier,
+    /// How far each device's to-device messages have been deleted as delivered.
+    pub to_device_acks: crate::service::to_device::Acks,
     /// Who is typing where.
     pub typing: crate::service::typing::Typing,
     /// Push gateway delivery workers.
@@ -66,7 +66,8 @@ impl AppState {
                 config,
                 store,
                 modules,
-                changes: watch::channel(0).0,
+                notifier: Default::default(),
+                to_device_acks: Default::default(),
                 limiters: Default::default(),
                 typing: Default::default(),
                 lazy_members: Default::default(),
@@ -82,9 +83,21 @@ impl AppState {
         }
     }
 
-    /// Wake every waiting `/sync`.
-    pub fn notify_change(&self) {
-        self.changes.send_modify(|n| *n += 1);
+    /// Wake the waiting `/sync`s `wake` addresses; call after the write committed.
+    pub fn wake(&self, wake: crate::service::notifier::Wake) {
+        self.notifier.wake(&self.store, wake);
+    }
+
+    /// Wake the `/sync`s of `user_id`.
+    pub fn wake_user(&self, user_id: &str) {
+        self.wake(crate::service::notifier::Wake::Users(vec![
+            user_id.to_string()
+        ]));
+    }
+
+    /// Wake the `/sync`s of the members of `room_id`.
+    pub fn wake_room(&self, room_id: &str) {
+        self.wake(crate::service::notifier::Wake::Room(room_id.to_string()));
     }
 
     /// Hold the lock for one client transaction key.

@@ -36,7 +36,7 @@ pub(super) async fn put_presence_route(
         .store
         .set_presence(&user_id, presence, status_msg)
         .await?;
-    state.notify_change();
+    crate::service::presence::changed(&state, &user_id);
     Ok(Json(json!({})))
 }
 

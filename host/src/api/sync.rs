@@ -46,14 +46,14 @@ pub(super) async fn sync_route(
         filter: &filter,
         device_id: &who.device_id,
     };
-    let mut changes = state.changes.subscribe();
+    let mut changes = state.notifier.subscribe(&who.user_id);
     loop {
         let (body, has_updates) = build(&state, req).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if has_updates || since.is_none() || remaining.is_zero() {
             return Ok(Json(body));
         }
-        // Something was written (anywhere); look again, until the timeout.
+        // Something concerning this user was written; look again, until the timeout.
         if tokio::time::timeout(remaining, changes.changed())
             .await
             .is_err()

@@ -19,7 +19,7 @@ pub async fn put(
         .store
         .put_account_data(user_id, room_id, data_type, content)
         .await?;
-    state.notify_change();
+    state.wake_user(user_id);
     state
         .modules
         .on_account_data_updated(user_id, room_id, data_type, content)

@@ -168,7 +168,7 @@ pub async fn upload_keys(
         keys.push((key_type, key.to_string()));
     }
     state.store.set_cross_signing_keys(user, &keys).await?;
-    state.notify_change();
+    state.wake(crate::service::notifier::Wake::Peers(user.to_string()));
     Ok(json!({}))
 }
 
@@ -280,7 +280,7 @@ pub async fn upload_signatures(
     }
     if !rows.is_empty() {
         state.store.add_signatures(&rows).await?;
-        state.notify_change();
+        state.wake(crate::service::notifier::Wake::Peers(who.user_id.clone()));
     }
     Ok(json!({"failures": failures}))
 }

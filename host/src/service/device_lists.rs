@@ -21,6 +21,17 @@ pub async fn changes(
     from: &Since,
     to: &Since,
 ) -> MatrixResult<(Vec<String>, Vec<String>)> {
+    let listed = state
+        .store
+        .device_list_changes(user_id, from.device_lists, to.device_lists)
+        .await?;
+    let memberships = state
+        .store
+        .membership_changes(user_id, from.events, to.events)
+        .await?;
+    if listed.is_empty() && memberships.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let sharing: BTreeSet<String> = state
         .store
         .users_sharing_room(user_id)
@@ -28,21 +39,13 @@ pub async fn changes(
         .into_iter()
         .collect();
     let mut changed = BTreeSet::new();
-    for (user, private) in state
-        .store
-        .device_list_changes(user_id, from.device_lists, to.device_lists)
-        .await?
-    {
+    for (user, private) in listed {
         if private || user == user_id || sharing.contains(&user) {
             changed.insert(user);
         }
     }
     let mut maybe_left = BTreeSet::new();
-    for (room_id, member, membership) in state
-        .store
-        .membership_changes(user_id, from.events, to.events)
-        .await?
-    {
+    for (room_id, member, membership) in memberships {
         let joined = membership == "join";
         let gone = membership == "leave" || membership == "ban";
         if member == user_id && joined {
@@ -98,6 +101,6 @@ pub async fn keys_changes(
 /// sharing a room (their next `/sync` lists the user in `device_lists.changed`).
 pub async fn device_removed(state: &AppState, user_id: &str, device_id: &str) -> MatrixResult<()> {
     state.store.delete_device_e2e(user_id, device_id).await?;
-    state.notify_change();
+    state.wake(crate::service::notifier::Wake::Peers(user_id.to_string()));
     Ok(())
 }

@@ -143,7 +143,7 @@ pub async fn upload(
             .await?;
         // Those sharing a room re-query this user's keys (`/sync` `device_lists.changed`).
         state.store.record_device_list_change(user).await?;
-        state.notify_change();
+        state.wake(crate::service::notifier::Wake::Peers(user.to_string()));
     }
     state
         .store

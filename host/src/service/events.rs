@@ -120,7 +120,7 @@ impl AppState {
         let position = self.persist(&event, new.txn).await?;
         // Before waking /sync, so the event and its unread counts arrive together.
         super::push_eval::on_new_event(self, &event, position).await;
-        self.notify_change();
+        self.wake_room(new.room_id);
         if !self
             .modules
             .chain(plugin_sdk::catalogue::Hook::OnNewEvent)

@@ -20,6 +20,7 @@ pub mod media;
 pub mod membership;
 pub mod module_api;
 pub mod notifications;
+pub mod notifier;
 pub mod openid;
 pub(crate) mod outbound_guard;
 pub mod pagination;

@@ -8,14 +8,20 @@ use serde_json::{json, Value};
 use crate::error::MatrixResult;
 use crate::state::AppState;
 
-/// Presence events `user_id` should see among the updates after `since`: its own, those of
-/// users it shares a room with, and whatever presence-router modules add.
+/// Presence events `user_id` should see among the updates with `since < stream_id <= now`
+/// (nothing is read when `now` is not past `since`): its own, those of users it shares a
+/// joined room with, and whatever presence-router modules add.
 pub async fn visible_presence(
     state: &AppState,
     user_id: &str,
     since: i64,
+    now: i64,
 ) -> MatrixResult<Vec<Value>> {
-    let updates = state.store.presence_since(since).await?;
+    let updates = if now > since {
+        state.store.presence_since(since).await?
+    } else {
+        Vec::new()
+    };
     // A module asked for this user to be sent every online local user's presence.
     let mut pushed: Vec<Value> = Vec::new();
     if state.take_presence_push(user_id) {
@@ -28,17 +34,8 @@ pub async fn visible_presence(
     if updates.is_empty() {
         return Ok(pushed);
     }
-    let mut peers: Vec<String> = vec![user_id.to_string()];
-    for (room_id, membership) in state.store.rooms_of(user_id).await? {
-        if membership != "join" {
-            continue;
-        }
-        for ev in state.store.current_state(&room_id).await? {
-            if ev["type"] == "m.room.member" && ev["content"]["membership"] == "join" {
-                peers.push(ev["state_key"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
+    let mut peers = state.store.users_sharing_room(user_id).await?;
+    peers.push(user_id.to_string());
     let interested = state.modules.get_interested_users(user_id).await;
     let as_events: Vec<Value> = updates
         .iter()
@@ -72,4 +69,19 @@ pub async fn visible_presence(
         .map(|(_, ev)| ev)
         .chain(pushed)
         .collect())
+}
+
+/// `user_id`'s presence changed: wake the `/sync`s that may show it — the user's and those
+/// sharing a room with them, or every waiting sync when a presence-router module decides
+/// who sees what.
+pub fn changed(state: &AppState, user_id: &str) {
+    use crate::service::notifier::Wake;
+    use plugin_sdk::catalogue::Hook;
+    let routed = !state.modules.chain(Hook::GetInterestedUsers).is_empty()
+        || !state.modules.chain(Hook::GetUsersForStates).is_empty();
+    state.wake(if routed {
+        Wake::All
+    } else {
+        Wake::Peers(user_id.to_string())
+    });
 }

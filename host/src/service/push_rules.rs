@@ -166,7 +166,7 @@ async fn save(state: &AppState, user_id: &str, ruleset: &Ruleset) -> MatrixResul
         .store
         .put_account_data(user_id, None, ACCOUNT_DATA_TYPE, &content)
         .await?;
-    state.notify_change();
+    state.wake_user(user_id);
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn send_receipt(
         .store
         .put_receipt(room_id, receipt_type, user_id, thread, event_id)
         .await?;
-    state.notify_change();
+    state.wake_room(room_id);
     super::push_gateway::receipt_sent(state, user_id);
     Ok(())
 }

@@ -101,6 +101,7 @@ struct Window {
     since: Since,
     since_ev: i64,
     ev_now: i64,
+    receipts_now: i64,
     initial: bool,
     /// `(room_id, type, content)`; an empty room ID is global account data.
     account_data: Vec<(String, String, Value)>,
@@ -109,28 +110,42 @@ struct Window {
 /// The `/sync` body for `req`, and whether it holds anything new (a long-poll answers at
 /// once when it does).
 pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Value, bool)> {
+    let positions = state.store.stream_positions().await?;
     let mut now = Since {
-        events: state.store.max_stream_ordering().await?,
-        account_data: state.store.max_account_data_stream().await?,
-        presence: state.store.max_presence_stream().await?,
-        receipts: state.store.max_receipt_stream().await?,
+        events: positions.events,
+        account_data: positions.account_data,
+        presence: positions.presence,
+        receipts: positions.receipts,
         typing: state.typing.position(),
-        to_device: state.store.max_to_device_stream().await?,
-        device_lists: state.store.max_device_list_stream().await?,
+        to_device: positions.to_device,
+        device_lists: positions.device_lists,
     };
     let since = req.since.unwrap_or_default();
-    let presence =
-        crate::service::presence::visible_presence(state, req.user_id, since.presence).await?;
+    let presence = crate::service::presence::visible_presence(
+        state,
+        req.user_id,
+        since.presence,
+        now.presence,
+    )
+    .await?;
     let presence = req.filter.presence.retain(presence, None);
+    // Each stream is read only when it moved past the token: a sync with nothing new costs
+    // the positions query and the device's key counts, whatever the number of rooms.
+    let account_data = if now.account_data > since.account_data {
+        state
+            .store
+            .account_data_since(req.user_id, since.account_data)
+            .await?
+    } else {
+        Vec::new()
+    };
     let window = Window {
         since,
         since_ev: since.events,
         ev_now: now.events,
+        receipts_now: now.receipts,
         initial: req.since.is_none(),
-        account_data: state
-            .store
-            .account_data_since(req.user_id, since.account_data)
-            .await?,
+        account_data,
     };
     let rooms = rooms(state, &req, &window).await?;
     let global_ad = req
@@ -196,47 +211,65 @@ async fn rooms(
     req: &SyncRequest<'_>,
     window: &Window,
 ) -> MatrixResult<[Map<String, Value>; 3]> {
-    let [mut join, mut invite, mut leave] = [Map::new(), Map::new(), Map::new()];
-    let changed = changed_rooms(state, req, window).await?;
-    for (room_id, membership) in state.store.rooms_of(req.user_id).await? {
-        if !sync_filter::room_shown(req, &room_id)
-            || changed.as_ref().is_some_and(|c| !c.contains(&room_id))
-        {
-            continue;
+    let mut sections = [Map::new(), Map::new(), Map::new()];
+    let memberships = match changed_rooms(state, req, window).await? {
+        None => state.store.rooms_of(req.user_id).await?,
+        Some(changed) if changed.is_empty() => Vec::new(),
+        Some(changed) => {
+            let ids: Vec<&str> = changed.iter().map(String::as_str).collect();
+            state.store.memberships_in(req.user_id, &ids).await?
         }
-        let member_event = state
-            .store
-            .state_event(&room_id, "m.room.member", req.user_id)
-            .await?;
-        let member_pos = match member_event.as_ref().and_then(|e| e["event_id"].as_str()) {
-            Some(id) => state
-                .store
-                .get_event(id)
-                .await?
-                .map_or(0, |e| e.stream_ordering),
-            None => 0,
-        };
-        let changed = member_pos > window.since_ev;
-        match membership.as_str() {
-            "join" => {
-                if let Some(room) = joined_room(state, req, window, &room_id, changed).await? {
-                    join.insert(room_id, room);
-                }
-            }
-            "invite" if window.initial || changed => {
-                let room = invited_room(state, &room_id, member_event.as_ref()).await?;
-                invite.insert(room_id, room);
-            }
-            "leave" | "ban"
-                if sync_filter::show_left(req, window.initial, changed, member_event.as_ref()) =>
-            {
-                let room = left_room(state, req, window, &room_id, member_pos).await?;
-                leave.insert(room_id, room);
-            }
-            _ => {}
+    };
+    for (room_id, membership) in memberships {
+        if sync_filter::room_shown(req, &room_id) {
+            room_section(state, req, window, room_id, &membership, &mut sections).await?;
         }
     }
-    Ok([join, invite, leave])
+    Ok(sections)
+}
+
+/// File `room_id` (where the user's membership is `membership`) into the `join`, `invite` or
+/// `leave` section when the window has something for it.
+async fn room_section(
+    state: &AppState,
+    req: &SyncRequest<'_>,
+    window: &Window,
+    room_id: String,
+    membership: &str,
+    [join, invite, leave]: &mut [Map<String, Value>; 3],
+) -> MatrixResult<()> {
+    let member_event = state
+        .store
+        .state_event(&room_id, "m.room.member", req.user_id)
+        .await?;
+    let member_pos = match member_event.as_ref().and_then(|e| e["event_id"].as_str()) {
+        Some(id) => state
+            .store
+            .get_event(id)
+            .await?
+            .map_or(0, |e| e.stream_ordering),
+        None => 0,
+    };
+    let changed = member_pos > window.since_ev;
+    match membership {
+        "join" => {
+            if let Some(room) = joined_room(state, req, window, &room_id, changed).await? {
+                join.insert(room_id, room);
+            }
+        }
+        "invite" if window.initial || changed => {
+            let room = invited_room(state, &room_id, member_event.as_ref()).await?;
+            invite.insert(room_id, room);
+        }
+        "leave" | "ban"
+            if sync_filter::show_left(req, window.initial, changed, member_event.as_ref()) =>
+        {
+            let room = left_room(state, req, window, &room_id, member_pos).await?;
+            leave.insert(room_id, room);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The rooms an incremental sync must look at — those with events (the user's membership
@@ -250,18 +283,19 @@ async fn changed_rooms(
     if window.initial || req.full_state {
         return Ok(None);
     }
-    let mut changed: std::collections::HashSet<String> = state
-        .store
-        .rooms_with_events_for(req.user_id, window.since_ev, window.ev_now)
-        .await?
-        .into_iter()
-        .collect();
-    changed.extend(
-        state
-            .store
+    let mut changed = std::collections::HashSet::new();
+    if window.ev_now > window.since_ev {
+        let rooms = (state.store)
+            .rooms_with_events_for(req.user_id, window.since_ev, window.ev_now)
+            .await?;
+        changed.extend(rooms);
+    }
+    if window.receipts_now > window.since.receipts {
+        let rooms = (state.store)
             .rooms_with_receipts_since(window.since.receipts)
-            .await?,
-    );
+            .await?;
+        changed.extend(rooms);
+    }
     changed.extend(state.typing.rooms_changed_since(window.since.typing));
     changed.extend(
         window

@@ -67,6 +67,6 @@ pub async fn set_tag(
         .store
         .put_account_data(user_id, Some(room_id), "m.tag", &json!({ "tags": all }))
         .await?;
-    state.notify_change();
+    state.wake_user(user_id);
     Ok(())
 }

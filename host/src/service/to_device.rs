@@ -11,6 +11,27 @@ use crate::service::sync::{Since, SyncRequest};
 use crate::state::AppState;
 use crate::storage::ToDeviceRow;
 
+/// How far each device's delivered to-device messages were deleted (`(user, device)` →
+/// stream position), so a `/sync` whose token confirms nothing new skips the delete.
+#[derive(Default)]
+pub struct Acks(std::sync::Mutex<std::collections::HashMap<(String, String), i64>>);
+
+impl Acks {
+    /// Whether messages up to `upto` may still need deleting for the device; records `upto`
+    /// as done when so (the caller deletes them).
+    fn needs_ack(&self, user_id: &str, device_id: &str, upto: i64) -> bool {
+        let mut acks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (user_id.to_string(), device_id.to_string());
+        match acks.get(&key) {
+            Some(done) if *done >= upto => false,
+            _ => {
+                acks.insert(key, upto);
+                true
+            }
+        }
+    }
+}
+
 /// Most to-device messages one `/sync` carries (as Synapse); the rest come with the next.
 const SYNC_LIMIT: usize = 100;
 
@@ -83,7 +104,9 @@ pub async fn send(
         }
     }
     if state.store.add_to_device(&rows).await? > 0 {
-        state.notify_change();
+        let users: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r.user_id).collect();
+        let users = users.into_iter().cloned().collect();
+        state.wake(crate::service::notifier::Wake::Users(users));
     }
     state.store.record_txn(&who.token_hash, &key, "").await?;
     Ok(json!({}))
@@ -100,21 +123,26 @@ pub async fn sync_sections(
 ) -> MatrixResult<(Map<String, Value>, bool)> {
     let (user, device) = (req.user_id, req.device_id);
     let since = req.since.unwrap_or_default();
-    if req.since.is_some() {
+    if req.since.is_some()
+        && since.to_device > 0
+        && state
+            .to_device_acks
+            .needs_ack(user, device, since.to_device)
+    {
         state
             .store
             .ack_to_device(user, device, since.to_device)
             .await?;
     }
-    let messages = state
-        .store
-        .to_device_messages(
-            user,
-            device,
-            (since.to_device, now.to_device),
-            SYNC_LIMIT as i64,
-        )
-        .await?;
+    let messages = if now.to_device > since.to_device {
+        let window = (since.to_device, now.to_device);
+        let limit = SYNC_LIMIT as i64;
+        (state.store)
+            .to_device_messages(user, device, window, limit)
+            .await?
+    } else {
+        Vec::new()
+    };
     if messages.len() == SYNC_LIMIT {
         now.to_device = messages.last().map_or(now.to_device, |(id, _)| *id);
     }
@@ -123,8 +151,11 @@ pub async fn sync_sections(
         .filter_map(|(_, m)| serde_json::from_str(m).ok())
         .collect();
     let (changed, left) = match req.since {
-        Some(since) => crate::service::device_lists::changes(state, user, &since, now).await?,
-        None => (Vec::new(), Vec::new()),
+        // Device lists change with device-list updates and with memberships (events).
+        Some(since) if since.device_lists < now.device_lists || since.events < now.events => {
+            crate::service::device_lists::changes(state, user, &since, now).await?
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let has_updates = !events.is_empty() || !changed.is_empty() || !left.is_empty();
     let mut counts = state.store.count_one_time_keys(user, device).await?;

@@ -101,13 +101,13 @@ pub fn set_typing(
     timeout_ms: Option<u64>,
 ) {
     let (_, until) = state.typing.set(room_id, user_id, timeout_ms);
-    state.notify_change();
+    state.wake_room(room_id);
     if let Some(until) = until {
         let (state, room_id, user_id) = (state.clone(), room_id.to_string(), user_id.to_string());
         tokio::spawn(async move {
             tokio::time::sleep_until(until.into()).await;
             if state.typing.expire(&room_id, &user_id, until).is_some() {
-                state.notify_change();
+                state.wake_room(&room_id);
             }
         });
     }

@@ -360,9 +360,11 @@ impl Store {
         to: i64,
     ) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT DISTINCT e.room_id FROM events e JOIN current_state s \
-             ON s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
-             WHERE e.stream_ordering > ? AND e.stream_ordering <= ?",
+            // CROSS JOIN keeps the events of the window as the outer loop (SQLite does not
+            // reorder it): the cost follows the new events, not the user's rooms.
+            "SELECT DISTINCT e.room_id FROM events e CROSS JOIN current_state s \
+             WHERE s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
+             AND e.stream_ordering > ? AND e.stream_ordering <= ?",
         )
         .bind(user_id)
         .bind(from)

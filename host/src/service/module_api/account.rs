@@ -85,7 +85,7 @@ impl Handler for AccountDataPutGlobal {
             .put_account_data(&user_id, None, &data_type, &content)
             .await
             .map_err(internal)?;
-        state.notify_change();
+        state.wake_user(&user_id);
         state
             .modules
             .on_account_data_updated(&user_id, None, &data_type, &content)
@@ -117,8 +117,8 @@ impl Handler for SetPresenceForUsers {
                 .set_presence(user_id, &update.presence, update.status_msg.as_deref())
                 .await
                 .map_err(internal)?;
+            crate::service::presence::changed(state, user_id);
         }
-        state.notify_change();
         Ok(())
     }
 }
@@ -136,8 +136,8 @@ impl Handler for SendLocalOnlinePresenceTo {
             .presence_pushes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(args.users);
-        state.notify_change();
+            .extend(args.users.iter().cloned());
+        state.wake(crate::service::notifier::Wake::Users(args.users));
         Ok(())
     }
 }
