@@ -87,10 +87,13 @@ impl Store {
         to: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         let rows = sqlx::query(
+            // The window's events drive the loop (CROSS JOIN is not reordered by SQLite):
+            // the cost follows what changed, not how many rooms the user is in.
             "SELECT e.room_id, e.state_key, json_extract(e.json, '$.content.membership') \
-             FROM events e WHERE e.type = 'm.room.member' AND e.stream_ordering > ? \
-             AND e.stream_ordering <= ? AND e.room_id IN (SELECT room_id FROM current_state \
-             WHERE type = 'm.room.member' AND state_key = ?) ORDER BY e.stream_ordering",
+             FROM events e CROSS JOIN current_state s \
+             WHERE e.type = 'm.room.member' AND e.stream_ordering > ? AND e.stream_ordering <= ? \
+             AND s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
+             ORDER BY e.stream_ordering",
         )
         .bind(from)
         .bind(to)

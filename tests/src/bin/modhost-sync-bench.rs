@@ -13,7 +13,9 @@
 //!
 //! Knobs: `SYNC_BENCH_ROOMS` ("25,400,2000"), `SYNC_BENCH_USERS` (200),
 //! `SYNC_BENCH_CONNECTIONS` (5), `SYNC_BENCH_RATE` (50), `SYNC_BENCH_SECONDS` (20),
-//! `SYNC_BENCH_ONLY` (`rooms` or `wake`).
+//! `SYNC_BENCH_ONLY` (`rooms` or `wake`), `SYNC_BENCH_LOG` (the server's `RUST_LOG`, e.g.
+//! `sqlx=debug` to see each statement's time; the log is kept as
+//! `target/sync-bench-server.log`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,7 +70,7 @@ impl Server {
             .arg(&config)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("SYNC_BENCH_LOG").unwrap_or("warn".into()))
             .stderr(std::fs::File::create(work.path().join("server.log")).unwrap())
             .spawn()
             .expect("start modhost");
@@ -99,6 +101,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::env::var("SYNC_BENCH_LOG").is_ok() {
+            let log = self._work.path().join("server.log");
+            let _ = std::fs::copy(log, "target/sync-bench-server.log");
+        }
     }
 }
 
