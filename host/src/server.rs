@@ -78,6 +78,9 @@ impl Server {
         let store = Store::open(&self.config.database_path).await.map_err(|e| {
             ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
         })?;
+        store.check_writable().await.map_err(|e| {
+            ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
+        })?;
         // admin_users is the whole truth: listed users are admins, nobody else is.
         store
             .sync_admins(&self.config.admin_users)
@@ -117,44 +120,8 @@ impl Server {
         if let Some(state) = &self.state {
             app = app.merge(api::client_routes(state.clone()));
         }
-        let metrics = Arc::new(crate::metrics::HttpMetrics::default());
-        let render = {
-            let (metrics, registry) = (Arc::clone(&metrics), Arc::clone(&self.modules.registry));
-            move || {
-                let body = metrics.render(&registry);
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        body,
-                    )
-                }
-            }
-        };
-        app = app.route("/_modhost/metrics", axum::routing::get(render));
-        app = app.layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let metrics = Arc::clone(&metrics);
-                async move {
-                    let method = req.method().as_str().to_string();
-                    let route = req
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-                    let started = std::time::Instant::now();
-                    let response = next.run(req).await;
-                    metrics.record(
-                        &method,
-                        &route,
-                        response.status().as_u16(),
-                        started.elapsed(),
-                    );
-                    response
-                }
-            },
-        ));
+        app = crate::metrics::instrument(app, registry);
+        app = app.layer(axum::middleware::from_fn(web::plain_errors::to_matrix));
         let app = app.method_not_allowed_fallback(|| async {
             web::matrix_error(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -181,20 +148,27 @@ impl Server {
         // action of the signal.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        // The peer address feeds the spam checkers' `request_info` (api::extract::RequestInfo).
-        let app = self
-            .app()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        // The peer address feeds the spam checkers' `request_info` (api::extract::RequestInfo);
+        // the listener attaches it to every request.
+        let limits = crate::listener::BodyLimits::from_config(&self.config);
+        let served = crate::listener::serve(
+            listener,
+            self.app(),
+            self.config.listener,
+            limits,
+            async move {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
                 tracing::info!("shutting down");
-            })
-            .await;
+            },
+        )
+        .await;
         self.shutdown();
+        if let Some(store) = &self.store {
+            store.close_cleanly().await;
+        }
         served
     }
 
