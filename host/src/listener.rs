@@ -190,17 +190,33 @@ async fn wait_for_connections(slots: &Semaphore, settings: &ListenerConfig) {
 }
 
 /// Accept failures: EMFILE/ENFILE (out of file descriptors) and the like. Logged once per
-/// burst; each failure sleeps a little longer (up to 1 s) so the loop never spins.
+/// burst (at most once every [`LOG_EVERY`], with how many were not logged); each failure in a
+/// row sleeps a little longer (up to 1 s) so the loop never spins.
 #[derive(Default)]
 struct Backoff {
     /// Failures since the last successful accept.
     failures: u32,
+    /// When a failure was last logged.
+    logged: Option<Instant>,
+    /// Failures since then.
+    unlogged: u64,
 }
+
+/// The shortest time between two logged accept failures.
+const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Backoff {
     async fn failed(&mut self, error: &std::io::Error, table: &Table) {
-        if self.failures == 0 {
-            tracing::warn!(%error, "accept failed; backing off until connections can be accepted again (logged once per burst)");
+        if self.logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+            tracing::warn!(
+                %error,
+                since_last_logged = self.unlogged,
+                "accept failed; backing off and closing idle connections until connections can be accepted again (logged once per burst)"
+            );
+            self.logged = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
         }
         self.failures = self.failures.saturating_add(1);
         // Out of descriptors: an idle connection is the one we can give back.
@@ -212,12 +228,6 @@ impl Backoff {
     }
 
     fn succeeded(&mut self) {
-        if self.failures > 0 {
-            tracing::info!(
-                failures = self.failures,
-                "accepting connections again after accept failures"
-            );
-        }
         self.failures = 0;
     }
 }

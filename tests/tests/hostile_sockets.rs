@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use modhost_tests::{client_call, ServerProcess, TestServer, Workdir};
+use modhost_tests::{client_call, modhost_bin, strip_ansi, ServerProcess, TestServer, Workdir};
 use serde_json::{json, Value};
 
 /// A server process with `listener:` set to `listener` (a YAML flow mapping).
@@ -223,4 +223,46 @@ async fn sigterm_answers_long_polls_at_once_and_exits_within_the_grace_period() 
     assert_eq!(status, 200, "{answer}");
     assert!(answer["next_batch"].is_string(), "{answer}");
     drop((half, silent));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_out_of_file_descriptors_backs_off_logs_once_and_recovers() {
+    let w = Workdir::new();
+    let config = w.config("listener: {idle_timeout_ms: 60000}\nmodules: []\n");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = w.path().join("server.log");
+    // 96 descriptors: the database and runtime take some; 150 idle clients exhaust the rest
+    // long before max_connections (1024) is reached.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 96 && exec \"$0\" --config \"$1\" --listen \"$2\"")
+        .arg(modhost_bin())
+        .arg(&config)
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let idle: Vec<TcpStream> = (0..150).map(|_| connect(&base)).collect();
+    let versions = reqwest::get(format!("{base}/_matrix/client/versions"));
+    let answer = tokio::time::timeout(Duration::from_secs(10), versions).await;
+    let text = strip_ansi(&std::fs::read_to_string(&log).unwrap());
+    let _ = child.kill();
+    let _ = child.wait();
+    let answer = answer.expect("/versions answered within 10 s").unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let logged = text.matches("accept failed; backing off").count();
+    assert_eq!(logged, 1, "{text}");
+    assert!(text.contains("Too many open files"), "{text}");
+    drop(idle);
 }
