@@ -87,7 +87,10 @@ impl Table {
             .min_by_key(|a| a.last_io.load(Ordering::Relaxed));
         tracing::debug!(
             live = live.len(),
-            busy = live.values().filter(|a| a.in_flight.load(Ordering::Acquire) > 0).count(),
+            busy = live
+                .values()
+                .filter(|a| a.in_flight.load(Ordering::Acquire) > 0)
+                .count(),
             "connection cap reached; closing the longest-idle connection"
         );
         match idlest {
@@ -145,7 +148,14 @@ pub async fn serve(
         };
         // Registered before the task runs, so the next accept can already evict it.
         let (id, activity) = table.register();
-        tokio::spawn(conn::run(Arc::clone(&shared), stream, peer, permit, id, activity));
+        tokio::spawn(conn::run(
+            Arc::clone(&shared),
+            stream,
+            peer,
+            permit,
+            id,
+            activity,
+        ));
     }
     drop(listener);
     let _ = stop_tx.send(true);

@@ -42,7 +42,10 @@ fn read_to_close(mut stream: TcpStream) -> (String, Duration) {
             Err(e) => panic!("connection still open after {:?}: {e}", started.elapsed()),
         }
     }
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,7 +193,8 @@ async fn idle_connections_beyond_the_cap_do_not_lock_out_a_new_client() {
 async fn sigterm_answers_long_polls_at_once_and_exits_within_the_grace_period() {
     let w = Workdir::new();
     let mut s = server_with(&w, "{shutdown_grace_ms: 1000, body_timeout_ms: 60000}");
-    let body = json!({"username": "poller", "password": "pw-pw-pw-pw", "auth": {"type": "m.login.dummy"}});
+    let body =
+        json!({"username": "poller", "password": "pw-pw-pw-pw", "auth": {"type": "m.login.dummy"}});
     let (status, reg) = client_call(&s.base, "POST", "/register", None, Some(body)).await;
     assert_eq!(status, 200, "{reg}");
     let token = reg["access_token"].as_str().unwrap().to_string();
@@ -203,10 +207,14 @@ async fn sigterm_answers_long_polls_at_once_and_exits_within_the_grace_period() 
     };
     // Half a request (headers sent, body never finished) keeps a request in progress.
     let mut half = connect(&s.base);
-    half.write_all(b"POST /_matrix/client/v3/register HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-        .unwrap();
+    half.write_all(
+        b"POST /_matrix/client/v3/register HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
     let mut silent = connect(&s.base);
-    silent.write_all(b"GET /_matrix/client/versions HTTP/1.1\r\n").unwrap();
+    silent
+        .write_all(b"GET /_matrix/client/versions HTTP/1.1\r\n")
+        .unwrap();
     // Nothing to poll for "the long-poll has reached the server": give it a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
@@ -250,7 +258,11 @@ async fn running_out_of_file_descriptors_backs_off_logs_once_and_recovers() {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let idle: Vec<TcpStream> = (0..150).map(|_| connect(&base)).collect();

@@ -31,7 +31,10 @@ async fn calls_of_x(base: &str) -> (u16, Value) {
     let resp = reqwest::get(format!("{base}/_synapse/client/scripted/x/calls"))
         .await
         .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,7 +56,10 @@ async fn overwriting_a_loaded_module_file_leaves_the_running_code_alone() {
         log.contains("module file changed on disk; the server keeps running the copy it loaded, restart it to load the new file"),
         "{log}"
     );
-    assert!(log.contains(&format!("path={}", lib.canonicalize().unwrap().display())), "{log}");
+    assert!(
+        log.contains(&format!("path={}", lib.canonicalize().unwrap().display())),
+        "{log}"
+    );
     assert_eq!(calls_of_x(&s.base).await, before);
     assert!(s.is_running());
 
@@ -163,7 +169,8 @@ async fn a_clean_stop_checkpoints_the_write_ahead_log() {
     let w = Workdir::new();
     let config = w.config("enable_registration: true\nmodules: []\n");
     let mut s = ServerProcess::start(&w, &config);
-    let body = json!({"username": "kept", "password": "pw-pw-pw-pw", "auth": {"type": "m.login.dummy"}});
+    let body =
+        json!({"username": "kept", "password": "pw-pw-pw-pw", "auth": {"type": "m.login.dummy"}});
     let (status, reg) = client_call(&s.base, "POST", "/register", None, Some(body)).await;
     assert_eq!(status, 200, "{reg}");
     assert_eq!(s.terminate(), Some(0));

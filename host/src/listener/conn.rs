@@ -172,7 +172,12 @@ async fn handle(
     if is_sync(req.method(), req.uri().path()) {
         return Ok(sync_until_stop(&shared, req).await);
     }
-    Ok(shared.app.clone().oneshot(req).await.unwrap_or_else(|e| match e {}))
+    Ok(shared
+        .app
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {}))
 }
 
 /// `GET /_matrix/client/*/sync`: the request that long-polls.
@@ -202,7 +207,12 @@ async fn sync_until_stop(shared: &Shared, req: axum::extract::Request) -> axum::
         () = stopped => {}
     }
     let now = axum::extract::Request::from_parts(without_wait(again), AppBody::empty());
-    shared.app.clone().oneshot(now).await.unwrap_or_else(|e| match e {})
+    shared
+        .app
+        .clone()
+        .oneshot(now)
+        .await
+        .unwrap_or_else(|e| match e {})
 }
 
 /// `parts` with the query's `timeout` replaced by `timeout=0`.

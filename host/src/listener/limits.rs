@@ -58,7 +58,12 @@ impl BodyLimits {
         if declared <= limit {
             return None;
         }
-        tracing::debug!(declared, limit, path = req.uri().path(), "request body too large");
+        tracing::debug!(
+            declared,
+            limit,
+            path = req.uri().path(),
+            "request body too large"
+        );
         Some(crate::web::matrix_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "M_TOO_LARGE",
@@ -84,9 +89,15 @@ mod tests {
                 .body(())
                 .unwrap()
         };
-        assert!(limits.refuse(&req("/_matrix/media/v3/upload", "100")).is_none());
-        assert!(limits.refuse(&req("/_matrix/media/v3/upload", "101")).is_some());
-        assert!(limits.refuse(&req("/_matrix/client/v3/createRoom", "11")).is_some());
+        assert!(limits
+            .refuse(&req("/_matrix/media/v3/upload", "100"))
+            .is_none());
+        assert!(limits
+            .refuse(&req("/_matrix/media/v3/upload", "101"))
+            .is_some());
+        assert!(limits
+            .refuse(&req("/_matrix/client/v3/createRoom", "11"))
+            .is_some());
         assert!(limits.refuse(&req("/_synapse/client/x", "50")).is_none());
     }
 }

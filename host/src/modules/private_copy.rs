@@ -95,7 +95,13 @@ pub(crate) fn install(
     private_folder(dir)?;
     let safe_name: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     // The original's path is part of the name too: two files with the same contents loaded
     // by two servers of one process (or two entries) must stay two libraries, each with its
@@ -150,7 +156,9 @@ pub(crate) fn remove_stale(dir: &Path, keep: &[PathBuf]) {
         }
         match std::fs::remove_file(&path) {
             Ok(()) => tracing::info!(file = %path.display(), "removed an old module copy"),
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot remove an old module copy"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove an old module copy")
+            }
         }
     }
 }

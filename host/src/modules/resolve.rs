@@ -65,9 +65,8 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
 /// it). Refuse it and say how to fix it.
 fn check_not_world_writable(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let places = path.ancestors();
-    for place in places {
-        let mode = std::fs::metadata(&place)
+    for place in path.ancestors() {
+        let mode = std::fs::metadata(place)
             .map_err(|e| format!("cannot read {}: {e}", place.display()))?
             .permissions()
             .mode();
