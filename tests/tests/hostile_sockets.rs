@@ -165,6 +165,10 @@ fn a_body_declared_too_large_is_refused_from_the_headers() {
         .unwrap();
     let (sent, _) = read_to_close(upload);
     assert!(sent.starts_with("HTTP/1.1 413 Payload Too Large"), "{sent}");
+    assert!(
+        sent.ends_with(r#"{"errcode":"M_TOO_LARGE","error":"Upload request body is too large"}"#),
+        "{sent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -34,7 +34,7 @@ impl BodyLimits {
 
     /// The limit for a request to `path`, in bytes.
     pub fn for_path(&self, path: &str) -> u64 {
-        if path.starts_with("/_matrix/media/") || path.starts_with("/_matrix/client/v1/media/") {
+        if is_media(path) {
             self.media
         } else if path.starts_with("/_matrix/") || path.starts_with("/_synapse/admin/") {
             self.json
@@ -54,10 +54,17 @@ impl BodyLimits {
             .trim()
             .parse()
             .ok()?;
-        let limit = self.for_path(req.uri().path());
+        let path = req.uri().path();
+        let limit = self.for_path(path);
         if declared <= limit {
             return None;
         }
+        // Worded as the handler itself would have refused it once read.
+        let message = if limit == self.media && is_media(path) {
+            "Upload request body is too large"
+        } else {
+            "Request body is too large"
+        };
         tracing::debug!(
             declared,
             limit,
@@ -67,9 +74,14 @@ impl BodyLimits {
         Some(crate::web::matrix_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "M_TOO_LARGE",
-            "Request body is too large",
+            message,
         ))
     }
+}
+
+/// A content repository path (`/_matrix/media/…`, `/_matrix/client/v1/media/…`).
+fn is_media(path: &str) -> bool {
+    path.starts_with("/_matrix/media/") || path.starts_with("/_matrix/client/v1/media/")
 }
 
 #[cfg(test)]
