@@ -138,8 +138,9 @@ impl Server {
         Router::new().fallback_service(outer)
     }
 
-    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM;
-    /// then stop the modules' background tasks.
+    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM
+    /// (the listener's limits and shutdown: [`crate::listener`]); then stop the modules'
+    /// background tasks and checkpoint and close the database.
     pub async fn serve(self, listen: Option<SocketAddr>) -> std::io::Result<()> {
         let addr = listen.unwrap_or(self.config.listen);
         let listener = TcpListener::bind(addr).await?;

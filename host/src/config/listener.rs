@@ -81,3 +81,39 @@ impl ListenerConfig {
         Duration::from_millis(self.shutdown_grace_ms)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("hs.yaml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn listener_limits_are_read_with_defaults_and_checked() {
+        let c = parse("server_name: a\nlistener: {idle_timeout_ms: 5}\n").unwrap();
+        assert_eq!(c.listener.idle_timeout_ms, 5);
+        assert_eq!(c.listener.max_connections, 1024);
+        assert_eq!(c.listener.header_timeout_ms, 30_000);
+        let err = parse("server_name: a\nlistener: {max_connections: 0}\n").unwrap_err();
+        assert!(
+            err.ends_with("listener: max_connections must be at least 1"),
+            "{err}"
+        );
+        let err = parse("server_name: a\nlistener: {body_timeout_ms: 0}\n").unwrap_err();
+        assert!(
+            err.ends_with("listener: body_timeout_ms must be at least 1 (milliseconds)"),
+            "{err}"
+        );
+        let err = parse("server_name: a\nlistener: {idle_timeout: 5}\n").unwrap_err();
+        assert_eq!(
+            err,
+            "hs.yaml:2:12: listener.idle_timeout: unknown field `idle_timeout`, expected one of \
+             `header_timeout_ms`, `idle_timeout_ms`, `body_timeout_ms`, `max_connections`, \
+             `shutdown_grace_ms`"
+        );
+    }
+}
