@@ -117,18 +117,22 @@ fn a_world_writable_folder_above_the_module_is_refused() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
-/// Run the binary on `config` until it exits, as an unprivileged user when we are root
-/// (root writes read-only files anyway): (exit code, standard error).
-fn run_unprivileged(config: &Path) -> (i32, String) {
+/// Run the binary with `args` until it exits, as an unprivileged user when we are root
+/// (root writes read-only files anyway): (exit code, standard output and error).
+fn run_unprivileged(args: &[&std::ffi::OsStr]) -> (i32, String) {
     let mut cmd = Command::new(build_dir().join("modhost"));
-    cmd.arg("--config").arg(config).env("NO_COLOR", "1");
+    cmd.args(args).env("NO_COLOR", "1").env("RUST_LOG", "info");
     if is_root() {
         cmd.uid(65534).gid(65534);
     }
     let out = cmd.output().expect("run modhost");
     (
         out.status.code().unwrap_or(-1),
-        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        strip_ansi(&format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )),
     )
 }
 
@@ -151,7 +155,7 @@ async fn a_read_only_database_file_is_blamed_on_database_path() {
     }
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (code, err) = run_unprivileged(&config);
+    let (code, err) = run_unprivileged(&["--config".as_ref(), config.as_os_str()]);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains(&format!(
@@ -197,5 +201,30 @@ async fn a_path_parameter_that_is_not_utf8_gets_a_matrix_error() {
     assert_eq!(
         body,
         json!({"errcode": "M_INVALID_PARAM", "error": "Invalid URL: Invalid UTF-8 in `server`"})
+    );
+}
+
+#[test]
+fn check_config_by_another_user_loads_modules_in_place_and_says_so() {
+    let w = Workdir::new();
+    let config = w.config("modules:\n  - module: demo\n    config: {}\n");
+    // The data folder exists and belongs to the server's user (here: whoever runs the test);
+    // the unprivileged user may read the config but write nothing.
+    std::fs::create_dir_all(w.path().join("data")).unwrap();
+    std::fs::set_permissions(w.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if !is_root() {
+        std::fs::set_permissions(
+            w.path().join("data"),
+            std::fs::Permissions::from_mode(0o555),
+        )
+        .unwrap();
+    }
+    let (code, out) = run_unprivileged(&["check-config".as_ref(), config.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("OK, 1 module(s) loaded"), "{out}");
+    assert!(
+        out.contains("cannot make a private copy of the module; loading its file in place (replacing that file while the server runs would crash it)"),
+        "{out}"
     );
 }

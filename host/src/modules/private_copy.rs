@@ -61,7 +61,13 @@ pub(crate) fn folder(config: &Config) -> PathBuf {
 /// write would let them swap a copy before it is opened.
 fn private_folder(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .and_then(|()| {
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o777 == 0o700 {
+                return Ok(());
+            }
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        })
         .map_err(|e| {
             format!(
                 "cannot prepare the private module folder {}: {e}",
@@ -92,6 +98,36 @@ pub(crate) fn install(
             original.display()
         ));
     }
+    let path = match place(dir, original, name, &sha256, &bytes) {
+        Ok(path) => path,
+        Err(e) => {
+            // `check-config` run by another user than the server's, say. Loading in place is
+            // what modhost did before copies: no worse, and said out loud.
+            tracing::warn!(
+                module = name,
+                error = %e,
+                "cannot make a private copy of the module; loading its file in place \
+                 (replacing that file while the server runs would crash it)"
+            );
+            original.to_path_buf()
+        }
+    };
+    Ok(PrivateCopy {
+        path,
+        sha256,
+        stamp,
+    })
+}
+
+/// Put a copy of `bytes` (the contents of `original`, the module `name`, hashing to
+/// `sha256`) into the private folder `dir`, unless it is there already; its path.
+fn place(
+    dir: &Path,
+    original: &Path,
+    name: &str,
+    sha256: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, String> {
     private_folder(dir)?;
     let safe_name: String = name
         .chars()
@@ -114,14 +150,10 @@ pub(crate) fn install(
     let path = dir.join(format!("{sha256}-{safe_name}-{origin}.so"));
     let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
     if !present {
-        write_copy(&path, &bytes)
+        write_copy(&path, bytes)
             .map_err(|e| format!("cannot copy the module to {}: {e}", path.display()))?;
     }
-    Ok(PrivateCopy {
-        path,
-        sha256,
-        stamp,
-    })
+    Ok(path)
 }
 
 /// Write `bytes` to a temporary file beside `path`, flush it to disk, make it read-only and
