@@ -87,11 +87,7 @@ impl Table {
             .min_by_key(|a| a.last_io.load(Ordering::Relaxed));
         tracing::debug!(
             live = live.len(),
-            busy = live
-                .values()
-                .filter(|a| a.in_flight.load(Ordering::Acquire) > 0)
-                .count(),
-            "connection cap reached; closing the longest-idle connection"
+            "closing the longest-idle connection to make room"
         );
         match idlest {
             Some(a) => {

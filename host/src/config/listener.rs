@@ -14,6 +14,9 @@ pub(super) const LISTENER_DOC: &str = "The HTTP listener's limits, each in milli
      longest-idle connection is closed for a new one, 1024) and `shutdown_grace_ms` \
      (requests in progress at SIGTERM get this long to finish, 10000).";
 
+/// The most `max_connections` may be (far beyond any file descriptor limit).
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// The listener's limits (`listener:` in `homeserver.yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -55,8 +58,10 @@ impl ListenerConfig {
                 return Err(format!("{key} must be at least 1 (milliseconds)"));
             }
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "max_connections must be between 1 and {MAX_CONNECTIONS}"
+            ));
         }
         Ok(())
     }
@@ -100,7 +105,7 @@ mod tests {
         assert_eq!(c.listener.header_timeout_ms, 30_000);
         let err = parse("server_name: a\nlistener: {max_connections: 0}\n").unwrap_err();
         assert!(
-            err.ends_with("listener: max_connections must be at least 1"),
+            err.ends_with("listener: max_connections must be between 1 and 1000000"),
             "{err}"
         );
         let err = parse("server_name: a\nlistener: {body_timeout_ms: 0}\n").unwrap_err();
