@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod listener;
 pub mod loader;
 pub mod logging;
 pub mod metrics;

@@ -78,6 +78,9 @@ impl Server {
         let store = Store::open(&self.config.database_path).await.map_err(|e| {
             ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
         })?;
+        store.check_writable().await.map_err(|e| {
+            ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
+        })?;
         // admin_users is the whole truth: listed users are admins, nobody else is.
         store
             .sync_admins(&self.config.admin_users)
@@ -117,48 +120,16 @@ impl Server {
         if let Some(state) = &self.state {
             app = app.merge(api::client_routes(state.clone()));
         }
-        let metrics = Arc::new(crate::metrics::HttpMetrics::default());
-        let render = {
-            let (metrics, registry) = (Arc::clone(&metrics), Arc::clone(&self.modules.registry));
-            let sync_state = self.state.clone();
-            move || {
-                let mut body = metrics.render(&registry);
-                if let Some(state) = &sync_state {
-                    body.push_str(&state.notifier.render_metrics());
-                }
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        body,
-                    )
-                }
-            }
+        // The sync notifier's own series follow the HTTP and module ones on the page.
+        let sync_state = self.state.clone();
+        let extra = move || {
+            sync_state
+                .as_ref()
+                .map(|state| state.notifier.render_metrics())
+                .unwrap_or_default()
         };
-        app = app.route("/_modhost/metrics", axum::routing::get(render));
-        app = app.layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let metrics = Arc::clone(&metrics);
-                async move {
-                    let method = req.method().as_str().to_string();
-                    let route = req
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-                    let started = std::time::Instant::now();
-                    let response = next.run(req).await;
-                    metrics.record(
-                        &method,
-                        &route,
-                        response.status().as_u16(),
-                        started.elapsed(),
-                    );
-                    response
-                }
-            },
-        ));
+        app = crate::metrics::instrument(app, registry, Arc::new(extra));
+        app = app.layer(axum::middleware::from_fn(web::plain_errors::to_matrix));
         let app = app.method_not_allowed_fallback(|| async {
             web::matrix_error(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -175,8 +146,9 @@ impl Server {
         Router::new().fallback_service(outer)
     }
 
-    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM;
-    /// then stop the modules' background tasks.
+    /// Bind the configured address (or `listen` if given) and serve until Ctrl-C or SIGTERM
+    /// (the listener's limits and shutdown: [`crate::listener`]); then stop the modules'
+    /// background tasks and checkpoint and close the database.
     pub async fn serve(self, listen: Option<SocketAddr>) -> std::io::Result<()> {
         let addr = listen.unwrap_or(self.config.listen);
         let listener = TcpListener::bind(addr).await?;
@@ -185,20 +157,27 @@ impl Server {
         // action of the signal.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        // The peer address feeds the spam checkers' `request_info` (api::extract::RequestInfo).
-        let app = self
-            .app()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        // The peer address feeds the spam checkers' `request_info` (api::extract::RequestInfo);
+        // the listener attaches it to every request.
+        let limits = crate::listener::BodyLimits::from_config(&self.config);
+        let served = crate::listener::serve(
+            listener,
+            self.app(),
+            self.config.listener,
+            limits,
+            async move {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
                 tracing::info!("shutting down");
-            })
-            .await;
+            },
+        )
+        .await;
         self.shutdown();
+        if let Some(store) = &self.store {
+            store.close_cleanly().await;
+        }
         served
     }
 

@@ -2,6 +2,7 @@
 //! every rejection.
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -98,13 +99,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = MatrixError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, MatrixError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            MatrixError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "M_TOO_LARGE",
-                "Request body is too large",
-            )
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         let text = if bytes.is_empty() {
             &b"{}"[..]
         } else {
@@ -119,6 +114,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         serde_json::from_value(value)
             .map(JsonBody)
             .map_err(|e| MatrixError::bad_json(e.to_string()))
+    }
+}
+
+/// Why a JSON body could not be read: too large (413 `M_TOO_LARGE`), or not received
+/// (stalled past the listener's `body_timeout_ms`, connection lost: 400 `M_UNKNOWN`).
+fn body_error(rejection: BytesRejection) -> MatrixError {
+    match rejection {
+        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+            MatrixError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "M_TOO_LARGE",
+                "Request body is too large",
+            )
+        }
+        _ => MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_UNKNOWN",
+            "The request body could not be read",
+        ),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod error;
 mod http_client;
+mod listener;
 mod locate;
 mod modules;
 mod settings;
@@ -21,6 +22,7 @@ use serde_yaml_ng::Mapping;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
+pub use listener::ListenerConfig;
 pub use modules::{ModuleEntry, OnFailure};
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
@@ -35,6 +37,8 @@ pub struct Config {
     pub server_name: String,
     /// `listen`: the address the HTTP listener binds.
     pub listen: SocketAddr,
+    /// `listener`: timeouts, connection cap and shutdown grace of the HTTP listener.
+    pub listener: ListenerConfig,
     /// `plugins_dir`: where bare module names are looked up.
     pub plugins_dir: PathBuf,
     /// `database.path`: the SQLite database file.
@@ -180,6 +184,7 @@ impl Config {
             file: file.to_path_buf(),
             server_name: String::new(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            listener: ListenerConfig::default(),
             plugins_dir: PathBuf::new(),
             database_path: PathBuf::new(),
             media_store_path: PathBuf::new(),

@@ -62,6 +62,17 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "listener",
+        default: Some("{}"),
+        doc: super::listener::LISTENER_DOC,
+        apply: |_, v, c| {
+            let listener: super::ListenerConfig = value(v)?;
+            listener.validate().map_err(Problem::new)?;
+            c.listener = listener;
+            Ok(())
+        },
+    },
+    Setting {
         key: "plugins_dir",
         default: Some("plugins"),
         doc: "Where `module: <name>` looks for lib<name>.so (relative to the config file).",

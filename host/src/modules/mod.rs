@@ -2,8 +2,10 @@
 //! constructor in `modules:` order) and freezing what they registered.
 
 pub mod dispatch;
+mod file_watch;
 mod host_api;
 pub(crate) mod invoke;
+mod private_copy;
 mod registry;
 mod resolve;
 pub mod stats;
@@ -88,6 +90,8 @@ struct Parsed<'a> {
     name: Arc<str>,
     library: LoadedLibrary,
     config_handle: u64,
+    /// The private copy opened (see [`private_copy`]).
+    copy: private_copy::PrivateCopy,
 }
 
 fn module_error(
@@ -110,6 +114,11 @@ fn module_error(
 /// frozen.
 pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, ConfigErrors> {
     let parsed = parse_all(config).map_err(ConfigErrors)?;
+    let copies: Vec<PathBuf> = parsed.iter().map(|p| p.copy.path.clone()).collect();
+    if !copies.is_empty() {
+        private_copy::remove_stale(&private_copy::folder(config), &copies);
+    }
+    file_watch::spawn(&runtime, parsed.iter().map(watched).collect());
     let services = ServicesSlot::default();
     let tasks: Arc<tasks::ModuleTasks> = Arc::default();
     let limits = parsed
@@ -203,7 +212,14 @@ fn open_one<'c>(
     if earlier.iter().any(|p| *p.name == *resolved.name) {
         resolved.name = format!("{}#{}", resolved.name, entry.index);
     }
-    let library = loader::load(&resolved.path).map_err(|failure| {
+    let copy = private_copy::install(
+        &private_copy::folder(config),
+        &resolved.path,
+        &resolved.name,
+        entry.sha256.as_deref(),
+    )
+    .map_err(|message| ConfigError::new(&config.file, &entry.yaml_path(), message))?;
+    let mut library = loader::load(&copy.path).map_err(|failure| {
         module_error(
             config,
             entry,
@@ -212,6 +228,8 @@ fn open_one<'c>(
             failure.to_string(),
         )
     })?;
+    // Operators know the module by its own file; the copy is an implementation detail.
+    library.path.clone_from(&resolved.path);
     let json = entry.config.to_string();
     match (library.root.parse_config())(json.as_str().into()) {
         RResult::ROk(handle) => Ok(Parsed {
@@ -219,6 +237,7 @@ fn open_one<'c>(
             name: Arc::from(resolved.name.as_str()),
             library,
             config_handle: handle,
+            copy,
         }),
         RResult::RErr(err) => Err(config_error(
             config,
@@ -260,6 +279,16 @@ fn construct_all(config: &Config, parsed: &[Parsed<'_>], shared: &Arc<Shared>) -
     errors
 }
 
+/// The watch on `p`'s original file.
+fn watched(p: &Parsed<'_>) -> file_watch::Watched {
+    file_watch::Watched {
+        module: Arc::clone(&p.name),
+        path: p.library.path.clone(),
+        sha256: p.copy.sha256.clone(),
+        stamp: p.copy.stamp,
+    }
+}
+
 /// What operators see of one loaded module (start-up log, admin API).
 fn summary(config: &Config, p: &Parsed<'_>, registered: Vec<String>) -> ModuleSummary {
     ModuleSummary {
@@ -270,7 +299,7 @@ fn summary(config: &Config, p: &Parsed<'_>, registered: Vec<String>) -> ModuleSu
         sdk_version: p.library.info.sdk_version.to_string(),
         registered,
         size: std::fs::metadata(&p.library.path).map_or(0, |m| m.len()),
-        sha256: resolve::sha256_hex(&p.library.path).unwrap_or_default(),
+        sha256: p.copy.sha256.clone(),
         timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
         on_failure: p.entry.on_failure,
     }

@@ -49,16 +49,7 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
         return Err(format!("{} is not a file", path.display()));
     }
     check_not_world_writable(&path)?;
-    if let Some(pin) = &entry.sha256 {
-        let actual =
-            sha256_hex(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if &actual != pin {
-            return Err(format!(
-                "{} does not match its sha256 pin: expected {pin}, found {actual}; refusing to load it",
-                path.display()
-            ));
-        }
-    }
+    // A `sha256:` pin is checked against the bytes copied (private_copy::install).
     Ok(Resolved {
         name: display_name(&path),
         id: FileId {
@@ -69,16 +60,13 @@ pub(crate) fn resolve(config: &Config, entry: &ModuleEntry) -> Result<Resolved, 
     })
 }
 
-/// Like sshd with keys: a library, or the folder holding it, that any local user may write
-/// could be swapped for other code. Refuse it and say how to fix it.
+/// Like sshd with keys: a library, or any folder above it, that any local user may write
+/// could be swapped for other code (a writable ancestor lets them rename the folders below
+/// it). Refuse it and say how to fix it.
 fn check_not_world_writable(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let mut places = vec![path.to_path_buf()];
-    if let Some(dir) = path.parent() {
-        places.push(dir.to_path_buf());
-    }
-    for place in places {
-        let mode = std::fs::metadata(&place)
+    for place in path.ancestors() {
+        let mode = std::fs::metadata(place)
             .map_err(|e| format!("cannot read {}: {e}", place.display()))?
             .permissions()
             .mode();
@@ -93,15 +81,6 @@ fn check_not_world_writable(path: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn sha256_hex(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path)?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// `libdemo.so` → `demo`.

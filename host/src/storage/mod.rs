@@ -22,6 +22,7 @@ mod relations;
 mod room_keys;
 mod rooms;
 mod search;
+mod shutdown;
 mod streams;
 mod threepids;
 mod thumbnails;

@@ -2,6 +2,7 @@
 //! for everything else.
 
 pub mod paths;
+pub mod plain_errors;
 mod resource;
 
 use std::sync::Arc;
