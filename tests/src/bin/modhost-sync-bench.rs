@@ -70,7 +70,10 @@ impl Server {
             .arg(&config)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", std::env::var("SYNC_BENCH_LOG").unwrap_or("warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SYNC_BENCH_LOG").unwrap_or("warn".into()),
+            )
             .stderr(std::fs::File::create(work.path().join("server.log")).unwrap())
             .spawn()
             .expect("start modhost");
@@ -267,7 +270,7 @@ struct Wakes {
     responses: u64,
 }
 
-/// One long-poll connection: `/sync?timeout=30000` again and again, recording for each
+/// One long-poll connection: `/sync?timeout=110000` (longer than the phases) again and again, recording for each
 /// writer message it sees how long after the send was answered it arrived.
 async fn long_poll(user: User, wakes: Arc<Mutex<Wakes>>, stop: Arc<tokio::sync::Notify>) {
     let mut token = user.sync(None, 0).await["next_batch"]
@@ -276,7 +279,7 @@ async fn long_poll(user: User, wakes: Arc<Mutex<Wakes>>, stop: Arc<tokio::sync::
         .to_string();
     loop {
         let r = tokio::select! {
-            r = user.sync(Some(&token), 30_000) => r,
+            r = user.sync(Some(&token), 110_000) => r,
             _ = stop.notified() => return,
         };
         let arrived = Instant::now();
@@ -343,6 +346,12 @@ async fn wake_rows(server: &Server, http: &reqwest::Client) {
         pollers.push(user);
     }
     let wakes = Arc::new(Mutex::new(Wakes::default()));
+    // What the writes cost by themselves, before any long-poll waits.
+    let baseline = cpu_per_minute(
+        server,
+        write_for(&writer, &unrelated, rate, seconds, &wakes),
+    )
+    .await;
     let stop = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
     for user in &pollers {
@@ -374,6 +383,7 @@ async fn wake_rows(server: &Server, http: &reqwest::Client) {
     );
     println!("| phase | server CPU s/min | long-polls answered | wake-up p50 / p99 |");
     println!("|---|---|---|---|");
+    println!("| no long-polls: writes alone | {baseline:.2} | — | — |");
     println!("| idle, no writes | {idle:.2} | — | — |");
     println!("| writes to rooms none of them is in | {unrelated_cpu:.2} | {woken_unrelated} | — |");
     println!(
