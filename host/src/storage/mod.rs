@@ -48,7 +48,7 @@ pub use relations::{RelationCount, RelationsPage};
 pub use room_keys::{BackupKey, BackupVersion, KeyUpload};
 pub use rooms::{EventReport, EventReportRow};
 pub use search::{SearchHit, SearchOrder};
-pub use streams::StreamPositions;
+pub use streams::{MembershipRow, StreamPositions};
 pub use threepids::ThreepidRow;
 pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};

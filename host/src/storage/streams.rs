@@ -24,6 +24,17 @@ pub struct StreamPositions {
     pub device_lists: i64,
 }
 
+/// A user's membership in one room, with the event that set it.
+#[derive(Debug, Clone)]
+pub struct MembershipRow {
+    /// The room.
+    pub room_id: String,
+    /// `join`, `invite`, `leave`, `ban` or `knock`.
+    pub membership: String,
+    /// The membership event and its stream position.
+    pub event: super::StoredEvent,
+}
+
 impl Store {
     /// Every stream's newest position, read in one statement so they come from one snapshot.
     pub async fn stream_positions(&self) -> Result<StreamPositions, StoreError> {
@@ -47,29 +58,39 @@ impl Store {
         })
     }
 
-    /// `(room_id, membership)` of `user_id` in those of `room_ids` where they have a
-    /// membership (rooms left and forgotten excluded, as `rooms_of`).
-    pub async fn memberships_in(
+    /// `user_id`'s memberships — in every room (`room_ids` `None`) or in those of `room_ids`
+    /// — with the membership event and its position, in one query per 500 rooms rather
+    /// than three per room. Rooms left and forgotten are left out, as in `rooms_of`.
+    pub async fn membership_rows(
         &self,
         user_id: &str,
-        room_ids: &[&str],
-    ) -> Result<Vec<(String, String)>, StoreError> {
+        room_ids: Option<&[&str]>,
+    ) -> Result<Vec<MembershipRow>, StoreError> {
+        const SQL: &str = "SELECT e.stream_ordering, e.json, s.room_id, s.membership \
+             FROM current_state s JOIN events e ON e.event_id = s.event_id \
+             WHERE s.type = 'm.room.member' AND s.state_key = ? \
+             AND NOT (s.membership IN ('leave', 'ban') AND EXISTS \
+               (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = s.state_key AND f.room_id = s.room_id))";
+        let row = |r: sqlx::sqlite::SqliteRow| MembershipRow {
+            room_id: r.get(2),
+            membership: r.get(3),
+            event: super::events::parse(r),
+        };
+        let Some(room_ids) = room_ids else {
+            let rows = sqlx::query(SQL).bind(user_id).fetch_all(&self.pool).await?;
+            return Ok(rows.into_iter().map(row).collect());
+        };
         let mut out = Vec::new();
         // SQLite allows 32,766 bound parameters; stay far below.
         for chunk in room_ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!(
-                "SELECT room_id, membership FROM current_state s \
-                 WHERE type = 'm.room.member' AND state_key = ? AND room_id IN ({marks}) \
-                 AND NOT (membership IN ('leave', 'ban') AND EXISTS \
-                   (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = s.state_key AND f.room_id = s.room_id))"
-            );
+            let sql = format!("{SQL} AND s.room_id IN ({marks})");
             let mut q = sqlx::query(&sql).bind(user_id);
             for room in chunk {
                 q = q.bind(*room);
             }
             let rows = q.fetch_all(&self.pool).await?;
-            out.extend(rows.into_iter().map(|r| (r.get(0), r.get(1))));
+            out.extend(rows.into_iter().map(row));
         }
         Ok(out)
     }
