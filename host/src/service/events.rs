@@ -247,12 +247,22 @@ impl AppState {
     /// (`age`, `redacted_because`, the `m.relations` aggregations) and what modules add (never
     /// overwriting the server's).
     pub async fn serialize_event(&self, event: &Value, viewer: &str) -> MatrixResult<Value> {
+        let relations = self.bundled_relations(event, viewer).await?;
+        self.serialize_with_relations(event, relations).await
+    }
+
+    /// [`AppState::serialize_event`] with the `m.relations` bundle already built.
+    async fn serialize_with_relations(
+        &self,
+        event: &Value,
+        relations: Option<Value>,
+    ) -> MatrixResult<Value> {
         let mut out = self.serialize_plain(event);
         let mut unsigned = match out["unsigned"].take() {
             Value::Object(map) => map,
             _ => Map::new(),
         };
-        if let Some(relations) = self.bundled_relations(event, viewer).await? {
+        if let Some(relations) = relations {
             unsigned.insert("m.relations".into(), relations);
         }
         self.modules
@@ -264,7 +274,8 @@ impl AppState {
 
     /// `events` as `user_id`'s device `device_id` sees them: [`AppState::serialize_event`],
     /// plus `unsigned.transaction_id` on the events this device sent (client-server spec
-    /// v1.12 §"Transaction identifiers"), looked up in one query.
+    /// v1.12 §"Transaction identifiers"), looked up in one query, as are the relation counts
+    /// behind `m.relations`.
     pub async fn serialize_events_for_device(
         &self,
         events: &[&Value],
@@ -277,9 +288,16 @@ impl AppState {
             .filter_map(|e| e["event_id"].as_str())
             .collect();
         let txn_ids = self.store.transaction_ids(&own, device_id).await?;
+        let ids: Vec<&str> = events.iter().filter_map(|e| e["event_id"].as_str()).collect();
+        let mut counts = self.store.relation_counts_many(&ids).await?;
         let mut out = Vec::with_capacity(events.len());
         for event in events {
-            let mut served = self.serialize_event(event, user_id).await?;
+            let counts = event["event_id"]
+                .as_str()
+                .and_then(|id| counts.remove(id))
+                .unwrap_or_default();
+            let relations = self.bundle_relations(event, user_id, counts).await?;
+            let mut served = self.serialize_with_relations(event, relations).await?;
             if let Some(txn_id) = event["event_id"].as_str().and_then(|id| txn_ids.get(id)) {
                 served["unsigned"]["transaction_id"] = json!(txn_id);
             }

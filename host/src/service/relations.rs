@@ -41,6 +41,21 @@ impl AppState {
             return Ok(None);
         }
         let counts = self.store.relation_counts(event_id).await?;
+        self.bundle_relations(event, viewer, counts).await
+    }
+
+    /// [`AppState::bundled_relations`] from `counts` already read (`relation_counts_many`),
+    /// so a page of events costs one count query, not one per event.
+    pub(crate) async fn bundle_relations(
+        &self,
+        event: &Value,
+        viewer: &str,
+        counts: Vec<crate::storage::RelationCount>,
+    ) -> MatrixResult<Option<Value>> {
+        let event_id = event["event_id"].as_str().unwrap_or_default();
+        if counts.is_empty() || event["unsigned"].get("redacted_because").is_some() {
+            return Ok(None);
+        }
         let mut out = Map::new();
         for c in counts {
             let bundle = match c.rel_type.as_str() {

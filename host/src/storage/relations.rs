@@ -118,6 +118,33 @@ impl Store {
             .collect())
     }
 
+    /// [`Store::relation_counts`] of each of `parents` in one query per 500 events (events
+    /// nothing relates to are absent from the map).
+    pub async fn relation_counts_many(
+        &self,
+        parents: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<RelationCount>>, StoreError> {
+        let mut out: std::collections::HashMap<String, Vec<RelationCount>> = Default::default();
+        for chunk in parents.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT relates_to_id, rel_type, COUNT(*) FROM event_relations \
+                 WHERE relates_to_id IN ({marks}) GROUP BY relates_to_id, rel_type"
+            );
+            let mut q = sqlx::query(&sql);
+            for parent in chunk {
+                q = q.bind(*parent);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(r.get(0)).or_default().push(RelationCount {
+                    rel_type: r.get(1),
+                    count: r.get(2),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest event relating to `parent` with `rel_type`, optionally only from `sender`.
     pub async fn latest_relation(
         &self,
