@@ -16,12 +16,20 @@
 //! `SYNC_BENCH_ONLY` (`rooms` or `wake`), `SYNC_BENCH_LOG` (the server's `RUST_LOG`, e.g.
 //! `sqlx=debug` to see each statement's time; the log is kept as
 //! `target/sync-bench-server.log`).
+//!
+//! `SYNC_BENCH_SYNAPSE=1` also runs part 1 against Synapse (installed from PyPI into
+//! `target/synapse-bench/venv` on first use; `SYNC_BENCH_SYNAPSE_VERSION` picks the release)
+//! for the room counts of `SYNC_BENCH_SYNAPSE_ROOMS` ("25,400": Synapse creates rooms slowly),
+//! and prints modhost / Synapse ratios. Synapse's output goes to
+//! `target/synapse-bench/synapse.log`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+mod synapse;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -216,15 +224,31 @@ where
     pct(&mut v, 0.5)
 }
 
-/// Part 1: one user in `n` rooms.
-async fn rooms_row(server: &Server, http: &reqwest::Client, n: usize) {
-    let user = User::register(http, &server.base, &format!("rooms{n}")).await;
+/// How many rooms of a `/sync` response's `rooms.join` (Synapse leaves `rooms` out when empty).
+fn joined_count(r: &Value) -> usize {
+    r["rooms"]["join"].as_object().map_or(0, |o| o.len())
+}
+
+/// One row of part 1: medians in ms, `setup` (creating the rooms) in s.
+struct RoomsRow {
+    rooms: usize,
+    initial: f64,
+    idle: f64,
+    after_one: f64,
+    setup: f64,
+}
+
+/// Part 1: one user in `n` rooms on the server at `base` (any homeserver; only the client API
+/// is used). Registers `rooms<n>` with `m.login.dummy`, so `base` must allow open registration.
+async fn rooms_row(base: &str, http: &reqwest::Client, n: usize) -> RoomsRow {
+    let user = User::register(http, base, &format!("rooms{n}")).await;
     let started = Instant::now();
     let rooms = create_rooms(&user, n).await;
     let setup = started.elapsed().as_secs_f64();
     let initial = median_of(3, || async {
         let t = Instant::now();
-        user.sync(None, 0).await;
+        let r = user.sync(None, 0).await;
+        assert_eq!(joined_count(&r), n);
         t.elapsed()
     })
     .await;
@@ -233,7 +257,7 @@ async fn rooms_row(server: &Server, http: &reqwest::Client, n: usize) {
     let idle = median_of(15, || async {
         let t = Instant::now();
         let r = user.sync(Some(&token), 0).await;
-        assert!(r["rooms"]["join"].as_object().unwrap().is_empty());
+        assert_eq!(joined_count(&r), 0, "{r}");
         t.elapsed()
     })
     .await;
@@ -249,16 +273,75 @@ async fn rooms_row(server: &Server, http: &reqwest::Client, n: usize) {
             let t = Instant::now();
             let r = user.sync(Some(&since), 0).await;
             let took = t.elapsed();
-            assert_eq!(r["rooms"]["join"].as_object().unwrap().len(), 1, "{r}");
+            assert_eq!(joined_count(&r), 1, "{r}");
             *token.lock().unwrap() = r["next_batch"].as_str().unwrap().to_string();
             took
         }
     })
     .await;
+    RoomsRow {
+        rooms: n,
+        initial,
+        idle,
+        after_one,
+        setup,
+    }
+}
+
+/// Part 1 against the server at `base`: a table headed `label`, one row per entry of `sizes`.
+async fn rooms_table(
+    label: &str,
+    base: &str,
+    http: &reqwest::Client,
+    sizes: &[usize],
+) -> Vec<RoomsRow> {
+    println!("\n{label}: one user; medians: initial sync of 3, incremental sync of 15.");
     println!(
-        "| {n} | {initial:.1} | {idle:.2} | {after_one:.2} | {setup:.0} s |",
-        initial = initial,
+        "| rooms | initial sync ms | incremental, nothing new ms | after one message ms | set-up |"
     );
+    println!("|---|---|---|---|---|");
+    let mut rows = Vec::new();
+    for &n in sizes {
+        let r = rooms_row(base, http, n).await;
+        println!(
+            "| {} | {:.1} | {:.2} | {:.2} | {:.0} s |",
+            r.rooms, r.initial, r.idle, r.after_one, r.setup
+        );
+        rows.push(r);
+    }
+    rows
+}
+
+/// The room counts in the comma-separated env var `name`, or in `default`.
+fn sizes_from(name: &str, default: &str) -> Vec<usize> {
+    let text = std::env::var(name).unwrap_or_else(|_| default.into());
+    text.split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// Part 1 against Synapse too (`SYNC_BENCH_SYNAPSE=1`), with modhost / Synapse ratios for the
+/// room counts both measured.
+async fn synapse_rows(http: &reqwest::Client, ours: &[RoomsRow]) {
+    let synapse = synapse::Synapse::start(http).await;
+    let sizes = sizes_from("SYNC_BENCH_SYNAPSE_ROOMS", "25,400");
+    let label = format!("Synapse {} (SQLite)", synapse.version);
+    let theirs = rooms_table(&label, &synapse.base, http, &sizes).await;
+    drop(synapse);
+    println!("\nmodhost / Synapse (below 1 means modhost is faster):");
+    println!("| rooms | initial sync | incremental, nothing new | after one message |");
+    println!("|---|---|---|---|");
+    for t in &theirs {
+        if let Some(o) = ours.iter().find(|o| o.rooms == t.rooms) {
+            println!(
+                "| {} | {:.2} | {:.2} | {:.2} |",
+                t.rooms,
+                o.initial / t.initial,
+                o.idle / t.idle,
+                o.after_one / t.after_one
+            );
+        }
+    }
 }
 
 /// What the long-polls saw: wake-up latencies and how many responses came back.
@@ -404,12 +487,10 @@ async fn main() {
         .build()
         .unwrap();
     if only.is_empty() || only == "rooms" {
-        println!("One user; medians: initial sync of 3, incremental sync of 15.");
-        println!("| rooms | initial sync ms | incremental, nothing new ms | after one message ms | set-up |");
-        println!("|---|---|---|---|---|");
-        let sizes = std::env::var("SYNC_BENCH_ROOMS").unwrap_or_else(|_| "25,400,2000".into());
-        for n in sizes.split(',').filter_map(|s| s.trim().parse().ok()) {
-            rooms_row(&server, &http, n).await;
+        let sizes = sizes_from("SYNC_BENCH_ROOMS", "25,400,2000");
+        let ours = rooms_table("modhost", &server.base, &http, &sizes).await;
+        if std::env::var("SYNC_BENCH_SYNAPSE").is_ok_and(|v| v == "1") {
+            synapse_rows(&http, &ours).await;
         }
     }
     if only.is_empty() || only == "wake" {
