@@ -288,7 +288,10 @@ impl AppState {
             .filter_map(|e| e["event_id"].as_str())
             .collect();
         let txn_ids = self.store.transaction_ids(&own, device_id).await?;
-        let ids: Vec<&str> = events.iter().filter_map(|e| e["event_id"].as_str()).collect();
+        let ids: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["event_id"].as_str())
+            .collect();
         let mut counts = self.store.relation_counts_many(&ids).await?;
         let mut out = Vec::with_capacity(events.len());
         for event in events {

@@ -14,22 +14,12 @@ const MAX_HEROES: usize = 5;
 /// the room has neither a name nor a canonical alias, so clients can name it (they need this
 /// most when members are lazy-loaded).
 pub async fn room_summary(state: &AppState, user_id: &str, room_id: &str) -> MatrixResult<Value> {
-    let members = state.store.joined_and_invited(room_id).await?;
+    let (members, named) = state.store.room_summary_parts(room_id).await?;
     let count = |m: &str| members.iter().filter(|(_, ms)| ms == m).count();
     let mut summary = json!({
         "m.joined_member_count": count("join"),
         "m.invited_member_count": count("invite"),
     });
-    let named = state
-        .store
-        .state_event(room_id, "m.room.name", "")
-        .await?
-        .is_some_and(|e| e["content"]["name"].as_str().is_some_and(|n| !n.is_empty()))
-        || state
-            .store
-            .state_event(room_id, "m.room.canonical_alias", "")
-            .await?
-            .is_some_and(|e| e["content"]["alias"].is_string());
     if !named {
         let heroes: Vec<&str> = members
             .iter()

@@ -372,21 +372,4 @@ impl Store {
         .fetch_all(&self.pool)
         .await
     }
-
-    /// `(user_id, membership)` of every `join` or `invite` member of `room_id`, in the order
-    /// their membership events arrived.
-    pub async fn joined_and_invited(
-        &self,
-        room_id: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.state_key, s.membership FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.room_id = ? AND s.type = 'm.room.member' AND s.membership IN ('join', 'invite') \
-             ORDER BY e.stream_ordering",
-        )
-        .bind(room_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
 }

@@ -95,6 +95,45 @@ impl Store {
         Ok(out)
     }
 
+    /// What a room summary is made of, in one query: `(user_id, membership)` of the joined
+    /// and invited members in the order their membership events arrived, and whether the
+    /// room has a non-empty `m.room.name` or a `m.room.canonical_alias` alias.
+    pub async fn room_summary_parts(
+        &self,
+        room_id: &str,
+    ) -> Result<(Vec<(String, String)>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.type, s.state_key, s.membership, \
+             CASE WHEN s.type = 'm.room.member' THEN NULL ELSE e.json END \
+             FROM current_state s JOIN events e ON e.event_id = s.event_id \
+             WHERE s.room_id = ? AND ((s.type = 'm.room.member' AND s.membership IN ('join', 'invite')) \
+               OR (s.type IN ('m.room.name', 'm.room.canonical_alias') AND s.state_key = '')) \
+             ORDER BY e.stream_ordering",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut members, mut named) = (Vec::new(), false);
+        for r in rows {
+            let kind: String = r.get(0);
+            if kind == "m.room.member" {
+                members.push((r.get(1), r.get(2)));
+                continue;
+            }
+            let json: Option<String> = r.get(3);
+            let ev: serde_json::Value = json
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
+            named |= match kind.as_str() {
+                "m.room.name" => ev["content"]["name"]
+                    .as_str()
+                    .is_some_and(|n| !n.is_empty()),
+                _ => ev["content"]["alias"].is_string(),
+            };
+        }
+        Ok((members, named))
+    }
+
     /// Every user with a membership (any: joined, invited, left, banned) in `room_id`: the
     /// users whose `/sync` a write to the room may concern.
     pub async fn users_with_membership(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
