@@ -109,7 +109,13 @@ async fn the_shipped_sample_config_loads() {
             "plugins_dir: ../target/debug",
             &format!("plugins_dir: {}", modhost_tests::build_dir().display()),
         )
-        .replace("listen: 127.0.0.1:8008", "listen: 127.0.0.1:0");
+        .replace("listen: 127.0.0.1:8008", "listen: 127.0.0.1:0")
+        // Its own database, not the shared `../data` next to wherever the temp dir is.
+        .replace("path: ../data/homeserver.db", "path: homeserver.db");
+    assert!(
+        !text.contains("../data/homeserver.db"),
+        "the sample config's database path changed; update this test"
+    );
     assert_ne!(
         text, shipped,
         "the sample config's plugins_dir line changed; update this test"

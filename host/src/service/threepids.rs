@@ -112,7 +112,8 @@ pub fn missing_params(keys: &[&str]) -> MatrixError {
 }
 
 impl AppState {
-    /// Bind `medium`/`address` to `user_id` (validated at `validated_at`, ms), then fire
+    /// Bind `medium`/`address` to `user_id`, validated and added at `validated_at` (ms; one
+    /// timestamp, so the two fields agree as Synapse's admin API has them), then fire
     /// `on_add_user_third_party_identifier` and `on_threepid_bind`, as Synapse's
     /// `add_threepid`. Errors: those of [`check_medium`] and [`canonicalise_email`].
     pub async fn add_threepid(
@@ -125,7 +126,7 @@ impl AppState {
         check_medium(medium)?;
         let address = canonical_address(medium, address)?;
         self.store
-            .add_threepid(user_id, medium, &address, validated_at, now_ms())
+            .add_threepid(user_id, medium, &address, validated_at, validated_at)
             .await?;
         self.modules
             .on_add_user_third_party_identifier(user_id, medium, &address)
