@@ -265,6 +265,11 @@ impl ServerProcess {
         None
     }
 
+    /// The process ID (to read `/proc/<pid>/status`, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
