@@ -116,6 +116,8 @@ impl Server {
         let mut app = web::router(Arc::clone(&registry), self.config.max_module_request_body);
         if let Some(state) = &self.state {
             app = app.merge(api::client_routes(state.clone()));
+        } else {
+            app = app.merge(web::plain_health());
         }
         let metrics = Arc::new(crate::metrics::HttpMetrics::default());
         let render = {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod filtering;
 pub mod filters;
 pub mod hash_pool;
+pub mod health;
 pub mod history;
 pub mod keys_query;
 pub mod login;
