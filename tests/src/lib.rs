@@ -129,8 +129,14 @@ impl Workdir {
         } else {
             "module_callback_timeout_ms: 2000\n"
         };
+        // The limits go last, so line numbers in `rest` stay as the tests expect them.
+        let sep = if rest.is_empty() || rest.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
         let text = format!(
-            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{}{rest}",
+            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}{sep}{}",
             build_dir().display(),
             test_rate_limits(rest)
         );
