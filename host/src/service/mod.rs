@@ -4,6 +4,7 @@
 pub mod account_data;
 pub mod admin;
 pub mod admin_users;
+pub mod argon;
 pub mod auth;
 pub mod background;
 pub mod cross_signing;

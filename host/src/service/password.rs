@@ -2,10 +2,7 @@
 //! ([`crate::service::hash_pool`]: each takes tens of ms and ~19 MiB by design), and the
 //! rules new passwords must meet (Synapse's `password_config.policy`).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, SaltString};
 use axum::http::StatusCode;
 
 use crate::error::{MatrixError, MatrixResult};
@@ -18,9 +15,7 @@ pub async fn hash_password(state: &AppState, password: String) -> MatrixResult<S
         .hash_pool
         .run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            super::argon::hash(password.as_bytes(), salt.as_salt())
         })
         .await?
         .map_err(|_| MatrixError::internal())
@@ -35,13 +30,7 @@ pub async fn verify_password(
 ) -> MatrixResult<bool> {
     state
         .hash_pool
-        .run(move || {
-            PasswordHash::new(&hash).is_ok_and(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-        })
+        .run(move || super::argon::verify(password.as_bytes(), &hash))
         .await
 }
 
