@@ -83,6 +83,23 @@ fn part_files(media: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Register `alice` and create a room: (her token, the room ID).
+async fn alice_and_room(base: &str) -> (String, String) {
+    let body = json!({"username": "alice", "password": "pw", "auth": {"type": "m.login.dummy"}});
+    let (status, reg) = client_call(base, "POST", "/register", None, Some(body)).await;
+    assert_eq!(status, 200, "{reg}");
+    let token = reg["access_token"].as_str().unwrap().to_string();
+    let (_, room) = client_call(base, "POST", "/createRoom", Some(&token), Some(json!({}))).await;
+    (token, room["room_id"].as_str().unwrap().to_string())
+}
+
+/// Send a 2 kB message with transaction `t<n>`.
+async fn send(base: &str, token: &str, room: &str, n: usize) -> (u16, Value) {
+    let path = format!("/rooms/{room}/send/m.room.message/t{n}");
+    let body = json!({"msgtype": "m.text", "body": "x".repeat(2000)});
+    client_call(base, "PUT", &path, Some(token), Some(body)).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_fails_writes_clearly_and_recovers_without_restart() {
     let w = Workdir::new();
@@ -96,27 +113,14 @@ async fn a_full_disk_fails_writes_clearly_and_recovers_without_restart() {
     );
     let server = ServerProcess::start(&w, &config);
     let base = server.base.clone();
-    let body = json!({"username": "alice", "password": "pw", "auth": {"type": "m.login.dummy"}});
-    let (status, reg) = client_call(&base, "POST", "/register", None, Some(body)).await;
-    assert_eq!(status, 200, "{reg}");
-    let token = reg["access_token"].as_str().unwrap().to_string();
-    let (_, room) = client_call(&base, "POST", "/createRoom", Some(&token), Some(json!({}))).await;
-    let room = room["room_id"].as_str().unwrap().to_string();
-    let send = |n: usize| {
-        let (base, token, room) = (base.clone(), token.clone(), room.clone());
-        async move {
-            let path = format!("/rooms/{room}/send/m.room.message/t{n}");
-            let body = json!({"msgtype": "m.text", "body": "x".repeat(2000)});
-            client_call(&base, "PUT", &path, Some(&token), Some(body)).await
-        }
-    };
-    assert_eq!(send(0).await.0, 200);
+    let (token, room) = alice_and_room(&base).await;
+    assert_eq!(send(&base, &token, &room, 0).await.0, 200);
 
     let filler = fill(&disk);
     // SQLite may still have room inside its files: write until the disk shows.
     let mut failed = None;
     for n in 1..400 {
-        let answer = send(n).await;
+        let answer = send(&base, &token, &room, n).await;
         if answer.0 != 200 {
             failed = Some(answer);
             break;
@@ -165,7 +169,7 @@ async fn a_full_disk_fails_writes_clearly_and_recovers_without_restart() {
         );
     }
     for n in 1000..1010 {
-        let (status, body) = send(n).await;
+        let (status, body) = send(&base, &token, &room, n).await;
         assert_eq!(status, 200, "{body}\n{}", server.log());
     }
     assert_eq!(upload(&base, &token).await.0, 200);
