@@ -119,6 +119,8 @@ impl Server {
         let mut app = web::router(Arc::clone(&registry), self.config.max_module_request_body);
         if let Some(state) = &self.state {
             app = app.merge(api::client_routes(state.clone()));
+        } else {
+            app = app.merge(web::plain_health());
         }
         // The sync notifier's own series follow the HTTP and module ones on the page.
         let sync_state = self.state.clone();

@@ -32,10 +32,12 @@ pub struct Inner {
     pub push_queue: crate::service::push_gateway::PushQueue,
     /// Rate-limit buckets.
     pub limiters: crate::service::ratelimit::Limiters,
+    /// The bounded password-hashing workers.
+    pub hash_pool: crate::service::hash_pool::HashPool,
     /// Membership events lazy-loading `/sync`s sent to each device.
     pub lazy_members: crate::service::sync_filter::LazyMembers,
-    /// Striped locks serialising retries of one client transaction.
-    txn_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Per-key locks serialising retries of one client transaction.
+    pub txn_locks: crate::service::txn_locks::TxnLocks,
     /// State behind the module API (open store transactions, presence pushes, instance name).
     pub module_api: crate::service::module_api::ModuleApiState,
     /// What was loaded, for the admin API.
@@ -61,6 +63,7 @@ impl AppState {
         loaded: Vec<crate::modules::ModuleSummary>,
         tasks: Arc<crate::modules::tasks::ModuleTasks>,
     ) -> Self {
+        let hash_pool = crate::service::hash_pool::HashPool::new(config.password_hashing);
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -69,10 +72,11 @@ impl AppState {
                 notifier: Default::default(),
                 to_device_acks: Default::default(),
                 limiters: Default::default(),
+                hash_pool,
                 typing: Default::default(),
                 lazy_members: Default::default(),
                 push_queue: Default::default(),
-                txn_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+                txn_locks: Default::default(),
                 module_api: crate::service::module_api::ModuleApiState {
                     instance: format!("modhost-{}", crate::service::session::random_string(12)),
                     ..Default::default()
@@ -100,14 +104,13 @@ impl AppState {
         self.wake(crate::service::notifier::Wake::Room(room_id.to_string()));
     }
 
-    /// Hold the lock for one client transaction key.
-    pub async fn txn_lock(&self, token_hash: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (token_hash, key).hash(&mut h);
-        self.txn_locks[(h.finish() % self.txn_locks.len() as u64) as usize]
-            .lock()
-            .await
+    /// Hold the lock for one client transaction key (only retries of it wait).
+    pub async fn txn_lock(
+        &self,
+        token_hash: &str,
+        key: &str,
+    ) -> crate::service::txn_locks::TxnGuard {
+        self.txn_locks.lock(token_hash, key).await
     }
 
     /// `@localpart:server_name`.

@@ -129,9 +129,16 @@ impl Workdir {
         } else {
             "module_callback_timeout_ms: 2000\n"
         };
+        // The limits go last, so line numbers in `rest` stay as the tests expect them.
+        let sep = if rest.is_empty() || rest.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
         let text = format!(
-            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}",
-            build_dir().display()
+            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}{sep}{}",
+            build_dir().display(),
+            test_rate_limits(rest)
         );
         let file = self.path().join("homeserver.yaml");
         std::fs::write(&file, text).expect("write config");
@@ -153,6 +160,22 @@ impl Workdir {
             strip_ansi(&String::from_utf8_lossy(&out.stderr)),
         )
     }
+}
+
+/// Login and registration rate limits high enough for tests that register and log in many
+/// users from 127.0.0.1, unless `rest` sets them itself (the tests of the limits do).
+pub fn test_rate_limits(rest: &str) -> String {
+    const MANY: &str = "{per_second: 1000, burst_count: 1000}";
+    let mut out = String::new();
+    if !rest.contains("rc_login") {
+        out.push_str(&format!(
+            "rc_login: {{address: {MANY}, account: {MANY}, failed_attempts: {MANY}}}\n"
+        ));
+    }
+    if !rest.contains("rc_registration") {
+        out.push_str(&format!("rc_registration: {MANY}\n"));
+    }
+    out
 }
 
 /// A `modhost` process serving `config`, for tests that read its log.
@@ -246,6 +269,11 @@ impl ServerProcess {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         None
+    }
+
+    /// The process ID (to read `/proc/<pid>/status`, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.

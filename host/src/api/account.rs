@@ -27,13 +27,21 @@ pub(super) struct RegisterBody {
     initial_device_display_name: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub(super) struct RegisterQuery {
+    kind: Option<String>,
+}
+
 /// # `POST /_matrix/client/v3/register`
-/// Registration with the `m.login.dummy` interactive-auth stage.
+/// Registration with the `m.login.dummy` interactive-auth stage; `kind=guest` is refused
+/// (guest access is off).
 pub(super) async fn register_route(
     State(state): State<AppState>,
     RequestInfo(info): RequestInfo,
+    MatrixQuery(query): MatrixQuery<RegisterQuery>,
     JsonBody(params): JsonBody<Value>,
 ) -> MatrixResult<Response> {
+    crate::service::registration::check_request(&state, &info.1, query.kind.as_deref())?;
     if !state.config.enable_registration {
         return Err(MatrixError::forbidden("Registration has been disabled"));
     }

@@ -196,7 +196,8 @@ pub(super) async fn admin_put_user_route(
                 .ok_or_else(|| {
                     MatrixError::bad_json("Must provide a password to re-activate an account.")
                 })?;
-            let hash = crate::service::password::hash_password(password.to_string()).await?;
+            let hash =
+                crate::service::password::hash_password(&state, password.to_string()).await?;
             state.store.reactivate_user(&user_id, &hash).await?;
             state
                 .modules

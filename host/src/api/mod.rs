@@ -9,6 +9,7 @@ mod directory;
 mod e2e_keys;
 pub mod error;
 pub mod extract;
+mod health;
 mod media;
 mod openid;
 mod password;
@@ -59,5 +60,6 @@ pub fn client_routes(state: AppState) -> Router {
         .merge(push::routes())
         .merge(room_keys::routes())
         .merge(threepids::routes())
+        .merge(health::routes())
         .with_state(state)
 }

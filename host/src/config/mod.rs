@@ -7,6 +7,7 @@
 
 mod error;
 mod http_client;
+mod limits;
 mod listener;
 mod locate;
 mod modules;
@@ -22,6 +23,7 @@ use serde_yaml_ng::Mapping;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
+pub use limits::{PasswordHashing, PasswordPolicy, RcLogin, RcRegistration};
 pub use listener::ListenerConfig;
 pub use modules::{ModuleEntry, OnFailure};
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
@@ -52,6 +54,12 @@ pub struct Config {
     /// `rc_invites`: invite rate limits (`per_second`, `burst_count`) for `per_room`,
     /// `per_user`, `per_issuer`.
     pub rc_invites: RcInvites,
+    /// `rc_login`: login rate limits per address, account and failed attempts.
+    pub rc_login: RcLogin,
+    /// `rc_registration`: registration rate limit per address.
+    pub rc_registration: RcRegistration,
+    /// `password_hashing`: the bounded Argon2 pool.
+    pub password_hashing: PasswordHashing,
     /// `admin_users`: users (MXIDs) who are server admins.
     pub admin_users: Vec<String>,
     /// `enable_registration`: whether `/register` is open to anyone.
@@ -96,6 +104,8 @@ pub struct PasswordConfig {
     pub enabled: bool,
     /// Fall back to the local password database when no module authenticates.
     pub localdb_enabled: bool,
+    /// Rules for new passwords.
+    pub policy: PasswordPolicy,
 }
 
 impl Default for PasswordConfig {
@@ -103,6 +113,7 @@ impl Default for PasswordConfig {
         PasswordConfig {
             enabled: true,
             localdb_enabled: true,
+            policy: PasswordPolicy::default(),
         }
     }
 }
@@ -191,6 +202,9 @@ impl Config {
             max_upload_size: 0,
             password_config: PasswordConfig::default(),
             rc_invites: RcInvites::default(),
+            rc_login: RcLogin::default(),
+            rc_registration: RcRegistration::default(),
+            password_hashing: PasswordHashing::default(),
             admin_users: Vec::new(),
             enable_registration: false,
             module_callback_timeout: Duration::ZERO,

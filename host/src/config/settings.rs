@@ -138,10 +138,45 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "rc_login",
+        default: Some("{}"),
+        doc: "Synapse's login rate limits `address` (per client IP), `account` (successful \
+              logins per account) and `failed_attempts` (per account), each \
+              `{per_second, burst_count}`; 0.17/s with bursts of 3 by default.",
+        apply: |_, v, c| {
+            c.rc_login = value(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "rc_registration",
+        default: Some("{}"),
+        doc: "Synapse's registration rate limit per client IP, `{per_second, burst_count}`; \
+              0.17/s with bursts of 3 by default.",
+        apply: |_, v, c| {
+            c.rc_registration = value(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "password_hashing",
+        default: Some("{}"),
+        doc: "The password-hashing pool: `max_concurrent` Argon2 computations at once (each \
+              holds ~19 MiB; 0 = one per CPU, the default) and `max_queued` waiting (32); \
+              beyond that login and registration answer 429.",
+        apply: |_, v, c| {
+            c.password_hashing = value(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "password_config",
         default: Some("{}"),
         doc: "Password login: `enabled` (m.login.password at all) and `localdb_enabled` \
-              (fall back to stored passwords when no module answers); both default true.",
+              (fall back to stored passwords when no module answers), both default true; \
+              `policy` for new passwords as Synapse's (`enabled`, `minimum_length`, \
+              `require_digit`, `require_symbol`, `require_lowercase`, `require_uppercase`; \
+              off by default). Empty passwords are always refused.",
         apply: |_, v, c| {
             c.password_config = value(v)?;
             Ok(())

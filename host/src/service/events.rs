@@ -71,6 +71,9 @@ impl AppState {
     /// tell `on_new_event` modules. Returns the event ID.
     pub async fn send_event(&self, new: NewEvent<'_>, opts: SendOptions) -> MatrixResult<String> {
         check_canonical(&new.content)?;
+        if new.event_type == "m.room.power_levels" {
+            super::power::check_integer_levels(&new.content)?;
+        }
         if !opts.skip_auth {
             self.authorise_event(&new).await?;
         }
@@ -135,7 +138,8 @@ impl AppState {
     }
 
     /// The event `new` describes, as it will be stored: identity fields, `state_key` with what
-    /// it replaces, `redacts` for a redaction. 413 `M_TOO_LARGE` over [`MAX_EVENT_BYTES`].
+    /// it replaces, `redacts` for a redaction. 413 `M_TOO_LARGE` over [`MAX_EVENT_BYTES`] or
+    /// with a field over 255 bytes.
     async fn build_event(&self, new: &NewEvent<'_>) -> MatrixResult<Value> {
         let mut event = json!({
             "type": new.event_type,
@@ -155,6 +159,7 @@ impl AppState {
         if let Some(target) = redaction::redacts_of(new.event_type, None, &event["content"]) {
             event["redacts"] = json!(target);
         }
+        super::event_limits::check_field_sizes(&event)?;
         if event.to_string().len() > MAX_EVENT_BYTES {
             return Err(MatrixError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,

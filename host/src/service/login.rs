@@ -38,16 +38,26 @@ fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 /// spam check. Returns the login response `{user_id, access_token, device_id, home_server}`.
 /// Errors: 400 `M_BAD_JSON` without a type, `M_UNKNOWN` for an unknown or disabled type,
 /// `M_MISSING_PARAM` for a module type missing its fields, 403 for bad credentials, an
-/// unknown or deactivated user, or a spam checker's denial.
+/// unknown or deactivated user, or a spam checker's denial; 429 `M_LIMIT_EXCEEDED` (with
+/// `retry_after_ms`) from `rc_login` or a full password-hashing pool.
 pub async fn login(
     state: &AppState,
     body: &Map<String, Value>,
     request_info: &[(String, String)],
 ) -> MatrixResult<Value> {
+    // Every attempt counts against its address first, as in Synapse (`rc_login.address`).
+    let ip = request_info.first().map_or("", |(_, ip)| ip.as_str());
+    state.check_login_address(ip)?;
     let login_type = text(body, "type")
         .ok_or_else(|| MatrixError::bad_json("Missing login type"))?
         .to_string();
     let (user_id, on_login, idp) = authenticate(state, &login_type, body).await?;
+    if let Err(err) = state.check_login_account(&user_id) {
+        if let Some((module, token)) = on_login {
+            state.modules.discard_deferred(module, token).await;
+        }
+        return Err(err);
+    }
     match state.store.get_user(&user_id).await? {
         Some(u) if !u.deactivated => {}
         _ => return Err(invalid()),
@@ -221,14 +231,17 @@ async fn local_password_login(state: &AppState, body: &Map<String, Value>) -> Ma
     if !state.config.password_config.localdb_enabled {
         return Err(invalid());
     }
+    // Wrong passwords are limited per account before any hashing (`rc_login.failed_attempts`).
+    state.check_failed_logins(&user_id)?;
     let user = state.store.get_user(&user_id).await?;
     let matches = match user.and_then(|u| u.password_hash) {
-        Some(hash) => verify_password(password, hash).await,
+        Some(hash) => verify_password(state, password, hash).await?,
         None => false,
     };
     if matches {
         Ok(user_id)
     } else {
+        state.record_failed_login(&user_id);
         Err(invalid())
     }
 }

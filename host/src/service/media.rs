@@ -131,10 +131,16 @@ pub async fn write_file_durably(dir: PathBuf, name: String, body: Bytes) -> Matr
         std::fs::create_dir_all(&target)?;
         // Unique per writer: two requests making the same thumbnail must not share it.
         let tmp = target.join(format!(".{name}.{}.part", random_id(8)));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, target.join(&name))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut file| {
+            file.write_all(&body)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, target.join(&name))
+        });
+        if written.is_err() {
+            // A full disk must not leave half-written files behind.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
         std::fs::File::open(&target)?.sync_all()
     });
     write

@@ -63,6 +63,9 @@ impl AppState {
         change: Change,
         reason: Option<&str>,
     ) -> MatrixResult<String> {
+        if target != who.user_id {
+            super::user_ids::check_client_user_id(self, target).await?;
+        }
         if !self.store.room_exists(room_id).await? {
             return Err(MatrixError::not_found("Unknown room"));
         }

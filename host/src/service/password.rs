@@ -1,39 +1,37 @@
-//! Local passwords: Argon2 hashes, computed off the async threads (each takes tens of ms and
-//! ~19 MiB by design).
+//! Local passwords: Argon2 hashes, computed on the bounded hashing pool
+//! ([`crate::service::hash_pool`]: each takes tens of ms and ~19 MiB by design), and the
+//! rules new passwords must meet (Synapse's `password_config.policy`).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, SaltString};
+use axum::http::StatusCode;
 
 use crate::error::{MatrixError, MatrixResult};
 use crate::state::AppState;
 
-/// The PHC string (`$argon2id$…`) for `password`, with a fresh salt. 500 `M_UNKNOWN` if the
-/// hashing thread fails.
-pub async fn hash_password(password: String) -> MatrixResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| MatrixError::internal())?
-    .map_err(|_| MatrixError::internal())
+/// The PHC string (`$argon2id$…`) for `password`, with a fresh salt. 429 `M_LIMIT_EXCEEDED`
+/// when the hashing pool is full, 500 `M_UNKNOWN` if hashing fails.
+pub async fn hash_password(state: &AppState, password: String) -> MatrixResult<String> {
+    state
+        .hash_pool
+        .run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            super::argon::hash(password.as_bytes(), salt.as_salt())
+        })
+        .await?
+        .map_err(|_| MatrixError::internal())
 }
 
-/// Whether `password` matches the PHC string `hash` (`false` for a malformed hash).
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
+/// Whether `password` matches the PHC string `hash` (`false` for a malformed hash). 429
+/// `M_LIMIT_EXCEEDED` when the hashing pool is full.
+pub async fn verify_password(
+    state: &AppState,
+    password: String,
+    hash: String,
+) -> MatrixResult<bool> {
+    state
+        .hash_pool
+        .run(move || super::argon::verify(password.as_bytes(), &hash))
+        .await
 }
 
 /// Whether `password` is `user_id`'s stored local password (`false` when the user has none).
@@ -47,10 +45,61 @@ pub async fn password_matches(
         .get_user(user_id)
         .await?
         .and_then(|u| u.password_hash);
-    Ok(match hash {
-        Some(hash) => verify_password(password.to_string(), hash).await,
-        None => false,
-    })
+    match hash {
+        Some(hash) => verify_password(state, password.to_string(), hash).await,
+        None => Ok(false),
+    }
+}
+
+/// Check a new password (registration, password change, admin reset) against the rules:
+/// never empty (400 `M_WEAK_PASSWORD`, a modhost rule: Synapse would store a user with no
+/// password); with `password_config.policy.enabled`, Synapse's policy with its errcodes, 400
+/// `M_PASSWORD_TOO_SHORT`, `M_PASSWORD_NO_DIGIT`, `M_PASSWORD_NO_SYMBOL`,
+/// `M_PASSWORD_NO_UPPERCASE`, `M_PASSWORD_NO_LOWERCASE`.
+pub fn check_password_policy(state: &AppState, password: &str) -> MatrixResult<()> {
+    let refuse = |errcode: &str, message: String| {
+        Err(MatrixError::new(StatusCode::BAD_REQUEST, errcode, message))
+    };
+    if password.is_empty() {
+        return refuse("M_WEAK_PASSWORD", "The password must not be empty".into());
+    }
+    let policy = state.config.password_config.policy;
+    if !policy.enabled {
+        return Ok(());
+    }
+    if password.chars().count() < policy.minimum_length {
+        let n = policy.minimum_length;
+        return refuse(
+            "M_PASSWORD_TOO_SHORT",
+            format!("The password must be at least {n} characters long"),
+        );
+    }
+    let has = |f: fn(&char) -> bool| password.chars().any(|c| f(&c));
+    if policy.require_digit && !has(char::is_ascii_digit) {
+        return refuse(
+            "M_PASSWORD_NO_DIGIT",
+            "The password must include at least one digit".into(),
+        );
+    }
+    if policy.require_symbol && !has(|c| !c.is_alphanumeric()) {
+        return refuse(
+            "M_PASSWORD_NO_SYMBOL",
+            "The password must include at least one symbol".into(),
+        );
+    }
+    if policy.require_uppercase && !has(|c| c.is_uppercase()) {
+        return refuse(
+            "M_PASSWORD_NO_UPPERCASE",
+            "The password must include at least one uppercase letter".into(),
+        );
+    }
+    if policy.require_lowercase && !has(|c| c.is_lowercase()) {
+        return refuse(
+            "M_PASSWORD_NO_LOWERCASE",
+            "The password must include at least one lowercase letter".into(),
+        );
+    }
+    Ok(())
 }
 
 /// Longest password accepted, in bytes (Synapse's limit).
@@ -74,7 +123,8 @@ pub async fn change_password(
     if new_password.len() > MAX_PASSWORD_BYTES {
         return Err(MatrixError::invalid_param("Password too long"));
     }
-    let hash = hash_password(new_password.to_string()).await?;
+    check_password_policy(state, new_password)?;
+    let hash = hash_password(state, new_password.to_string()).await?;
     state.store.set_password_hash(&who.user_id, &hash).await?;
     if logout_devices {
         let gone = state

@@ -44,3 +44,38 @@ impl PowerLevels<'_> {
         self.int(action, if action == "invite" { 0 } else { 50 })
     }
 }
+
+/// The levels of an `m.room.power_levels` content must be integers in room versions 10 and
+/// later (the only ones modhost creates; spec room version 10 §"Authorization rules"): not
+/// strings such as `"100"`, nor floats. 400 `M_BAD_JSON` naming the offending value.
+pub(crate) fn check_integer_levels(content: &Value) -> crate::error::MatrixResult<()> {
+    let bad = |what: String| Err(crate::error::MatrixError::bad_json(what));
+    for key in [
+        "users_default",
+        "events_default",
+        "state_default",
+        "ban",
+        "redact",
+        "kick",
+        "invite",
+    ] {
+        match content.get(key) {
+            Some(v) if !v.is_i64() => return bad(format!("{key}: {v} must be an integer.")),
+            _ => {}
+        }
+    }
+    for key in ["events", "notifications", "users"] {
+        let Some(map) = content.get(key) else {
+            continue;
+        };
+        let all_integers = map
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_i64));
+        if !all_integers {
+            return bad(format!(
+                "{key}: {map} must be an object whose values are all integers."
+            ));
+        }
+    }
+    Ok(())
+}

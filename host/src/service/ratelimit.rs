@@ -21,7 +21,18 @@ pub struct Limiters {
 
 impl Limiters {
     /// Take one action from `(limiter, key)`'s bucket; `Err(wait_ms)` when empty.
-    fn take(&self, limiter: &'static str, key: &str, rate: Rate) -> Result<(), u64> {
+    pub(crate) fn take(&self, limiter: &'static str, key: &str, rate: Rate) -> Result<(), u64> {
+        self.count(limiter, key, rate, true)
+    }
+
+    /// Whether `(limiter, key)`'s bucket has an action left, without taking it;
+    /// `Err(wait_ms)` when empty.
+    pub(crate) fn peek(&self, limiter: &'static str, key: &str, rate: Rate) -> Result<(), u64> {
+        self.count(limiter, key, rate, false)
+    }
+
+    /// Refill `(limiter, key)`'s bucket and, when `take`, use one action from it.
+    fn count(&self, limiter: &'static str, key: &str, rate: Rate, take: bool) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let (tokens, last) = buckets
@@ -31,7 +42,9 @@ impl Limiters {
             .min(rate.burst_count);
         *last = now;
         if *tokens >= 1.0 {
-            *tokens -= 1.0;
+            if take {
+                *tokens -= 1.0;
+            }
             Ok(())
         } else if rate.per_second > 0.0 {
             Err(((1.0 - *tokens) / rate.per_second * 1000.0).ceil() as u64)
@@ -66,17 +79,23 @@ impl AppState {
                 },
                 None => rate,
             };
-            if let Err(wait) = self.limiters.take(limiter, key, rate) {
-                let mut err = MatrixError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "M_LIMIT_EXCEEDED",
-                    "Too Many Requests",
-                );
-                err.fields
-                    .insert("retry_after_ms".into(), serde_json::json!(wait));
-                return Err(err);
-            }
+            self.limiters
+                .take(limiter, key, rate)
+                .map_err(limit_exceeded)?;
         }
         Ok(())
     }
+}
+
+/// 429 `M_LIMIT_EXCEEDED` "Too Many Requests" with `retry_after_ms` = `wait_ms`, Synapse's
+/// answer from any rate limiter.
+pub fn limit_exceeded(wait_ms: u64) -> MatrixError {
+    let mut err = MatrixError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "M_LIMIT_EXCEEDED",
+        "Too Many Requests",
+    );
+    err.fields
+        .insert("retry_after_ms".into(), serde_json::json!(wait_ms));
+    err
 }

@@ -100,10 +100,36 @@ pub async fn check_available(state: &AppState, localpart: &str) -> MatrixResult<
     Ok(())
 }
 
+/// The checks Synapse's `RegisterRestServlet` makes of every request before anything else:
+/// the address's `rc_registration` bucket (checked, not counted: 429 `M_LIMIT_EXCEEDED`),
+/// then the `kind` query parameter: `user` (the default) goes on, `guest` is 403
+/// `M_GUEST_ACCESS_FORBIDDEN` (modhost has no guest accounts, as Synapse with
+/// `allow_guest_access: false`, its default), anything else 400 `M_UNRECOGNIZED`.
+pub fn check_request(state: &AppState, ip: &str, kind: Option<&str>) -> MatrixResult<()> {
+    state.check_registration_rate(ip, false)?;
+    match kind.unwrap_or("user") {
+        "user" => Ok(()),
+        "guest" => Err(MatrixError::new(
+            StatusCode::FORBIDDEN,
+            "M_GUEST_ACCESS_FORBIDDEN",
+            "Guest access is disabled",
+        )),
+        other => Err(MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_UNRECOGNIZED",
+            format!("Do not understand membership kind: {other}"),
+        )),
+    }
+}
+
 /// Register an account; returns its user ID. Errors: 400 `M_INVALID_USERNAME`,
-/// 400 `M_USER_IN_USE`, 403 for a reserved ID, 429 `M_LIMIT_EXCEEDED` when a spam checker
-/// denies (deliberately disguised, as Synapse does), module failures.
+/// 400 `M_USER_IN_USE`, 403 for a reserved ID, 400 `M_WEAK_PASSWORD` and the policy's
+/// errcodes for a refused password, 429 `M_LIMIT_EXCEEDED` from `rc_registration`, a full
+/// hashing pool, or when a spam checker denies (deliberately disguised, as Synapse does),
+/// module failures.
 pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<String> {
+    let ip = reg.request_info.first().map_or("", |(_, ip)| ip.as_str());
+    state.check_registration_rate(ip, true)?;
     let localpart = choose_localpart(state, &reg).await?;
     // Synapse's `RegisterRestServlet` asks both password-provider choices before
     // `register_user` runs the spam check.
@@ -122,7 +148,10 @@ pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<S
                 "Invalid password",
             ))
         }
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => {
+            crate::service::password::check_password_policy(state, &p)?;
+            Some(hash_password(state, p).await?)
+        }
         None => None,
     };
     let user_id = create(state, &localpart, password_hash.as_deref(), verdict).await?;

@@ -242,6 +242,11 @@ pub async fn create_room(state: &AppState, who: &Requester, body: Value) -> Matr
         .on_create_room(&who.user_id, body, who.is_admin)
         .await?;
     let req = CreateRequest::parse(&body, &who.user_id)?;
+    super::user_ids::check_client_user_ids(state, &req.invites).await?;
+    if let Some(levels) = body.get("power_level_content_override") {
+        // Refused before the room exists, not halfway through creating it.
+        super::power::check_integer_levels(levels)?;
+    }
     // Synapse's order: validation (alias name and availability included),
     // `user_may_create_room`, `check_visibility_can_be_modified`, `user_may_create_room_alias`.
     let alias = match &req.alias_name {

@@ -13,6 +13,7 @@ mod e2e_keys;
 mod e2ee;
 mod events;
 mod filters;
+mod health;
 mod media;
 mod module_api;
 mod presence;
@@ -83,6 +84,7 @@ impl Store {
             .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|conn, _| Box::pin(health::release_if_clean(conn)))
             .connect_with(options)
             .await
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;

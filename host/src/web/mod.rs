@@ -15,6 +15,14 @@ use serde_json::json;
 
 use crate::modules::Registry;
 
+/// `/_modhost/health` without a database (the client API's own probes writes).
+pub fn plain_health() -> Router {
+    Router::new().route(
+        "/_modhost/health",
+        get(|| async { Json(json!({ "status": "ok" })) }),
+    )
+}
+
 /// A Matrix error response.
 pub fn matrix_error(status: StatusCode, errcode: &str, error: &str) -> Response {
     (status, Json(json!({ "errcode": errcode, "error": error }))).into_response()
@@ -23,12 +31,7 @@ pub fn matrix_error(status: StatusCode, errcode: &str, error: &str) -> Response 
 /// The application router: host routes first, then every module resource (and everything
 /// below it), then a `M_UNRECOGNIZED` fallback.
 pub fn router(registry: Arc<Registry>, body_limit: usize) -> Router {
-    let mut app = Router::new()
-        .route("/_matrix/client/versions", get(versions))
-        .route(
-            "/_modhost/health",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        );
+    let mut app = Router::new().route("/_matrix/client/versions", get(versions));
     for index in 0..registry.web.len() {
         app = resource::mount(app, Arc::clone(&registry), index, body_limit);
     }

@@ -42,8 +42,9 @@ async fn run(label: &str, modules: &str, clients: usize, seconds: u64) {
     std::fs::write(
         &config_path,
         format!(
-            "server_name: load.local\nplugins_dir: {}\nenable_registration: true\n{modules}",
-            dir.display()
+            "server_name: load.local\nplugins_dir: {}\nenable_registration: true\n{}{modules}",
+            dir.display(),
+            modhost_tests::test_rate_limits("")
         ),
     )
     .unwrap();

@@ -52,8 +52,9 @@ fn start(modules: &str) -> Running {
         &config,
         format!(
             "server_name: soak.local\nplugins_dir: {}\nenable_registration: true\n\
-             rc_invites: {{per_room: {{per_second: 1000, burst_count: 1000}}, per_user: {{per_second: 1000, burst_count: 1000}}, per_issuer: {{per_second: 1000, burst_count: 1000}}}}\n{modules}",
-            dir.display()
+             rc_invites: {{per_room: {{per_second: 1000, burst_count: 1000}}, per_user: {{per_second: 1000, burst_count: 1000}}, per_issuer: {{per_second: 1000, burst_count: 1000}}}}\n{}{modules}",
+            dir.display(),
+            modhost_tests::test_rate_limits("")
         ),
     )
     .unwrap();

@@ -60,7 +60,8 @@ impl Server {
         let dir = modhost_tests::build_dir_with_profile("release");
         let work = modhost_tests::Workdir::new();
         let config = work.path().join("homeserver.yaml");
-        let limits = "";
+        // The bench registers hundreds of users from one address.
+        let limits = modhost_tests::test_rate_limits("");
         let text = format!(
             "server_name: bench.local\nplugins_dir: {}\nenable_registration: true\n\
              database: {{path: {}}}\nmodules: []\n{limits}",
