@@ -61,15 +61,17 @@ async fn login_when_allowed(base: &str) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_wrong_password_burst_is_rate_limited_with_synapses_defaults() {
+async fn a_wrong_password_burst_is_rate_limited_per_account() {
     let w = Workdir::new();
-    // `rc_login: {}` keeps Synapse's defaults (the test helper raises them otherwise).
-    let config = w.config("enable_registration: true\nrc_login: {}\nmodules: []\n");
+    // Synapse's `failed_attempts` default; the address limit raised so it is the account's
+    // limit that answers (the next test covers the address).
+    let rc = "rc_login: {address: {per_second: 1000, burst_count: 1000}}\n";
+    let config = w.config(&format!("enable_registration: true\n{rc}modules: []\n"));
     let server = ServerProcess::start(&w, &config);
     register(&server.base, "alice").await;
     let answers = burst(&server.base).await;
     let limited: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
-    // The address's burst of 3 gets a (wrong) answer; everything else waits.
+    // The account's burst of 3 failures gets a (wrong) answer; everything else waits.
     assert_eq!(limited.len(), 97, "{answers:?}");
     limited.iter().for_each(|a| assert_limited(a));
     for other in answers.iter().filter(|a| a.0 != 429) {
@@ -83,6 +85,31 @@ async fn a_wrong_password_burst_is_rate_limited_with_synapses_defaults() {
         status, 200,
         "the right password works once the window passed: {body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_from_one_address_follow_synapses_defaults() {
+    let w = Workdir::new();
+    // `rc_login: {}` keeps Synapse's defaults (the test helper raises them otherwise).
+    let config = w.config("enable_registration: true\nrc_login: {}\nmodules: []\n");
+    let server = ServerProcess::start(&w, &config);
+    for n in 0..6 {
+        let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": format!("nobody{n}")}, "password": "wrong"});
+        let (status, answer) = client_call(&server.base, "POST", "/login", None, Some(body)).await;
+        if n < 5 {
+            // A burst of 5 per address, each for another account.
+            assert_eq!(
+                (status, &answer["errcode"]),
+                (403, &json!("M_FORBIDDEN")),
+                "{answer}"
+            );
+        } else {
+            assert_limited(&(status, answer.clone()));
+            // Then one login every ~333 s (0.003/s).
+            let wait = answer["retry_after_ms"].as_u64().unwrap();
+            assert!((300_000..=340_000).contains(&wait), "{answer}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

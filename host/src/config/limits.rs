@@ -6,10 +6,17 @@ use serde::Deserialize;
 
 use super::Rate;
 
-/// Synapse's example rate for login and registration: one action every ~6 s, bursts of 3.
+/// Synapse's default for failed logins and registrations: one every ~6 s, bursts of 3.
 const LOGIN_RATE: Rate = Rate {
     per_second: 0.17,
     burst_count: 3.0,
+};
+
+/// Synapse's default for logins per address and per account (synapse/config/ratelimiting.py):
+/// bursts of 5, then one every ~5.5 minutes.
+const LOGIN_ADDRESS_RATE: Rate = Rate {
+    per_second: 0.003,
+    burst_count: 5.0,
 };
 
 /// Synapse's `rc_login` (spec §"Rate limiting"; Synapse's figures as defaults).
@@ -27,8 +34,8 @@ pub struct RcLogin {
 impl Default for RcLogin {
     fn default() -> Self {
         RcLogin {
-            address: LOGIN_RATE,
-            account: LOGIN_RATE,
+            address: LOGIN_ADDRESS_RATE,
+            account: LOGIN_ADDRESS_RATE,
             failed_attempts: LOGIN_RATE,
         }
     }

@@ -142,7 +142,8 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("{}"),
         doc: "Synapse's login rate limits `address` (per client IP), `account` (successful \
               logins per account) and `failed_attempts` (per account), each \
-              `{per_second, burst_count}`; 0.17/s with bursts of 3 by default.",
+              `{per_second, burst_count}`; Synapse's defaults: 0.003/s with bursts of 5 for \
+              `address` and `account`, 0.17/s with bursts of 3 for `failed_attempts`.",
         apply: |_, v, c| {
             c.rc_login = value(v)?;
             Ok(())

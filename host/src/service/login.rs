@@ -232,16 +232,16 @@ async fn local_password_login(state: &AppState, body: &Map<String, Value>) -> Ma
         return Err(invalid());
     }
     // Wrong passwords are limited per account before any hashing (`rc_login.failed_attempts`).
-    state.check_failed_logins(&user_id)?;
+    state.reserve_failed_login(&user_id)?;
     let user = state.store.get_user(&user_id).await?;
     let matches = match user.and_then(|u| u.password_hash) {
         Some(hash) => verify_password(state, password, hash).await?,
         None => false,
     };
     if matches {
+        state.login_succeeded(&user_id);
         Ok(user_id)
     } else {
-        state.record_failed_login(&user_id);
         Err(invalid())
     }
 }

@@ -23,21 +23,21 @@ impl AppState {
             .map_err(limit_exceeded)
     }
 
-    /// `rc_login.failed_attempts`: whether `user_id` may try a password now (nothing is
-    /// counted until [`AppState::record_failed_login`]).
-    pub fn check_failed_logins(&self, user_id: &str) -> MatrixResult<()> {
+    /// `rc_login.failed_attempts`: reserve one failure for `user_id` before its password is
+    /// checked, so concurrent wrong guesses cannot all pass a check made before any of them
+    /// was counted; [`AppState::login_succeeded`] returns it.
+    pub fn reserve_failed_login(&self, user_id: &str) -> MatrixResult<()> {
         let rate = self.config.rc_login.failed_attempts;
         self.limiters
-            .peek("rc_login.failed_attempts", &user_id.to_lowercase(), rate)
+            .take("rc_login.failed_attempts", &user_id.to_lowercase(), rate)
             .map_err(limit_exceeded)
     }
 
-    /// Count one wrong password for `user_id`.
-    pub fn record_failed_login(&self, user_id: &str) {
+    /// The password of `user_id` was right: the reserved failure is not one.
+    pub fn login_succeeded(&self, user_id: &str) {
         let rate = self.config.rc_login.failed_attempts;
-        let _ = self
-            .limiters
-            .take("rc_login.failed_attempts", &user_id.to_lowercase(), rate);
+        self.limiters
+            .give_back("rc_login.failed_attempts", &user_id.to_lowercase(), rate);
     }
 
     /// `rc_registration`: whether `ip` may register now; with `take`, one registration is

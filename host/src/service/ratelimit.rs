@@ -31,6 +31,15 @@ impl Limiters {
         self.count(limiter, key, rate, false)
     }
 
+    /// Return one action taken from `(limiter, key)`'s bucket (it was reserved for an
+    /// outcome that did not happen), never above the bucket's size.
+    pub(crate) fn give_back(&self, limiter: &'static str, key: &str, rate: Rate) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tokens, _)) = buckets.get_mut(&(limiter, key.to_string())) {
+            *tokens = (*tokens + 1.0).min(rate.burst_count);
+        }
+    }
+
     /// Refill `(limiter, key)`'s bucket and, when `take`, use one action from it.
     fn count(&self, limiter: &'static str, key: &str, rate: Rate, take: bool) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
