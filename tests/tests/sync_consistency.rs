@@ -85,3 +85,57 @@ async fn a_reader_sees_every_concurrent_write_exactly_once() {
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "synced more than once: {twice:?}");
 }
+
+/// An initial sync reads every joined room's state, receipts and unread counts together:
+/// each room still gets its own.
+#[tokio::test]
+async fn an_initial_sync_gives_each_room_its_own_state_receipts_and_counts() {
+    let w = Workdir::new();
+    let server = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let noisy = bob
+        .create_room(json!({"preset": "public_chat", "name": "noisy"}))
+        .await;
+    let quiet = bob
+        .create_room(json!({"preset": "public_chat", "name": "quiet"}))
+        .await;
+    for room in [&noisy, &quiet] {
+        let (status, _) = alice
+            .call("POST", &format!("/join/{room}"), Some(json!({})))
+            .await;
+        assert_eq!(status, 200);
+    }
+    bob.say(&noisy, "one").await;
+    bob.say(&noisy, "two").await;
+    let (_, read) = bob.say(&quiet, "read me").await;
+    let read = read["event_id"].as_str().unwrap().to_string();
+    let path = format!("/rooms/{quiet}/receipt/m.read/{read}");
+    assert_eq!(alice.call("POST", &path, Some(json!({}))).await.0, 200);
+
+    let (status, body) = alice.call("GET", "/sync?timeout=0", None).await;
+    assert_eq!(status, 200, "{body}");
+    let join = &body["rooms"]["join"];
+    assert_eq!(
+        join[&noisy]["unread_notifications"]["notification_count"], 2,
+        "{body}"
+    );
+    assert_eq!(
+        join[&quiet]["unread_notifications"]["notification_count"], 0,
+        "{body}"
+    );
+    let receipts = |room: &str| join[room]["ephemeral"]["events"].to_string();
+    assert!(receipts(&quiet).contains(&read), "{body}");
+    assert!(!receipts(&noisy).contains("m.receipt"), "{body}");
+    let name = |room: &str| {
+        let state = join[room]["state"]["events"].as_array().unwrap().clone();
+        let timeline = join[room]["timeline"]["events"].as_array().unwrap().clone();
+        state
+            .into_iter()
+            .chain(timeline)
+            .find(|e| e["type"] == "m.room.name")
+            .map(|e| e["content"]["name"].clone())
+    };
+    assert_eq!(name(&noisy), Some(json!("noisy")));
+    assert_eq!(name(&quiet), Some(json!("quiet")));
+}

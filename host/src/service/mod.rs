@@ -50,6 +50,7 @@ pub mod search;
 pub mod session;
 pub mod sync;
 pub mod sync_filter;
+mod sync_prefetch;
 pub mod tags;
 pub mod threepid_requests;
 pub mod threepids;

@@ -21,11 +21,16 @@ pub async fn unread_counts(
     room_id: &str,
     up_to: i64,
 ) -> MatrixResult<Value> {
-    let (notifications, highlights) = state.store.unread_counts(user_id, room_id, up_to).await?;
-    Ok(json!({
+    let counts = state.store.unread_counts(user_id, room_id, up_to).await?;
+    Ok(unread_json(counts))
+}
+
+/// `unread_notifications` from `(notifications, highlights)`.
+pub fn unread_json((notifications, highlights): (i64, i64)) -> Value {
+    json!({
         "notification_count": notifications,
         "highlight_count": highlights,
-    }))
+    })
 }
 
 /// `GET /notifications`: `user_id`'s notifying events, newest first.

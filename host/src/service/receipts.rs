@@ -103,8 +103,14 @@ pub async fn receipt_event(
     room_id: &str,
     since: i64,
 ) -> MatrixResult<Option<Value>> {
+    let rows = state.store.receipts_since(room_id, since).await?;
+    Ok(receipt_event_from(user_id, rows))
+}
+
+/// The `m.receipt` event made of `rows` (one room's receipts) as `user_id` may see them.
+pub fn receipt_event_from(user_id: &str, rows: Vec<crate::storage::Receipt>) -> Option<Value> {
     let mut content = Map::new();
-    for r in state.store.receipts_since(room_id, since).await? {
+    for r in rows {
         if r.receipt_type == "m.read.private" && r.user_id != user_id {
             continue;
         }
@@ -115,5 +121,5 @@ pub async fn receipt_event(
         let by_type = content.entry(r.event_id).or_insert_with(|| json!({}));
         by_type[&r.receipt_type][&r.user_id] = receipt;
     }
-    Ok((!content.is_empty()).then(|| json!({"type": "m.receipt", "content": content})))
+    (!content.is_empty()).then(|| json!({"type": "m.receipt", "content": content}))
 }

@@ -105,6 +105,8 @@ struct Window {
     initial: bool,
     /// `(room_id, type, content)`; an empty room ID is global account data.
     account_data: Vec<(String, String, Value)>,
+    /// Initial and full-state syncs: what every joined room needs, read ahead.
+    prefetched: Option<super::sync_prefetch::Prefetched>,
 }
 
 /// The `/sync` body for `req`, and whether it holds anything new (a long-poll answers at
@@ -139,15 +141,16 @@ pub async fn build(state: &AppState, req: SyncRequest<'_>) -> MatrixResult<(Valu
     } else {
         Vec::new()
     };
-    let window = Window {
+    let mut window = Window {
         since,
         since_ev: since.events,
         ev_now: now.events,
         receipts_now: now.receipts,
         initial: req.since.is_none(),
         account_data,
+        prefetched: None,
     };
-    let rooms = rooms(state, &req, &window).await?;
+    let rooms = rooms(state, &req, &mut window).await?;
     let global_ad = req
         .filter
         .account_data
@@ -178,9 +181,15 @@ async fn ephemeral(
     room_id: &str,
 ) -> MatrixResult<Vec<Value>> {
     let mut events = Vec::new();
-    let receipts =
-        crate::service::receipts::receipt_event(state, req.user_id, room_id, window.since.receipts)
-            .await?;
+    let receipts = match &window.prefetched {
+        Some(p) => {
+            crate::service::receipts::receipt_event_from(req.user_id, p.take_receipts(room_id))
+        }
+        None => {
+            let since = window.since.receipts;
+            crate::service::receipts::receipt_event(state, req.user_id, room_id, since).await?
+        }
+    };
     events.extend(receipts);
     let typing_since = if window.initial {
         -1
@@ -213,17 +222,29 @@ const ROOMS_IN_FLIGHT: usize = 8;
 async fn rooms(
     state: &AppState,
     req: &SyncRequest<'_>,
-    window: &Window,
+    window: &mut Window,
 ) -> MatrixResult<[Map<String, Value>; 3]> {
     use futures_util::{StreamExt, TryStreamExt};
     let memberships = match changed_rooms(state, req, window).await? {
-        None => state.store.membership_rows(req.user_id, None).await?,
+        None => {
+            let rows = state.store.membership_rows(req.user_id, None).await?;
+            let joined: Vec<&str> = (rows.iter())
+                .filter(|m| m.membership == "join" && sync_filter::room_shown(req, &m.room_id))
+                .map(|m| m.room_id.as_str())
+                .collect();
+            let (since, now) = (window.since.receipts, window.ev_now);
+            let ahead =
+                super::sync_prefetch::Prefetched::read(state, req.user_id, &joined, since, now);
+            window.prefetched = Some(ahead.await?);
+            rows
+        }
         Some(changed) if changed.is_empty() => Vec::new(),
         Some(changed) => {
             let ids: Vec<&str> = changed.iter().map(String::as_str).collect();
             state.store.membership_rows(req.user_id, Some(&ids)).await?
         }
     };
+    let window = &*window;
     let built: Vec<_> = futures_util::stream::iter(memberships)
         .filter(|m| std::future::ready(sync_filter::room_shown(req, &m.room_id)))
         .map(|m| room_section(state, req, window, m))
@@ -325,7 +346,12 @@ async fn joined_room(
         return Ok(None);
     }
     let full = window.initial || req.full_state || limited || membership_changed;
-    let state_events = sync_filter::state_section(state, req, room_id, &events, full).await?;
+    let known = window
+        .prefetched
+        .as_ref()
+        .and_then(|p| p.take_state(room_id));
+    let state_events =
+        sync_filter::state_section(state, req, room_id, &events, full, known).await?;
     // With nothing in the timeline but more before it (`limit: 0`), paging starts at now.
     let empty_start = if limited {
         window.ev_now + 1
@@ -335,8 +361,12 @@ async fn joined_room(
     let prev_batch = events.first().map_or(empty_start, |e| e.stream_ordering);
     let timeline =
         sync_filter::serialize(state, req, events.iter().map(|e| &e.json).collect()).await?;
-    let unread =
-        super::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?;
+    let unread = match &window.prefetched {
+        Some(p) => super::notifications::unread_json(p.unread(room_id)),
+        None => {
+            super::notifications::unread_counts(state, req.user_id, room_id, window.ev_now).await?
+        }
+    };
     Ok(Some(json!({
         "timeline": {"events": timeline, "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": state_events},

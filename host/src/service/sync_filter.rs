@@ -126,13 +126,15 @@ pub async fn serialize(
 /// `room.state` filter, without what the timeline carries. With `lazy_load_members` the
 /// membership events are only those of the timeline's senders (and, when `full`, the
 /// user's own), as of the timeline's start, each sent to a device once unless
-/// `include_redundant_members`; they come in incremental syncs too.
+/// `include_redundant_members`; they come in incremental syncs too. `known_state`: the room's
+/// current state when the caller already read it (initial syncs read all rooms' at once).
 pub async fn state_section(
     state: &AppState,
     req: &SyncRequest<'_>,
     room_id: &str,
     timeline: &[StoredEvent],
     full: bool,
+    known_state: Option<Vec<Value>>,
 ) -> MatrixResult<Vec<Value>> {
     let filter = &req.filter.state;
     let lazy = filter.lazy_load_members;
@@ -142,7 +144,11 @@ pub async fn state_section(
         .collect();
     let mut events = Vec::new();
     if full {
-        for ev in state.store.current_state(room_id).await? {
+        let current = match known_state {
+            Some(known) => known,
+            None => state.store.current_state(room_id).await?,
+        };
+        for ev in current {
             let skip = in_timeline.contains(ev["event_id"].as_str().unwrap_or_default())
                 || (lazy && ev["type"] == "m.room.member");
             if !skip {

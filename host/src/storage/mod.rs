@@ -45,6 +45,7 @@ pub use events::{ClientTxn, StoredEvent};
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use push::{PushActionRow, PusherRow};
+pub use receipts::Receipt;
 pub use relations::{RelationCount, RelationsPage};
 pub use room_keys::{BackupKey, BackupVersion, KeyUpload};
 pub use rooms::{EventReport, EventReportRow};

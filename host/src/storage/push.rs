@@ -150,6 +150,34 @@ impl Store {
         Ok((row.get(0), row.get(1)))
     }
 
+    /// [`Store::unread_counts`] of `user_id` in each of `room_ids` in one query per 500
+    /// rooms: room → `(notifications, highlights)`; rooms without any are absent.
+    pub async fn unread_counts_in(
+        &self,
+        user_id: &str,
+        room_ids: &[&str],
+        up_to: i64,
+    ) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in room_ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT a.room_id, COALESCE(SUM(a.notify), 0), COALESCE(SUM(a.highlight), 0) \
+                 FROM event_push_actions a WHERE a.user_id = ? AND a.room_id IN ({marks}) \
+                 AND a.stream_ordering <= ? AND a.stream_ordering > {READ_UP_TO} \
+                 GROUP BY a.room_id"
+            );
+            let mut q = sqlx::query(&sql).bind(user_id);
+            for room in chunk {
+                q = q.bind(*room);
+            }
+            for r in q.bind(up_to).fetch_all(&self.pool).await? {
+                out.insert(r.get(0), (r.get(1), r.get(2)));
+            }
+        }
+        Ok(out)
+    }
+
     /// `user_id`'s notifying push actions before stream position `before` (all when `None`),
     /// newest first, at most `limit`; only highlights when `only_highlight`.
     pub async fn notifications_of(

@@ -91,17 +91,33 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Receipt {
-                room_id: r.get(0),
-                receipt_type: r.get(1),
-                user_id: r.get(2),
-                thread_id: r.get(3),
-                event_id: r.get(4),
-                ts: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(receipt).collect())
+    }
+
+    /// [`Store::receipts_since`] for each of `room_ids`, in one query per 500 rooms: room →
+    /// its receipts in stream order; rooms without any are absent.
+    pub async fn receipts_since_in(
+        &self,
+        room_ids: &[&str],
+        since: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<Receipt>>, StoreError> {
+        let mut out: std::collections::HashMap<String, Vec<Receipt>> = Default::default();
+        for chunk in room_ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
+                 WHERE room_id IN ({marks}) AND stream_id > ? ORDER BY stream_id"
+            );
+            let mut q = sqlx::query(&sql);
+            for room in chunk {
+                q = q.bind(*room);
+            }
+            for r in q.bind(since).fetch_all(&self.pool).await? {
+                let r = receipt(&r);
+                out.entry(r.room_id.clone()).or_default().push(r);
+            }
+        }
+        Ok(out)
     }
 
     /// The latest receipt position.
@@ -109,5 +125,17 @@ impl Store {
         sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM receipts")
             .fetch_one(&self.pool)
             .await
+    }
+}
+
+/// A [`Receipt`] from a row of `room_id, receipt_type, user_id, thread_id, event_id, ts`.
+fn receipt(r: &sqlx::sqlite::SqliteRow) -> Receipt {
+    Receipt {
+        room_id: r.get(0),
+        receipt_type: r.get(1),
+        user_id: r.get(2),
+        thread_id: r.get(3),
+        event_id: r.get(4),
+        ts: r.get(5),
     }
 }
