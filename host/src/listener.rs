@@ -37,6 +37,11 @@ mod limits;
 pub use limits::BodyLimits;
 
 /// One connection's clock readings, updated by its socket and its requests.
+/// How long a connection must have been quiet before it may be closed to make room (ms):
+/// long enough for a request already sent on a new connection to be parsed (it is then in
+/// flight, and safe), short enough that a flood of silent sockets is cleared quickly.
+const EVICT_AFTER_IDLE_MS: u64 = 100;
+
 struct Activity {
     /// Requests handed to the application and not yet answered.
     in_flight: AtomicUsize,
@@ -81,9 +86,13 @@ impl Table {
     /// Whether there was one.
     fn evict_idlest(&self) -> bool {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        // Only connections quiet for a while: one just accepted has no request in flight
+        // until its head is parsed, and closing it would reset a request already sent.
+        let quiet_since = self.now_ms().saturating_sub(EVICT_AFTER_IDLE_MS);
         let idlest = live
             .values()
             .filter(|a| a.in_flight.load(Ordering::Acquire) == 0)
+            .filter(|a| a.last_io.load(Ordering::Relaxed) <= quiet_since)
             .min_by_key(|a| a.last_io.load(Ordering::Relaxed));
         tracing::debug!(
             live = live.len(),

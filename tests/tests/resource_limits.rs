@@ -204,3 +204,27 @@ async fn a_hanging_spam_check_holds_only_its_own_requests() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_with_huge_user_names_are_refused_and_leave_nothing_behind() {
+    let w = Workdir::new();
+    let config = w.config("enable_registration: true\nmodules: []\n");
+    let server = ServerProcess::start(&w, &config);
+    let (_, before) = memory_mib(server.pid());
+    for i in 0..150 {
+        let user = format!("x{i}{}", "a".repeat(1_000_000));
+        let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": "w"});
+        let (status, answer) = client_call(&server.base, "POST", "/login", None, Some(body)).await;
+        assert_eq!(
+            (status, &answer["errcode"]),
+            (403, &json!("M_FORBIDDEN")),
+            "{answer}"
+        );
+    }
+    let (_, after) = memory_mib(server.pid());
+    // Before the length check each name stayed as a rate-limit key: ~1 MB per attempt.
+    assert!(
+        after < before + 60,
+        "RSS {before} MiB before, {after} MiB after"
+    );
+}

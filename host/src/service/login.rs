@@ -231,6 +231,10 @@ async fn local_password_login(state: &AppState, body: &Map<String, Value>) -> Ma
     if !state.config.password_config.localdb_enabled {
         return Err(invalid());
     }
+    // No user ID is longer (spec §"User Identifiers"); refused before it becomes a limiter key.
+    if user_id.len() > 255 {
+        return Err(invalid());
+    }
     // Wrong passwords are limited per account before any hashing (`rc_login.failed_attempts`).
     state.reserve_failed_login(&user_id)?;
     let user = state.store.get_user(&user_id).await?;
