@@ -139,3 +139,37 @@ async fn an_initial_sync_gives_each_room_its_own_state_receipts_and_counts() {
     assert_eq!(name(&noisy), Some(json!("noisy")));
     assert_eq!(name(&quiet), Some(json!("quiet")));
 }
+
+/// A room in an incremental sync with nothing in its timeline (a receipt brought it) pages
+/// back from its `prev_batch` starting with the newest event the client already has.
+#[tokio::test]
+async fn an_empty_timeline_pages_back_from_the_last_event_seen() {
+    let w = Workdir::new();
+    let server = TestServer::start(&w.config("enable_registration: true\nmodules: []\n")).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room = alice.create_room(json!({"preset": "public_chat"})).await;
+    assert_eq!(
+        bob.call("POST", &format!("/join/{room}"), Some(json!({})))
+            .await
+            .0,
+        200
+    );
+    let (_, last) = alice.say(&room, "the last one").await;
+    let last = last["event_id"].as_str().unwrap().to_string();
+    let (_, first) = bob.call("GET", "/sync?timeout=0", None).await;
+    let since = first["next_batch"].as_str().unwrap();
+    let path = format!("/rooms/{room}/receipt/m.read/{last}");
+    assert_eq!(alice.call("POST", &path, Some(json!({}))).await.0, 200);
+    let (_, body) = bob
+        .call("GET", &format!("/sync?timeout=0&since={since}"), None)
+        .await;
+    let timeline = &body["rooms"]["join"][&room]["timeline"];
+    assert_eq!(timeline["events"], json!([]), "{body}");
+    assert_eq!(timeline["limited"], false, "{body}");
+    let from = timeline["prev_batch"].as_str().unwrap();
+    let path = format!("/rooms/{room}/messages?dir=b&limit=1&from={from}");
+    let (status, page) = bob.call("GET", &path, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["chunk"][0]["event_id"], last.as_str(), "{page}");
+}

@@ -249,3 +249,40 @@ async fn writes_elsewhere_leave_a_long_poll_waiting() {
     );
     assert_eq!(body["rooms"]["join"], json!({}), "{body}");
 }
+
+#[tokio::test]
+async fn who_left_is_woken_by_the_leave_but_not_by_later_messages() {
+    let (_w, server, alice, bob) = server().await;
+    let room = shared_room(&alice, &bob).await;
+    let poll = long_poll(&bob, &token(&bob).await);
+    until_waiting(&server, 1).await;
+    let kick = json!({"user_id": bob.user_id});
+    assert_eq!(
+        alice
+            .call("POST", &format!("/rooms/{room}/kick"), Some(kick))
+            .await
+            .0,
+        200
+    );
+    let body = woken(poll).await;
+    assert!(body["rooms"]["leave"][&room].is_object(), "{body}");
+
+    let since = body["next_batch"].as_str().unwrap().to_string();
+    let (base, token) = (bob.base.clone(), bob.token.clone());
+    let poll = tokio::spawn(async move {
+        let path = format!("/sync?timeout=1500&since={since}");
+        modhost_tests::client_call(&base, "GET", &path, Some(&token), None).await
+    });
+    until_waiting(&server, 1).await;
+    let woken_before = metric(&server, "modhost_sync_long_poll_wakeups_total").await;
+    for i in 0..5 {
+        assert_eq!(
+            alice.say(&room, &format!("after bob left {i}")).await.0,
+            200
+        );
+    }
+    let (_, body) = poll.await.unwrap();
+    assert_eq!(body["rooms"]["leave"], json!({}), "{body}");
+    let woken_after = metric(&server, "modhost_sync_long_poll_wakeups_total").await;
+    assert_eq!(woken_after, woken_before, "a former member is not woken");
+}

@@ -124,6 +124,12 @@ impl AppState {
         // Before waking /sync, so the event and its unread counts arrive together.
         super::push_eval::on_new_event(self, &event, position).await;
         self.wake_room(new.room_id);
+        // A membership change concerns its target even when they are no longer a member.
+        if let (Some("m.room.member"), Some(target)) =
+            (event["type"].as_str(), event["state_key"].as_str())
+        {
+            self.wake_user(target);
+        }
         if !self
             .modules
             .chain(plugin_sdk::catalogue::Hook::OnNewEvent)

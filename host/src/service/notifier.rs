@@ -20,7 +20,7 @@ use crate::storage::Store;
 /// Whose long-polls a write concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Wake {
-    /// Everyone with a membership (joined, invited, left, banned) in this room.
+    /// Everyone joined to, invited to or knocking on this room.
     Room(String),
     /// These users.
     Users(Vec<String>),

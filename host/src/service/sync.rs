@@ -352,11 +352,13 @@ async fn joined_room(
         .and_then(|p| p.take_state(room_id));
     let state_events =
         sync_filter::state_section(state, req, room_id, &events, full, known).await?;
-    // With nothing in the timeline but more before it (`limit: 0`), paging starts at now.
+    // An empty timeline pages back from just after what it covers: now when events were
+    // left out (`limit: 0`), the token's position otherwise (`/messages` returns the events
+    // before a `t` token, and the one at the token's position was not yet paged).
     let empty_start = if limited {
         window.ev_now + 1
     } else {
-        window.since_ev
+        window.since_ev + 1
     };
     let prev_batch = events.first().map_or(empty_start, |e| e.stream_ordering);
     let timeline =

@@ -162,11 +162,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Every user with a membership (any: joined, invited, left, banned) in `room_id`: the
-    /// users whose `/sync` a write to the room may concern.
+    /// The users joined to, invited to or knocking on `room_id`: those whose `/sync` a write
+    /// to the room concerns (who left sees nothing after their leave; the leave itself wakes
+    /// them as its target).
     pub async fn users_with_membership(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member'",
+            "SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' \
+             AND membership IN ('join', 'invite', 'knock')",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
