@@ -270,3 +270,54 @@ async fn power_levels_as_strings_or_floats_are_refused() {
     // The stored levels are unchanged.
     assert_eq!(alice.call("GET", &path, None).await.1, current);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_too_long_for_a_membership_event_are_refused() {
+    let w = Workdir::new();
+    let s = server(&w, "").await;
+    let alice = s.register("alice").await;
+    let path = format!("/profile/{}/displayname", alice.user_id);
+    let long = json!({"displayname": "é".repeat(257)});
+    let (status, body) = alice.call("PUT", &path, Some(long)).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        error("M_UNKNOWN", "Displayname is too long (max 256)")
+    );
+    let fits = json!({"displayname": "é".repeat(256)});
+    assert_eq!(alice.call("PUT", &path, Some(fits)).await.0, 200);
+    let path = format!("/profile/{}/avatar_url", alice.user_id);
+    let long = json!({"avatar_url": format!("mxc://test.local/{}", "a".repeat(1000))});
+    let (status, body) = alice.call("PUT", &path, Some(long)).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        error("M_UNKNOWN", "Avatar URL is too long (max 1000)")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registering_without_a_password_is_refused() {
+    let w = Workdir::new();
+    let s = server(&w, "").await;
+    for password in [None, Some(Value::Null)] {
+        let mut body = json!({"username": "nopass", "auth": {"type": "m.login.dummy"}});
+        if let Some(p) = password {
+            body["password"] = p;
+        }
+        let (status, answer) = s
+            .call("POST", "/_matrix/client/v3/register", None, Some(body))
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer, error("M_MISSING_PARAM", "Missing params: password"));
+    }
+    let (status, _) = s
+        .call(
+            "GET",
+            "/_matrix/client/v3/profile/@nopass:test.local",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "no account was made");
+}

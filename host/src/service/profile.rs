@@ -8,7 +8,8 @@ use crate::storage::ProfileField;
 
 impl AppState {
     /// Set one profile field of `user_id` (`None` clears it) and tell the modules, with
-    /// `by_admin` as given (a server admin's or a module's change is `true`).
+    /// `by_admin` as given (a server admin's or a module's change is `true`). Errors: 400
+    /// `M_UNKNOWN` for a display name over 256 characters or an avatar URL over 1,000.
     pub async fn update_profile_field(
         &self,
         user_id: &str,
@@ -16,6 +17,18 @@ impl AppState {
         value: Option<&str>,
         by_admin: bool,
     ) -> MatrixResult<()> {
+        // Synapse's limits (characters), so a profile always fits in a membership event.
+        let (max, what) = match field {
+            ProfileField::Displayname => (256, "Displayname"),
+            ProfileField::AvatarUrl => (1000, "Avatar URL"),
+        };
+        if value.is_some_and(|v| v.chars().count() > max) {
+            return Err(crate::error::MatrixError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "M_UNKNOWN",
+                format!("{what} is too long (max {max})"),
+            ));
+        }
         self.store.set_profile_field(user_id, field, value).await?;
         let (display_name, avatar_url) = self.store.get_profile(user_id).await?;
         self.modules

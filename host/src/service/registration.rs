@@ -122,7 +122,8 @@ pub fn check_request(state: &AppState, ip: &str, kind: Option<&str>) -> MatrixRe
     }
 }
 
-/// Register an account; returns its user ID. Errors: 400 `M_INVALID_USERNAME`,
+/// Register an account; returns its user ID. Errors: 400 `M_MISSING_PARAM` without a
+/// password, 400 `M_INVALID_USERNAME`,
 /// 400 `M_USER_IN_USE`, 403 for a reserved ID, 400 `M_WEAK_PASSWORD` and the policy's
 /// errcodes for a refused password, 429 `M_LIMIT_EXCEEDED` from `rc_registration`, a full
 /// hashing pool, or when a spam checker denies (deliberately disguised, as Synapse does),
@@ -152,7 +153,14 @@ pub async fn register(state: &AppState, reg: Registration<'_>) -> MatrixResult<S
             crate::service::password::check_password_policy(state, &p)?;
             Some(hash_password(state, p).await?)
         }
-        None => None,
+        // As Synapse: an account made through the client API always has a password.
+        None => {
+            return Err(MatrixError::new(
+                StatusCode::BAD_REQUEST,
+                "M_MISSING_PARAM",
+                "Missing params: password",
+            ))
+        }
     };
     let user_id = create(state, &localpart, password_hash.as_deref(), verdict).await?;
     finish(state, &user_id, &displayname).await?;
