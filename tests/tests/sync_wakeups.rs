@@ -286,3 +286,51 @@ async fn who_left_is_woken_by_the_leave_but_not_by_later_messages() {
     let woken_after = metric(&server, "modhost_sync_long_poll_wakeups_total").await;
     assert_eq!(woken_after, woken_before, "a former member is not woken");
 }
+
+#[tokio::test]
+async fn a_device_is_read_and_renamed_and_peers_hear_of_it() {
+    let (_w, server, alice, bob) = server().await;
+    shared_room(&alice, &bob).await;
+    let (_, whoami) = alice.call("GET", "/account/whoami", None).await;
+    let device = whoami["device_id"].as_str().unwrap().to_string();
+    let (status, body) = alice.call("GET", &format!("/devices/{device}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["device_id"], device.as_str());
+
+    let poll = long_poll(&bob, &token(&bob).await);
+    until_waiting(&server, 1).await;
+    let rename = json!({"display_name": "Alice's laptop"});
+    let (status, body) = alice
+        .call("PUT", &format!("/devices/{device}"), Some(rename))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let body = woken(poll).await;
+    assert_eq!(
+        body["device_lists"]["changed"],
+        json!([alice.user_id]),
+        "{body}"
+    );
+    let (_, read) = alice.call("GET", &format!("/devices/{device}"), None).await;
+    assert_eq!(read["display_name"], "Alice's laptop");
+
+    let (status, body) = alice
+        .call("PUT", "/devices/NOSUCH", Some(json!({"display_name": "x"})))
+        .await;
+    assert_eq!(
+        (status, &body["errcode"]),
+        (404, &json!("M_NOT_FOUND")),
+        "{body}"
+    );
+    let (status, body) = bob.call("GET", &format!("/devices/{device}"), None).await;
+    assert_eq!(
+        (status, &body["errcode"]),
+        (404, &json!("M_NOT_FOUND")),
+        "another user's device: {body}"
+    );
+    let long = json!({"display_name": "d".repeat(101)});
+    let (status, body) = alice
+        .call("PUT", &format!("/devices/{device}"), Some(long))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "Device display name is too long (max 100)");
+}

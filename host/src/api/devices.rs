@@ -43,6 +43,33 @@ pub(super) async fn devices_route(
     Ok(Json(json!({"devices": devices})))
 }
 
+/// # `GET /_matrix/client/v3/devices/{deviceId}`
+pub(super) async fn get_device_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(device_id): Path<String>,
+) -> MatrixResult<Json<Value>> {
+    crate::service::devices::device(&state, &who, &device_id)
+        .await
+        .map(Json)
+}
+
+/// # `PUT /_matrix/client/v3/devices/{deviceId}` (body: optional `display_name`)
+pub(super) async fn rename_device_route(
+    State(state): State<AppState>,
+    who: Requester,
+    Path(device_id): Path<String>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> MatrixResult<Json<Value>> {
+    let name = match body.get("display_name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(_) => return Err(MatrixError::bad_json("display_name must be a string")),
+    };
+    crate::service::devices::rename_device(&state, &who, &device_id, name).await?;
+    Ok(Json(json!({})))
+}
+
 /// # `DELETE /_matrix/client/v3/devices/{deviceId}`
 /// Needs UIA; then `on_logged_out` for the device, before its tokens go.
 pub(super) async fn delete_device_route(
@@ -98,6 +125,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/_matrix/client/v3/devices", get(devices_route))
         .route(
             "/_matrix/client/v3/devices/{device}",
-            delete(delete_device_route),
+            delete(delete_device_route)
+                .get(get_device_route)
+                .put(rename_device_route),
         )
 }

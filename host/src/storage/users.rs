@@ -107,6 +107,23 @@ impl Store {
         tx.commit().await
     }
 
+    /// Set the display name of `user_id`'s device `device_id`; whether the device exists.
+    pub async fn set_device_display_name(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        display_name: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?")
+                .bind(display_name)
+                .bind(user_id)
+                .bind(device_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Register a device (if new) and an access token for it.
     pub async fn create_token(
         &self,
