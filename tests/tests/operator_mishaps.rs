@@ -228,3 +228,38 @@ fn check_config_by_another_user_loads_modules_in_place_and_says_so() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_module_folder_owned_by_another_user_is_not_trusted() {
+    if !is_root() {
+        eprintln!("skipped: giving a folder to another user needs root");
+        return;
+    }
+    let w = Workdir::new();
+    let config = w.config("modules:\n  - module: demo\n    config: {}\n");
+    // Made beforehand by someone else, writable by all: its owner could swap copies.
+    let copies = w.path().join("data/loaded-modules");
+    std::fs::create_dir_all(&copies).unwrap();
+    std::os::unix::fs::chown(&copies, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&copies, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let server = ServerProcess::start(&w, &config);
+    let (status, body) = client_call_raw(&server.base, "/_synapse/client/demo/hello?name=x").await;
+    assert_eq!((status, body), (200, json!({"hello": "x"})));
+    let log = server.log();
+    assert!(
+        log.contains("not by the server's user") && log.contains("loading its file in place"),
+        "{log}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&copies).unwrap().collect();
+    assert!(left.is_empty(), "nothing copied into it: {left:?}");
+    let mode = std::fs::metadata(&copies).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o777, "not re-moded either");
+}
+
+async fn client_call_raw(base: &str, path: &str) -> (u16, Value) {
+    let resp = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}

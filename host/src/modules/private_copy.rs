@@ -58,8 +58,18 @@ pub(crate) fn folder(config: &Config) -> PathBuf {
 }
 
 /// Create `dir` if needed and make it the server's alone (0700): a folder others may
-/// write would let them swap a copy before it is opened.
+/// write would let them swap a copy before it is opened. A folder owned by another user is
+/// refused (its owner could change the mode back).
 fn private_folder(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| owned_by_us(dir))
+        .map_err(|e| {
+            format!(
+                "cannot prepare the private module folder {}: {e}",
+                dir.display()
+            )
+        })?;
     std::fs::create_dir_all(dir)
         .and_then(|()| {
             let mode = std::fs::metadata(dir)?.permissions().mode();
@@ -74,6 +84,26 @@ fn private_folder(dir: &Path) -> Result<(), String> {
                 dir.display()
             )
         })
+}
+
+/// Whether `dir` belongs to the server's own user: a file the server creates in it tells
+/// whose that is.
+fn owned_by_us(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.join(format!(".owner-probe-{}", std::process::id()));
+    let ours = std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::metadata(&probe))
+        .map(|m| m.uid());
+    let _ = std::fs::remove_file(&probe);
+    let ours = ours.map_err(|e| e.to_string())?;
+    let owner = std::fs::metadata(dir).map_err(|e| e.to_string())?.uid();
+    if owner == ours {
+        Ok(())
+    } else {
+        Err(format!(
+            "it is owned by uid {owner}, not by the server's user (uid {ours}); remove it"
+        ))
+    }
 }
 
 /// Copy `original` (the module `name`) into `dir` under its content hash, checking the
