@@ -175,7 +175,8 @@ async fn to_device_messages_and_account_data_wake_their_user() {
         .call("POST", "/_matrix/client/v3/login", None, Some(login))
         .await;
     let other = server.client(&bob.user_id, other["access_token"].as_str().unwrap());
-    let poll = long_poll(&bob, body["next_batch"].as_str().unwrap());
+    // From after the new session (itself announced in bob's own device lists).
+    let poll = long_poll(&bob, &token(&bob).await);
     until_waiting(&server, 1).await;
     let path = format!("/user/{}/account_data/m.test.setting", bob.user_id);
     assert_eq!(
@@ -333,4 +334,23 @@ async fn a_device_is_read_and_renamed_and_peers_hear_of_it() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "Device display name is too long (max 100)");
+}
+
+#[tokio::test]
+async fn a_new_device_is_announced_to_those_sharing_a_room() {
+    let (_w, server, alice, bob) = server().await;
+    shared_room(&alice, &bob).await;
+    let poll = long_poll(&bob, &token(&bob).await);
+    until_waiting(&server, 1).await;
+    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"}, "password": "pw"});
+    let (status, body) = server
+        .call("POST", "/_matrix/client/v3/login", None, Some(login))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let body = woken(poll).await;
+    assert_eq!(
+        body["device_lists"]["changed"],
+        json!([alice.user_id]),
+        "{body}"
+    );
 }

@@ -124,21 +124,23 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Register a device (if new) and an access token for it.
+    /// Register a device (if new) and an access token for it; whether the device is new.
     pub async fn create_token(
         &self,
         user_id: &str,
         device_id: &str,
         display_name: Option<&str>,
         token_hash: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        let added = sqlx::query("INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(user_id)
             .bind(device_id)
             .bind(display_name)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+            > 0;
         sqlx::query("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user_id)
@@ -146,7 +148,8 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// Resolve a token hash.
