@@ -354,3 +354,33 @@ async fn a_new_device_is_announced_to_those_sharing_a_room() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_profile_change_reaches_the_rooms_of_its_user() {
+    let (_w, server, alice, bob) = server().await;
+    let room = shared_room(&alice, &bob).await;
+    let alone = alice.create_room(json!({"preset": "private_chat"})).await;
+    let poll = long_poll(&bob, &token(&bob).await);
+    until_waiting(&server, 1).await;
+    let path = format!("/profile/{}/displayname", alice.user_id);
+    let (status, body) = alice
+        .call("PUT", &path, Some(json!({"displayname": "Alice A."})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let body = woken(poll).await;
+    let events = &body["rooms"]["join"][&room]["timeline"]["events"];
+    let member = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "m.room.member");
+    let member = member.unwrap_or_else(|| panic!("no membership event: {body}"));
+    assert_eq!(member["state_key"], alice.user_id.as_str());
+    assert_eq!(member["content"]["membership"], "join");
+    assert_eq!(member["content"]["displayname"], "Alice A.");
+    for r in [&room, &alone] {
+        let path = format!("/rooms/{r}/state/m.room.member/{}", alice.user_id);
+        let (_, content) = alice.call("GET", &path, None).await;
+        assert_eq!(content["displayname"], "Alice A.", "{r}: {content}");
+    }
+}
