@@ -154,7 +154,7 @@ fn content_disposition(content_type: &str, upload_name: Option<&str>) -> String 
     let name: String = upload_name
         .unwrap_or_default()
         .chars()
-        .filter(|c| !matches!(c, '\x22' | '\\' | '\r' | '\n'))
+        .filter(|c| !matches!(c, '\x22' | '\x5c' | '\x0d' | '\x0a'))
         .collect();
     if name.is_empty() {
         disposition.to_string()
