@@ -67,7 +67,7 @@ pub const BUSY_TIMEOUT_MS: u64 = 10_000;
 /// A storage failure (always a 500 for clients).
 pub type StoreError = sqlx::Error;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl Store {
     /// Open (creating if needed) the database at `path` and bring its schema up to date.
