@@ -75,12 +75,10 @@ impl Server {
 
     /// Open (creating or migrating) the database.
     pub async fn open_store(&mut self) -> Result<(), ConfigErrors> {
-        let store = Store::open(&self.config.database_path).await.map_err(|e| {
-            ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
-        })?;
-        store.check_writable().await.map_err(|e| {
-            ConfigErrors::one(ConfigError::new(&self.config.file, "database.path", e))
-        })?;
+        let database = &self.config.database;
+        let fail = |e| ConfigErrors::one(ConfigError::new(&self.config.file, database.setting(), e));
+        let store = Store::open(database).await.map_err(fail)?;
+        store.check_writable().await.map_err(fail)?;
         // admin_users is the whole truth: listed users are admins, nobody else is.
         store
             .sync_admins(&self.config.admin_users)

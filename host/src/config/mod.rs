@@ -5,6 +5,7 @@
 //! The settings, their defaults and how each is read are one table, [`SETTINGS`]
 //! (`settings.rs`); `modules:` entries are read in `modules.rs`.
 
+mod database;
 mod error;
 mod http_client;
 mod limits;
@@ -26,6 +27,7 @@ pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
 pub use limits::{PasswordHashing, PasswordPolicy, RcLogin, RcRegistration};
 pub use listener::ListenerConfig;
 pub use modules::{ModuleEntry, OnFailure};
+pub use database::Database;
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
 /// The validated server configuration. Each field comes from the setting of [`SETTINGS`]
@@ -43,8 +45,8 @@ pub struct Config {
     pub listener: ListenerConfig,
     /// `plugins_dir`: where bare module names are looked up.
     pub plugins_dir: PathBuf,
-    /// `database.path`: the SQLite database file.
-    pub database_path: PathBuf,
+    /// `database`: which database, SQLite (`path:`) or PostgreSQL (`url:`).
+    pub database: Database,
     /// `media_store_path`: where uploaded media files are kept.
     pub media_store_path: PathBuf,
     /// `max_upload_size`: the largest upload accepted, in bytes.
@@ -197,7 +199,9 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
             listener: ListenerConfig::default(),
             plugins_dir: PathBuf::new(),
-            database_path: PathBuf::new(),
+            database: Database::Sqlite {
+                path: PathBuf::new(),
+            },
             media_store_path: PathBuf::new(),
             max_upload_size: 0,
             password_config: PasswordConfig::default(),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
 use super::modules::module_entries;
-use super::{locate::locate, strip_location, Config, ConfigError};
+use super::{locate::locate, strip_location, Config, ConfigError, Database};
 
 /// One top-level setting of `homeserver.yaml`.
 pub struct Setting {
@@ -84,10 +84,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "database",
         default: Some("{path: data/homeserver.db}"),
-        doc: "`path:` of the SQLite database file (relative to the config file).",
+        doc: "SQLite: `path:` of the database file (relative to the config file). PostgreSQL: \
+              `url: postgres://user:password@host:5432/dbname` (TLS via `?sslmode=require`) and \
+              `max_connections:` (default 16) per instance.",
         apply: |_, v, c| {
             let database: RawDatabase = value(v)?;
-            c.database_path = relative(c, database.path);
+            c.database = database.into_database(c)?;
             Ok(())
         },
     },
@@ -291,12 +293,50 @@ const fn keys<const N: usize>() -> [&'static str; N] {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
-    #[serde(default = "default_db_path")]
-    path: PathBuf,
+    path: Option<PathBuf>,
+    url: Option<String>,
+    max_connections: Option<u32>,
 }
 
-fn default_db_path() -> PathBuf {
-    "data/homeserver.db".into()
+impl RawDatabase {
+    /// SQLite unless `url:` is given; `path:` and `url:` together are an error, as is a URL
+    /// that is not `postgres://` / `postgresql://`.
+    fn into_database(self, c: &Config) -> Result<Database, Problem> {
+        match (self.path, self.url) {
+            (Some(_), Some(_)) => Err(Problem::at(
+                "",
+                "give either `path:` (SQLite) or `url:` (PostgreSQL), not both",
+            )),
+            (path, None) => {
+                if self.max_connections.is_some() {
+                    return Err(Problem::at(
+                        "max_connections",
+                        "only applies to PostgreSQL (`url:`)",
+                    ));
+                }
+                let path = path.unwrap_or_else(|| "data/homeserver.db".into());
+                Ok(Database::Sqlite {
+                    path: relative(c, path),
+                })
+            }
+            (None, Some(url)) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(Problem::at(
+                        "url",
+                        "must start with postgres:// (SQLite takes `path:` instead)",
+                    ));
+                }
+                let max_connections = self.max_connections.unwrap_or(16);
+                if !(1..=1000).contains(&max_connections) {
+                    return Err(Problem::at("max_connections", "must be between 1 and 1000"));
+                }
+                Ok(Database::Postgres {
+                    url,
+                    max_connections,
+                })
+            }
+        }
+    }
 }
 
 /// What is wrong with a setting's value.
@@ -312,6 +352,14 @@ impl Problem {
     fn new(message: impl Into<String>) -> Self {
         Problem {
             path: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// `message` about the part of the value at `path` (`""`: the value itself).
+    fn at(path: &str, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.to_string(),
             message: message.into(),
         }
     }
@@ -453,7 +501,12 @@ mod tests {
         let (minimal, errors) = read("server_name: example.org\n");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(format!("{written:?}"), format!("{minimal:?}"));
-        assert_eq!(minimal.database_path, Path::new("conf/data/homeserver.db"));
+        assert_eq!(
+            minimal.database,
+            crate::config::Database::Sqlite {
+                path: "conf/data/homeserver.db".into()
+            }
+        );
         assert_eq!(minimal.max_upload_size, 50 * 1024 * 1024);
         assert_eq!(minimal.public_baseurl, "http://127.0.0.1:8008/");
         assert_eq!(

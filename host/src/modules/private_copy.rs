@@ -53,7 +53,7 @@ pub(crate) struct PrivateCopy {
 
 /// The folder of private copies for `config`.
 pub(crate) fn folder(config: &Config) -> PathBuf {
-    let data = config.database_path.parent().unwrap_or(Path::new("."));
+    let data = config.database.data_dir(&config.file);
     data.join(FOLDER)
 }
 

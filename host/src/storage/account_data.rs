@@ -18,7 +18,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO account_data (user_id, room_id, type, content, stream_id) \
-             VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM account_data)) \
+             VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM account_data)) \
              ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id \
              RETURNING stream_id",
         )
@@ -38,7 +38,7 @@ impl Store {
         data_type: &str,
     ) -> Result<Option<Value>, StoreError> {
         let text: Option<String> = sqlx::query_scalar(
-            "SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?",
+            "SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3",
         )
         .bind(user_id)
         .bind(room_id.unwrap_or(""))
@@ -54,7 +54,7 @@ impl Store {
         user_id: &str,
         since: i64,
     ) -> Result<Vec<(String, String, Value)>, StoreError> {
-        let rows = sqlx::query("SELECT room_id, type, content FROM account_data WHERE user_id = ? AND stream_id > ? ORDER BY stream_id")
+        let rows = sqlx::query("SELECT room_id, type, content FROM account_data WHERE user_id = $1 AND stream_id > $2 ORDER BY stream_id")
             .bind(user_id)
             .bind(since)
             .fetch_all(&self.pool)

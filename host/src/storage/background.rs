@@ -15,12 +15,12 @@ impl Store {
 
     /// Whether an update has finished.
     pub async fn background_update_done(&self, name: &str) -> Result<bool, StoreError> {
-        let done: Option<bool> =
-            sqlx::query_scalar("SELECT done FROM background_updates WHERE update_name = ?")
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT done FROM background_updates WHERE update_name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(done.unwrap_or(true))
+        Ok(done.is_none_or(|d| d != 0))
     }
 
     /// One batch of `current_state_membership`: re-derive `membership` for up to `limit` member
@@ -34,8 +34,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT s.room_id, s.state_key, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.type = 'm.room.member' AND (s.room_id || '|' || s.state_key) > ? \
-             ORDER BY s.room_id, s.state_key LIMIT ?",
+             WHERE s.type = 'm.room.member' AND (s.room_id || '|' || s.state_key) > $1 \
+             ORDER BY s.room_id, s.state_key LIMIT $2",
         )
         .bind(cursor)
         .bind(limit)
@@ -50,7 +50,7 @@ impl Store {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            sqlx::query("UPDATE current_state SET membership = ? WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?")
+            sqlx::query("UPDATE current_state SET membership = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3")
                 .bind(membership)
                 .bind(&room_id)
                 .bind(&state_key)
@@ -59,7 +59,7 @@ impl Store {
             last = Some(format!("{room_id}|{state_key}"));
         }
         let finished = (rows.len() as i64) < limit;
-        sqlx::query("UPDATE background_updates SET progress = ?, done = ? WHERE update_name = 'current_state_membership'")
+        sqlx::query("UPDATE background_updates SET progress = $1, done = $2 WHERE update_name = 'current_state_membership'")
             .bind(last.clone().unwrap_or_else(|| cursor.to_string()))
             .bind(finished)
             .execute(&mut *tx)

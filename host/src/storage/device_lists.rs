@@ -19,7 +19,7 @@ pub struct ToDeviceRow {
 impl Store {
     /// Record that `user_id`'s devices or keys changed (seen by everyone sharing a room).
     pub async fn record_device_list_change(&self, user_id: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES (?)")
+        sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES ($1)")
             .bind(user_id)
             .execute(&self.pool)
             .await?;
@@ -42,15 +42,18 @@ impl Store {
         to: i64,
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT user_id, notify_only IS NOT NULL FROM e2e_device_list_stream \
-             WHERE stream_id > ? AND stream_id <= ? AND (notify_only IS NULL OR notify_only = ?)",
+            "SELECT DISTINCT user_id, CASE WHEN notify_only IS NULL THEN 0 ELSE 1 END FROM e2e_device_list_stream \
+             WHERE stream_id > $1 AND stream_id <= $2 AND (notify_only IS NULL OR notify_only = $3)",
         )
         .bind(from)
         .bind(to)
         .bind(viewer)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), super::flag(&r, 1)))
+            .collect())
     }
 
     /// Everyone joined to a room `user_id` is joined to (`user_id` included when joined
@@ -59,7 +62,7 @@ impl Store {
         sqlx::query_scalar(
             "SELECT DISTINCT b.state_key FROM current_state a JOIN current_state b \
              ON a.room_id = b.room_id \
-             WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join' \
+             WHERE a.type = 'm.room.member' AND a.state_key = $1 AND a.membership = 'join' \
              AND b.type = 'm.room.member' AND b.membership = 'join'",
         )
         .bind(user_id)
@@ -71,7 +74,7 @@ impl Store {
     pub async fn joined_members(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT state_key FROM current_state \
-             WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'",
+             WHERE room_id = $1 AND type = 'm.room.member' AND membership = 'join'",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
@@ -91,8 +94,8 @@ impl Store {
             // the cost follows what changed, not how many rooms the user is in.
             "SELECT e.room_id, e.state_key, json_extract(e.json, '$.content.membership') \
              FROM events e CROSS JOIN current_state s \
-             WHERE e.type = 'm.room.member' AND e.stream_ordering > ? AND e.stream_ordering <= ? \
-             AND s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
+             WHERE e.type = 'm.room.member' AND e.stream_ordering > $1 AND e.stream_ordering <= $2 \
+             AND s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = $3 \
              ORDER BY e.stream_ordering",
         )
         .bind(from)
@@ -117,8 +120,8 @@ impl Store {
         for m in messages {
             let done = sqlx::query(
                 "INSERT INTO to_device_inbox (user_id, device_id, message_json) \
-                 SELECT ?, ?, ? WHERE EXISTS \
-                 (SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?)",
+                 SELECT $1, $2, $3 WHERE EXISTS \
+                 (SELECT 1 FROM devices WHERE user_id = $4 AND device_id = $5)",
             )
             .bind(&m.user_id)
             .bind(&m.device_id)
@@ -148,7 +151,7 @@ impl Store {
         upto: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM to_device_inbox WHERE user_id = ? AND device_id = ? AND stream_id <= ?",
+            "DELETE FROM to_device_inbox WHERE user_id = $1 AND device_id = $2 AND stream_id <= $3",
         )
         .bind(user_id)
         .bind(device_id)
@@ -168,8 +171,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT stream_id, message_json FROM to_device_inbox WHERE user_id = ? \
-             AND device_id = ? AND stream_id > ? AND stream_id <= ? ORDER BY stream_id LIMIT ?",
+            "SELECT stream_id, message_json FROM to_device_inbox WHERE user_id = $1 \
+             AND device_id = $2 AND stream_id > $3 AND stream_id <= $4 ORDER BY stream_id LIMIT $5",
         )
         .bind(user_id)
         .bind(device_id)

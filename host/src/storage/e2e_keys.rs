@@ -27,7 +27,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT OR REPLACE INTO e2e_device_keys (user_id, device_id, key_json, ts) \
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(user_id)
         .bind(device_id)
@@ -48,7 +48,7 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT key_json FROM e2e_one_time_keys \
-             WHERE user_id = ? AND device_id = ? AND algorithm = ? AND key_id = ?",
+             WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = $4",
         )
         .bind(user_id)
         .bind(device_id)
@@ -69,7 +69,7 @@ impl Store {
         for key in keys {
             sqlx::query(
                 "INSERT OR IGNORE INTO e2e_one_time_keys \
-                 (user_id, device_id, algorithm, key_id, key_json, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                 (user_id, device_id, algorithm, key_id, key_json, ts) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(user_id)
             .bind(device_id)
@@ -94,7 +94,7 @@ impl Store {
         for key in keys {
             sqlx::query(
                 "INSERT OR REPLACE INTO e2e_fallback_keys \
-                 (user_id, device_id, algorithm, key_id, key_json, used) VALUES (?, ?, ?, ?, ?, 0)",
+                 (user_id, device_id, algorithm, key_id, key_json, used) VALUES ($1, $2, $3, $4, $5, 0)",
             )
             .bind(user_id)
             .bind(device_id)
@@ -115,7 +115,7 @@ impl Store {
     ) -> Result<BTreeMap<String, i64>, StoreError> {
         let rows = sqlx::query(
             "SELECT algorithm, COUNT(*) FROM e2e_one_time_keys \
-             WHERE user_id = ? AND device_id = ? GROUP BY algorithm",
+             WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm",
         )
         .bind(user_id)
         .bind(device_id)

@@ -51,7 +51,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT k.device_id, k.key_json, d.display_name FROM e2e_device_keys k \
              JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id \
-             WHERE k.user_id = ? ORDER BY k.device_id",
+             WHERE k.user_id = $1 ORDER BY k.device_id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -78,7 +78,7 @@ impl Store {
     ) -> Result<Option<(ClaimedKey, bool)>, StoreError> {
         let one_time = sqlx::query(
             "DELETE FROM e2e_one_time_keys WHERE rowid = (SELECT rowid FROM e2e_one_time_keys \
-             WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1) \
+             WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1) \
              RETURNING key_id, key_json",
         )
         .bind(user_id)
@@ -95,7 +95,7 @@ impl Store {
         }
         let fallback = sqlx::query(
             "UPDATE e2e_fallback_keys SET used = 1 \
-             WHERE user_id = ? AND device_id = ? AND algorithm = ? RETURNING key_id, key_json",
+             WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 RETURNING key_id, key_json",
         )
         .bind(user_id)
         .bind(device_id)
@@ -119,7 +119,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT algorithm FROM e2e_fallback_keys \
-             WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm",
+             WHERE user_id = $1 AND device_id = $2 AND used = 0 ORDER BY algorithm",
         )
         .bind(user_id)
         .bind(device_id)
@@ -135,7 +135,7 @@ impl Store {
         key_type: &str,
     ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT key_json FROM e2e_cross_signing_keys WHERE user_id = ? AND key_type = ?",
+            "SELECT key_json FROM e2e_cross_signing_keys WHERE user_id = $1 AND key_type = $2",
         )
         .bind(user_id)
         .bind(key_type)
@@ -155,7 +155,7 @@ impl Store {
         for (key_type, key_json) in keys {
             sqlx::query(
                 "INSERT OR REPLACE INTO e2e_cross_signing_keys (user_id, key_type, key_json, ts) \
-                 VALUES (?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(user_id)
             .bind(key_type)
@@ -164,7 +164,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let notify_only = (*key_type == "user_signing").then_some(user_id);
-            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES (?, ?)")
+            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)")
                 .bind(user_id)
                 .bind(notify_only)
                 .execute(&mut *tx)
@@ -181,7 +181,7 @@ impl Store {
         for row in rows {
             sqlx::query(
                 "INSERT OR REPLACE INTO e2e_signatures (target_user_id, target_key_id, \
-                 signer_user_id, signer_key_id, signature) VALUES (?, ?, ?, ?, ?)",
+                 signer_user_id, signer_key_id, signature) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&row.target_user_id)
             .bind(&row.target_key_id)
@@ -192,7 +192,7 @@ impl Store {
             .await?;
             let notify_only =
                 (row.target_user_id != row.signer_user_id).then_some(&row.signer_user_id);
-            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES (?, ?)")
+            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)")
                 .bind(&row.target_user_id)
                 .bind(notify_only)
                 .execute(&mut *tx)
@@ -209,7 +209,7 @@ impl Store {
     ) -> Result<Vec<SignatureRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT signer_user_id, signer_key_id, signature FROM e2e_signatures \
-             WHERE target_user_id = ? AND target_key_id = ?",
+             WHERE target_user_id = $1 AND target_key_id = $2",
         )
         .bind(target_user_id)
         .bind(target_key_id)
@@ -242,19 +242,19 @@ impl Store {
             "to_device_inbox",
         ] {
             sqlx::query(&format!(
-                "DELETE FROM {table} WHERE user_id = ? AND device_id = ?"
+                "DELETE FROM {table} WHERE user_id = $1 AND device_id = $2"
             ))
             .bind(user_id)
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("DELETE FROM e2e_signatures WHERE target_user_id = ? AND target_key_id = ?")
+        sqlx::query("DELETE FROM e2e_signatures WHERE target_user_id = $1 AND target_key_id = $2")
             .bind(user_id)
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES (?)")
+        sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES ($1)")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

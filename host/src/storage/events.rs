@@ -27,7 +27,7 @@ pub struct StoredEvent {
     pub json: Value,
 }
 
-pub(super) fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
+pub(super) fn parse(row: sqlx::any::AnyRow) -> StoredEvent {
     let text: String = row.get(1);
     StoredEvent {
         stream_ordering: row.get(0),
@@ -73,7 +73,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let ordering: i64 = sqlx::query_scalar(
             "INSERT INTO events (event_id, room_id, sender, type, state_key, json, origin_server_ts) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING stream_ordering",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING stream_ordering",
         )
         .bind(field("event_id"))
         .bind(field("room_id"))
@@ -93,7 +93,7 @@ impl Store {
                     .to_string()
             });
             sqlx::query(
-                "INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?) \
+                "INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership",
             )
             .bind(field("room_id"))
@@ -105,7 +105,7 @@ impl Store {
             .await?;
             if membership.is_some() {
                 // A new membership makes a forgotten room remembered again.
-                sqlx::query("DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?")
+                sqlx::query("DELETE FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2")
                     .bind(state_key)
                     .bind(field("room_id"))
                     .execute(&mut *tx)
@@ -114,7 +114,7 @@ impl Store {
         }
         if let Some(txn) = txn {
             sqlx::query(
-                "INSERT INTO txn_ids (token_hash, txn_key, event_id, device_id, txn_id) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO txn_ids (token_hash, txn_key, event_id, device_id, txn_id) VALUES ($1, $2, $3, $4, $5)",
             )
                 .bind(txn.token_hash)
                 .bind(txn.key)
@@ -134,7 +134,7 @@ impl Store {
 
     /// One event by ID.
     pub async fn get_event(&self, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        let row = sqlx::query("SELECT stream_ordering, json FROM events WHERE event_id = ?")
+        let row = sqlx::query("SELECT stream_ordering, json FROM events WHERE event_id = $1")
             .bind(event_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -145,7 +145,7 @@ impl Store {
     pub async fn current_state(&self, room_id: &str) -> Result<Vec<Value>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.stream_ordering, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.room_id = ? ORDER BY e.stream_ordering",
+             WHERE s.room_id = $1 ORDER BY e.stream_ordering",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
@@ -162,7 +162,7 @@ impl Store {
     ) -> Result<Option<Value>, StoreError> {
         let row = sqlx::query(
             "SELECT e.stream_ordering, e.json FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.room_id = ? AND s.type = ? AND s.state_key = ?",
+             WHERE s.room_id = $1 AND s.type = $2 AND s.state_key = $3",
         )
         .bind(room_id)
         .bind(event_type)
@@ -178,7 +178,7 @@ impl Store {
         room_id: &str,
         user_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?")
+        sqlx::query_scalar("SELECT membership FROM current_state WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2")
             .bind(room_id)
             .bind(user_id)
             .fetch_optional(&self.pool)
@@ -190,7 +190,7 @@ impl Store {
     /// they left (or were banned from) and then forgot.
     pub async fn rooms_of(&self, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT room_id, membership FROM current_state s WHERE type = 'm.room.member' AND state_key = ? \
+            "SELECT room_id, membership FROM current_state s WHERE type = 'm.room.member' AND state_key = $1 \
              AND NOT (membership IN ('leave', 'ban') AND EXISTS \
                (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = s.state_key AND f.room_id = s.room_id))",
         )
@@ -210,8 +210,8 @@ impl Store {
         limit: i64,
     ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
         let rows = sqlx::query(
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ? \
-             ORDER BY stream_ordering DESC LIMIT ?",
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering > $2 AND stream_ordering <= $3 \
+             ORDER BY stream_ordering DESC LIMIT $4",
         )
         .bind(room_id)
         .bind(from)
@@ -235,9 +235,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = if backwards {
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering < ? ORDER BY stream_ordering DESC LIMIT ?"
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering < $2 ORDER BY stream_ordering DESC LIMIT $3"
         } else {
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? ORDER BY stream_ordering ASC LIMIT ?"
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering > $2 ORDER BY stream_ordering ASC LIMIT $3"
         };
         let rows = sqlx::query(sql)
             .bind(room_id)
@@ -262,7 +262,7 @@ impl Store {
         txn_id: &str,
         event_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO txn_ids (token_hash, txn_key, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(token_hash)
             .bind(txn_id)
             .bind(event_id)
@@ -277,7 +277,7 @@ impl Store {
         token_hash: &str,
         txn_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT event_id FROM txn_ids WHERE token_hash = ? AND txn_key = ?")
+        sqlx::query_scalar("SELECT event_id FROM txn_ids WHERE token_hash = $1 AND txn_key = $2")
             .bind(token_hash)
             .bind(txn_id)
             .fetch_optional(&self.pool)
@@ -293,7 +293,7 @@ impl Store {
         memberships: &[&str],
     ) -> Result<Option<i64>, StoreError> {
         let rows = sqlx::query(
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ? ORDER BY stream_ordering",
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 ORDER BY stream_ordering",
         )
         .bind(room_id)
         .bind(user_id)
@@ -314,10 +314,10 @@ impl Store {
         forwards: bool,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let sql = if forwards {
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND origin_server_ts >= ? \
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND origin_server_ts >= $2 \
              ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT 1"
         } else {
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND origin_server_ts <= ? \
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND origin_server_ts <= $2 \
              ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT 1"
         };
         let row = sqlx::query(sql)
@@ -338,9 +338,9 @@ impl Store {
         if event_ids.is_empty() {
             return Ok(Default::default());
         }
-        let marks = vec!["?"; event_ids.len()].join(", ");
+        let marks = super::placeholders(2, event_ids.len());
         let sql = format!(
-            "SELECT event_id, txn_id FROM txn_ids WHERE device_id = ? AND txn_id IS NOT NULL \
+            "SELECT event_id, txn_id FROM txn_ids WHERE device_id = $1 AND txn_id IS NOT NULL \
              AND event_id IN ({marks})"
         );
         let mut query = sqlx::query(&sql).bind(device_id);
@@ -363,8 +363,8 @@ impl Store {
             // CROSS JOIN keeps the events of the window as the outer loop (SQLite does not
             // reorder it): the cost follows the new events, not the user's rooms.
             "SELECT DISTINCT e.room_id FROM events e CROSS JOIN current_state s \
-             WHERE s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = ? \
-             AND e.stream_ordering > ? AND e.stream_ordering <= ?",
+             WHERE s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = $1 \
+             AND e.stream_ordering > $2 AND e.stream_ordering <= $3",
         )
         .bind(user_id)
         .bind(from)

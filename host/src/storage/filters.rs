@@ -10,7 +10,7 @@ impl Store {
     /// store equal text). One insert statement, so concurrent uploads never share an ID.
     pub async fn add_filter(&self, user_id: &str, filter: &Value) -> Result<i64, StoreError> {
         let existing: Option<i64> =
-            sqlx::query_scalar("SELECT filter_id FROM filters WHERE user_id = ? AND filter = ?")
+            sqlx::query_scalar("SELECT filter_id FROM filters WHERE user_id = $1 AND filter = $2")
                 .bind(user_id)
                 .bind(filter.to_string())
                 .fetch_optional(&self.pool)
@@ -19,8 +19,8 @@ impl Store {
             return Ok(id);
         }
         sqlx::query_scalar(
-            "INSERT INTO filters (user_id, filter_id, filter) VALUES (?, \
-             (SELECT COALESCE(MAX(filter_id) + 1, 0) FROM filters WHERE user_id = ?), ?) \
+            "INSERT INTO filters (user_id, filter_id, filter) VALUES ($1, \
+             (SELECT COALESCE(MAX(filter_id) + 1, 0) FROM filters WHERE user_id = $2), $3) \
              RETURNING filter_id",
         )
         .bind(user_id)
@@ -37,7 +37,7 @@ impl Store {
         filter_id: i64,
     ) -> Result<Option<Value>, StoreError> {
         let text: Option<String> =
-            sqlx::query_scalar("SELECT filter FROM filters WHERE user_id = ? AND filter_id = ?")
+            sqlx::query_scalar("SELECT filter FROM filters WHERE user_id = $1 AND filter_id = $2")
                 .bind(user_id)
                 .bind(filter_id)
                 .fetch_optional(&self.pool)

@@ -2,7 +2,7 @@
 //! `/_modhost/health`, and the check that returns no connection to the pool with a
 //! transaction still open.
 
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, AnyConnection};
 
 use super::{now_ms, Store, StoreError};
 
@@ -14,7 +14,7 @@ use super::{now_ms, Store, StoreError};
 /// transaction open on an old snapshot: every later write there failed with "database is
 /// locked" (`SQLITE_BUSY_SNAPSHOT`) until a restart. Such a connection is closed instead; the
 /// pool opens a fresh one.
-pub(super) async fn release_if_clean(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+pub(super) async fn release_if_clean(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
     // Commands run in order: once the ping is answered, a dropped transaction's rollback has run.
     conn.ping().await?;
     if conn.is_in_transaction() {
@@ -29,7 +29,7 @@ impl Store {
     /// read-only file, a lock held too long).
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO health_probe (id, checked_at) VALUES (1, ?) \
+            "INSERT INTO health_probe (id, checked_at) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
         )
         .bind(now_ms())

@@ -25,7 +25,7 @@ impl Store {
         upload_name: Option<&str>,
         size: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO media (media_id, user_id, content_type, upload_name, size, created_ts) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO media (media_id, user_id, content_type, upload_name, size, created_ts) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(media_id)
             .bind(user_id)
             .bind(content_type)
@@ -40,7 +40,7 @@ impl Store {
     /// Look an upload up.
     pub async fn get_media(&self, media_id: &str) -> Result<Option<MediaRow>, StoreError> {
         let row =
-            sqlx::query("SELECT content_type, upload_name, size FROM media WHERE media_id = ?")
+            sqlx::query("SELECT content_type, upload_name, size FROM media WHERE media_id = $1")
                 .bind(media_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -54,7 +54,7 @@ impl Store {
     /// Bytes `user_id` uploaded in the last `window_ms`.
     pub async fn uploaded_since(&self, user_id: &str, window_ms: i64) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = ? AND created_ts > ?",
+            "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = $1 AND created_ts > $2",
         )
         .bind(user_id)
         .bind(now_ms() - window_ms)

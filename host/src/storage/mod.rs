@@ -1,9 +1,12 @@
-//! Persistent storage on SQLite through sqlx.
+//! Persistent storage through sqlx's `Any` driver: SQLite (one file, the default) or
+//! PostgreSQL (which several instances may share).
 //!
 //! Handlers and services only see [`Store`]'s methods, which speak in Matrix terms (users,
-//! tokens, events, state); the SQL lives in this module's files. Queries stick to SQL that
-//! PostgreSQL accepts too, so a PostgreSQL backend means a second pool type here, not changes
-//! to handlers. Writes use WAL with `synchronous=FULL`: once a request is answered, its write
+//! tokens, events, state); the SQL lives in this module's files. Queries are written once, in
+//! SQL both databases accept (`$1` placeholders, `ON CONFLICT`, no booleans: flags are 0/1
+//! integers); the few that must differ match on [`Store::backend`]. Each backend has its own
+//! migrations folder with the same history. SQLite writes use WAL with `synchronous=FULL`
+//! and PostgreSQL commits are durable by default: once a request is answered, its write
 //! survives `kill -9`.
 
 mod account_data;
@@ -32,11 +35,13 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::Database;
 
 pub use device_lists::ToDeviceRow;
 pub use e2e_keys::UploadedKey;
@@ -55,10 +60,20 @@ pub use threepids::ThreepidRow;
 pub use thumbnails::{ThumbnailKey, ThumbnailRow};
 pub use users::{ProfileField, TokenInfo, UserRow};
 
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file; one server process.
+    Sqlite,
+    /// A PostgreSQL database; any number of server processes.
+    Postgres,
+}
+
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 /// How long a write waits for another to finish before failing (ms).
@@ -67,34 +82,109 @@ pub const BUSY_TIMEOUT_MS: u64 = 10_000;
 /// A storage failure (always a 500 for clients).
 pub type StoreError = sqlx::Error;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long opening a PostgreSQL connection may take before start-up fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
-    /// Open (creating if needed) the database at `path` and bring its schema up to date.
-    pub async fn open(path: &Path) -> Result<Store, String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| e.to_string())?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .after_release(|conn, _| Box::pin(health::release_if_clean(conn)))
-            .connect_with(options)
-            .await
-            .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| format!("cannot migrate database {}: {e}", path.display()))?;
-        Ok(Store { pool })
+    /// Open the configured database (creating an SQLite file if needed) and bring its
+    /// schema up to date. Errors name the file, or the URL with its password masked.
+    pub async fn open(database: &Database) -> Result<Store, String> {
+        let store = Self::connect(database).await?;
+        let migrator = match store.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&store.pool).await.map_err(|e| {
+            format!("cannot migrate database {}: {e}", database.describe())
+        })?;
+        Ok(store)
     }
+
+    /// Connect without touching the schema (what `modhost check-config` verifies).
+    pub async fn connect(database: &Database) -> Result<Store, String> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let fail = |e: &dyn std::fmt::Display| {
+            format!("cannot open database {}: {e}", database.describe())
+        };
+        let (options, pool, backend) = match database {
+            Database::Sqlite { path } => {
+                let (options, pool) = sqlite_options(path).map_err(|e| fail(&e))?;
+                (options, pool, Backend::Sqlite)
+            }
+            Database::Postgres {
+                url,
+                max_connections,
+            } => {
+                let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(*max_connections)
+                    .acquire_timeout(CONNECT_TIMEOUT);
+                (options, pool, Backend::Postgres)
+            }
+        };
+        let pool = pool.connect_with(options).await.map_err(|e| fail(&e))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The database engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// Connection options for the SQLite file at `path` (created if missing): WAL, full
+/// fsync, foreign keys, a busy timeout; connections left inside a transaction by a failed
+/// write are closed rather than reused.
+fn sqlite_options(path: &Path) -> Result<(AnyConnectOptions, AnyPoolOptions), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
+    // A file URL percent-encodes what a path may hold (spaces, `?`, `#`); sqlx decodes it.
+    let file = url::Url::from_file_path(&absolute)
+        .map_err(|()| format!("{} is not a usable file path", path.display()))?;
+    let url = format!("sqlite://{}?mode=rwc", file.path());
+    let options = AnyConnectOptions::from_str(&url).map_err(|e| e.to_string())?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+                );
+                conn.execute(&*pragmas).await
+                .map(drop)
+            })
+        })
+        .after_release(|conn, _| Box::pin(health::release_if_clean(conn)));
+    Ok((options, pool))
+}
+
+/// Column `index` of `row` as a flag: a 0/1 integer column (flags are integers on both
+/// backends), or a comparison's result (an integer on SQLite, a boolean on PostgreSQL; the
+/// `Any` driver decodes each only as its own type).
+pub(crate) fn flag<I>(row: &sqlx::any::AnyRow, index: I) -> bool
+where
+    I: sqlx::ColumnIndex<sqlx::any::AnyRow> + std::fmt::Debug + Copy,
+{
+    use sqlx::Row;
+    match row.try_get::<i64, _>(index) {
+        Ok(v) => v != 0,
+        Err(_) => row.get::<bool, _>(index),
+    }
+}
+
+/// `$first, $first+1, …`: `count` numbered placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Milliseconds since the Unix epoch.

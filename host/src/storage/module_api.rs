@@ -1,14 +1,14 @@
 //! Tables behind the module API: each module's key/value space, login tokens and the cache
 //! invalidation stream.
 
-use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::{Any, AnyConnection};
 use sqlx::{Row, Transaction};
 
 use super::{now_ms, Store, StoreError};
 
 /// An open module transaction (`BEGIN IMMEDIATE`: it holds the write lock from the start, so
 /// two transactions never deadlock upgrading a read lock).
-pub type ModuleTxn = Transaction<'static, Sqlite>;
+pub type ModuleTxn = Transaction<'static, Any>;
 
 /// The largest page a scan returns.
 pub const MAX_SCAN: i64 = 1000;
@@ -35,13 +35,13 @@ impl Store {
     }
 
     /// A connection for one key/value operation outside a transaction.
-    pub async fn module_conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, StoreError> {
+    pub async fn module_conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
         self.pool.acquire().await
     }
 
     /// Find a user's creation time (ms), if the user exists.
     pub async fn user_created_ts(&self, user_id: &str) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT created_ts FROM users WHERE user_id = ?")
+        sqlx::query_scalar("SELECT created_ts FROM users WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await
@@ -56,11 +56,11 @@ impl Store {
         auth_provider_id: Option<&str>,
     ) -> Result<(), StoreError> {
         // Expired tokens nobody used are dropped here, so the table stays small.
-        sqlx::query("DELETE FROM login_tokens WHERE expires_ts < ?")
+        sqlx::query("DELETE FROM login_tokens WHERE expires_ts < $1")
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO login_tokens (token_hash, user_id, expires_ts, auth_provider_id) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO login_tokens (token_hash, user_id, expires_ts, auth_provider_id) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
             .bind(expires_ts)
@@ -78,7 +78,7 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<(String, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM login_tokens WHERE token_hash = ? RETURNING user_id, expires_ts, auth_provider_id",
+            "DELETE FROM login_tokens WHERE token_hash = $1 RETURNING user_id, expires_ts, auth_provider_id",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -97,7 +97,7 @@ impl Store {
         function: &str,
         key: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar("INSERT INTO cache_invalidations (instance, module, function, cache_key, ts) VALUES (?, ?, ?, ?, ?) RETURNING stream_id")
+        sqlx::query_scalar("INSERT INTO cache_invalidations (instance, module, function, cache_key, ts) VALUES ($1, $2, $3, $4, $5) RETURNING stream_id")
             .bind(instance)
             .bind(module)
             .bind(function)
@@ -109,7 +109,7 @@ impl Store {
 
     /// Invalidations after `since`, oldest first.
     pub async fn invalidations_since(&self, since: i64) -> Result<Vec<Invalidation>, StoreError> {
-        let rows = sqlx::query("SELECT stream_id, instance, module, function, cache_key FROM cache_invalidations WHERE stream_id > ? ORDER BY stream_id LIMIT 1000")
+        let rows = sqlx::query("SELECT stream_id, instance, module, function, cache_key FROM cache_invalidations WHERE stream_id > $1 ORDER BY stream_id LIMIT 1000")
             .bind(since)
             .fetch_all(&self.pool)
             .await?;
@@ -127,7 +127,7 @@ impl Store {
 
     /// Drop invalidations older than `age_ms` (every instance has read them by then).
     pub async fn prune_invalidations(&self, age_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM cache_invalidations WHERE ts < ?")
+        let done = sqlx::query("DELETE FROM cache_invalidations WHERE ts < $1")
             .bind(now_ms() - age_ms)
             .execute(&self.pool)
             .await?;
@@ -148,11 +148,11 @@ pub mod kv {
 
     /// The value (JSON text) under `key`.
     pub async fn get(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         module: &str,
         key: &str,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM module_kv WHERE module = ? AND key = ?")
+        sqlx::query_scalar("SELECT value FROM module_kv WHERE module = $1 AND key = $2")
             .bind(module)
             .bind(key)
             .fetch_optional(conn)
@@ -161,12 +161,12 @@ pub mod kv {
 
     /// Set `key` to `value` (JSON text).
     pub async fn put(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         module: &str,
         key: &str,
         value: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO module_kv (module, key, value) VALUES (?, ?, ?) ON CONFLICT (module, key) DO UPDATE SET value = excluded.value")
+        sqlx::query("INSERT INTO module_kv (module, key, value) VALUES ($1, $2, $3) ON CONFLICT (module, key) DO UPDATE SET value = excluded.value")
             .bind(module)
             .bind(key)
             .bind(value)
@@ -177,11 +177,11 @@ pub mod kv {
 
     /// Remove `key`; whether it existed.
     pub async fn delete(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         module: &str,
         key: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM module_kv WHERE module = ? AND key = ?")
+        let done = sqlx::query("DELETE FROM module_kv WHERE module = $1 AND key = $2")
             .bind(module)
             .bind(key)
             .execute(conn)
@@ -192,7 +192,7 @@ pub mod kv {
     /// Up to `limit` `(key, value)` pairs whose key starts with `prefix` and sorts after
     /// `after`, in key order.
     pub async fn scan(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         module: &str,
         prefix: &str,
         after: &str,
@@ -201,7 +201,7 @@ pub mod kv {
         // Keys compare as UTF-8 bytes; U+10FFFF is the largest character, so every key with
         // this prefix sorts below prefix + U+10FFFF.
         let upper = format!("{prefix}\u{10FFFF}");
-        let rows = sqlx::query("SELECT key, value FROM module_kv WHERE module = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?")
+        let rows = sqlx::query("SELECT key, value FROM module_kv WHERE module = $1 AND key >= $2 AND key > $3 AND key < $4 ORDER BY key LIMIT $5")
             .bind(module)
             .bind(prefix)
             .bind(after)

@@ -16,7 +16,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO presence (user_id, presence, status_msg, last_active_ts, stream_id) \
-             VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM presence)) \
+             VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM presence)) \
              ON CONFLICT (user_id) DO UPDATE SET presence = excluded.presence, status_msg = excluded.status_msg, \
              last_active_ts = excluded.last_active_ts, stream_id = excluded.stream_id RETURNING stream_id",
         )
@@ -31,7 +31,7 @@ impl Store {
     /// A user's presence as a `m.presence` content object, if ever set.
     pub async fn get_presence(&self, user_id: &str) -> Result<Option<Value>, StoreError> {
         let row = sqlx::query(
-            "SELECT presence, status_msg, last_active_ts FROM presence WHERE user_id = ?",
+            "SELECT presence, status_msg, last_active_ts FROM presence WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
@@ -41,7 +41,7 @@ impl Store {
 
     /// `(user_id, content)` for presence changed after `since`.
     pub async fn presence_since(&self, since: i64) -> Result<Vec<(String, Value)>, StoreError> {
-        let rows = sqlx::query("SELECT user_id, presence, status_msg, last_active_ts FROM presence WHERE stream_id > ? ORDER BY stream_id")
+        let rows = sqlx::query("SELECT user_id, presence, status_msg, last_active_ts FROM presence WHERE stream_id > $1 ORDER BY stream_id")
             .bind(since)
             .fetch_all(&self.pool)
             .await?;
@@ -65,7 +65,7 @@ impl Store {
 }
 
 /// `(user_id, content)` from rows of `user_id, presence, status_msg, last_active_ts`.
-fn contents(rows: Vec<sqlx::sqlite::SqliteRow>) -> Vec<(String, Value)> {
+fn contents(rows: Vec<sqlx::any::AnyRow>) -> Vec<(String, Value)> {
     rows.into_iter()
         .map(|r| (r.get(0), content(r.get(1), r.get(2), r.get(3))))
         .collect()

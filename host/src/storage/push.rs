@@ -69,7 +69,7 @@ const READ_UP_TO: &str = "COALESCE((SELECT MAX(e.stream_ordering) FROM receipts 
      AND r.receipt_type IN ('m.read', 'm.read.private') \
      AND (r.thread_id = '' OR r.thread_id = a.thread_id)), 0)";
 
-fn action_row(r: &sqlx::sqlite::SqliteRow) -> PushActionRow {
+fn action_row(r: &sqlx::any::AnyRow) -> PushActionRow {
     let actions: String = r.get("actions");
     PushActionRow {
         user_id: r.get("user_id"),
@@ -78,14 +78,14 @@ fn action_row(r: &sqlx::sqlite::SqliteRow) -> PushActionRow {
         stream_ordering: r.get("stream_ordering"),
         thread_id: r.get("thread_id"),
         actions: serde_json::from_str(&actions).unwrap_or(Value::Array(Vec::new())),
-        notify: r.get("notify"),
-        highlight: r.get("highlight"),
+        notify: r.get::<i64, _>("notify") != 0,
+        highlight: r.get::<i64, _>("highlight") != 0,
         ts: r.get("ts"),
-        read: r.get("is_read"),
+        read: super::flag(r, "is_read"),
     }
 }
 
-fn pusher_row(r: &sqlx::sqlite::SqliteRow) -> PusherRow {
+fn pusher_row(r: &sqlx::any::AnyRow) -> PusherRow {
     let data: String = r.get("data");
     PusherRow {
         id: r.get("id"),
@@ -112,7 +112,7 @@ impl Store {
             sqlx::query(
                 "INSERT OR REPLACE INTO event_push_actions (user_id, event_id, room_id, \
                  stream_ordering, thread_id, actions, notify, highlight, ts) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&row.user_id)
             .bind(&row.event_id)
@@ -120,8 +120,8 @@ impl Store {
             .bind(row.stream_ordering)
             .bind(&row.thread_id)
             .bind(row.actions.to_string())
-            .bind(row.notify)
-            .bind(row.highlight)
+            .bind(i64::from(row.notify))
+            .bind(i64::from(row.highlight))
             .bind(row.ts)
             .execute(&mut *tx)
             .await?;
@@ -139,8 +139,8 @@ impl Store {
     ) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(&format!(
             "SELECT COALESCE(SUM(a.notify), 0), COALESCE(SUM(a.highlight), 0) \
-             FROM event_push_actions a WHERE a.user_id = ? AND a.room_id = ? \
-             AND a.stream_ordering <= ? AND a.stream_ordering > {READ_UP_TO}"
+             FROM event_push_actions a WHERE a.user_id = $1 AND a.room_id = $2 \
+             AND a.stream_ordering <= $3 AND a.stream_ordering > {READ_UP_TO}"
         ))
         .bind(user_id)
         .bind(room_id)
@@ -160,18 +160,18 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
         let mut out = std::collections::HashMap::new();
         for chunk in room_ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let marks = super::placeholders(3, chunk.len());
             let sql = format!(
                 "SELECT a.room_id, COALESCE(SUM(a.notify), 0), COALESCE(SUM(a.highlight), 0) \
-                 FROM event_push_actions a WHERE a.user_id = ? AND a.room_id IN ({marks}) \
-                 AND a.stream_ordering <= ? AND a.stream_ordering > {READ_UP_TO} \
+                 FROM event_push_actions a WHERE a.user_id = $1 AND a.stream_ordering <= $2 \
+                 AND a.room_id IN ({marks}) AND a.stream_ordering > {READ_UP_TO} \
                  GROUP BY a.room_id"
             );
-            let mut q = sqlx::query(&sql).bind(user_id);
+            let mut q = sqlx::query(&sql).bind(user_id).bind(up_to);
             for room in chunk {
                 q = q.bind(*room);
             }
-            for r in q.bind(up_to).fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.pool).await? {
                 out.insert(r.get(0), (r.get(1), r.get(2)));
             }
         }
@@ -189,12 +189,12 @@ impl Store {
     ) -> Result<Vec<PushActionRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT a.*, a.stream_ordering <= {READ_UP_TO} AS is_read FROM event_push_actions a \
-             WHERE a.user_id = ? AND a.notify = 1 AND a.stream_ordering < ? \
-             AND (? = 0 OR a.highlight = 1) ORDER BY a.stream_ordering DESC LIMIT ?"
+             WHERE a.user_id = $1 AND a.notify = 1 AND a.stream_ordering < $2 \
+             AND ($3 = 0 OR a.highlight = 1) ORDER BY a.stream_ordering DESC LIMIT $4"
         ))
         .bind(user_id)
         .bind(before.unwrap_or(i64::MAX))
-        .bind(only_highlight)
+        .bind(i64::from(only_highlight))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -211,8 +211,8 @@ impl Store {
     ) -> Result<Vec<PushActionRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT a.*, a.stream_ordering <= {READ_UP_TO} AS is_read FROM event_push_actions a \
-             WHERE a.user_id = ? AND a.notify = 1 AND a.stream_ordering > ? \
-             ORDER BY a.stream_ordering LIMIT ?"
+             WHERE a.user_id = $1 AND a.notify = 1 AND a.stream_ordering > $2 \
+             ORDER BY a.stream_ordering LIMIT $3"
         ))
         .bind(user_id)
         .bind(after)
@@ -227,10 +227,10 @@ impl Store {
     pub async fn badge_count(&self, user_id: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar(&format!(
             "SELECT (SELECT COUNT(*) FROM current_state WHERE type = 'm.room.member' \
-             AND state_key = ?1 AND membership = 'invite') + \
+             AND state_key = $1 AND membership = 'invite') + \
              (SELECT COUNT(DISTINCT a.room_id) FROM event_push_actions a JOIN current_state s \
              ON s.room_id = a.room_id AND s.type = 'm.room.member' AND s.state_key = a.user_id \
-             WHERE a.user_id = ?1 AND s.membership = 'join' AND a.notify = 1 \
+             WHERE a.user_id = $1 AND s.membership = 'join' AND a.notify = 1 \
              AND a.stream_ordering > {READ_UP_TO})"
         ))
         .bind(user_id)
@@ -247,7 +247,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.state_key, a.content FROM current_state s LEFT JOIN account_data a \
              ON a.user_id = s.state_key AND a.room_id = '' AND a.type = 'm.push_rules' \
-             WHERE s.room_id = ? AND s.type = 'm.room.member'",
+             WHERE s.room_id = $1 AND s.type = 'm.room.member'",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
@@ -269,7 +269,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO pushers (user_id, device_id, kind, app_id, app_display_name, \
              device_display_name, pushkey, pushkey_ts, lang, data, profile_tag, \
-             last_stream_ordering) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             last_stream_ordering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET kind = excluded.kind, \
              app_display_name = excluded.app_display_name, \
              device_display_name = excluded.device_display_name, \
@@ -302,7 +302,7 @@ impl Store {
         pushkey: &str,
     ) -> Result<bool, StoreError> {
         let done =
-            sqlx::query("DELETE FROM pushers WHERE user_id = ? AND app_id = ? AND pushkey = ?")
+            sqlx::query("DELETE FROM pushers WHERE user_id = $1 AND app_id = $2 AND pushkey = $3")
                 .bind(user_id)
                 .bind(app_id)
                 .bind(pushkey)
@@ -318,7 +318,7 @@ impl Store {
         app_id: &str,
         pushkey: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pushers WHERE user_id != ? AND app_id = ? AND pushkey = ?")
+        sqlx::query("DELETE FROM pushers WHERE user_id != $1 AND app_id = $2 AND pushkey = $3")
             .bind(user_id)
             .bind(app_id)
             .bind(pushkey)
@@ -341,7 +341,7 @@ impl Store {
 
     /// `user_id`'s pushers, oldest first.
     pub async fn pushers_of(&self, user_id: &str) -> Result<Vec<PusherRow>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM pushers WHERE user_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM pushers WHERE user_id = $1 ORDER BY id")
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
@@ -357,7 +357,7 @@ impl Store {
 
     /// One pusher by row ID.
     pub async fn pusher(&self, id: i64) -> Result<Option<PusherRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM pushers WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM pushers WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -368,7 +368,7 @@ impl Store {
     /// position `position`; false when the pusher is gone.
     pub async fn advance_pusher(&self, id: i64, position: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE pushers SET last_stream_ordering = MAX(last_stream_ordering, ?) WHERE id = ?",
+            "UPDATE pushers SET last_stream_ordering = MAX(last_stream_ordering, $1) WHERE id = $2",
         )
         .bind(position)
         .bind(id)

@@ -34,7 +34,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id) \
-             VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM receipts)) \
+             VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM receipts)) \
              ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET \
              event_id = excluded.event_id, ts = excluded.ts, stream_id = excluded.stream_id \
              RETURNING stream_id",
@@ -58,8 +58,8 @@ impl Store {
         thread_id: &str,
     ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT event_id FROM receipts WHERE room_id = ? AND receipt_type = ? \
-             AND user_id = ? AND thread_id = ?",
+            "SELECT event_id FROM receipts WHERE room_id = $1 AND receipt_type = $2 \
+             AND user_id = $3 AND thread_id = $4",
         )
         .bind(room_id)
         .bind(receipt_type)
@@ -71,7 +71,7 @@ impl Store {
 
     /// The rooms with receipts after stream position `since`.
     pub async fn rooms_with_receipts_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT DISTINCT room_id FROM receipts WHERE stream_id > ?")
+        sqlx::query_scalar("SELECT DISTINCT room_id FROM receipts WHERE stream_id > $1")
             .bind(since)
             .fetch_all(&self.pool)
             .await
@@ -85,7 +85,7 @@ impl Store {
     ) -> Result<Vec<Receipt>, StoreError> {
         let rows = sqlx::query(
             "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
-             WHERE room_id = ? AND stream_id > ? ORDER BY stream_id",
+             WHERE room_id = $1 AND stream_id > $2 ORDER BY stream_id",
         )
         .bind(room_id)
         .bind(since)
@@ -103,16 +103,16 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, Vec<Receipt>>, StoreError> {
         let mut out: std::collections::HashMap<String, Vec<Receipt>> = Default::default();
         for chunk in room_ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let marks = super::placeholders(2, chunk.len());
             let sql = format!(
                 "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
-                 WHERE room_id IN ({marks}) AND stream_id > ? ORDER BY stream_id"
+                 WHERE room_id IN ({marks}) AND stream_id > $1 ORDER BY stream_id"
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(since);
             for room in chunk {
                 q = q.bind(*room);
             }
-            for r in q.bind(since).fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.pool).await? {
                 let r = receipt(&r);
                 out.entry(r.room_id.clone()).or_default().push(r);
             }
@@ -129,7 +129,7 @@ impl Store {
 }
 
 /// A [`Receipt`] from a row of `room_id, receipt_type, user_id, thread_id, event_id, ts`.
-fn receipt(r: &sqlx::sqlite::SqliteRow) -> Receipt {
+fn receipt(r: &sqlx::any::AnyRow) -> Receipt {
     Receipt {
         room_id: r.get(0),
         receipt_type: r.get(1),

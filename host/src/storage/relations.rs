@@ -2,7 +2,7 @@
 //! `unsigned.m.relations` aggregations, and the redacted form of redacted events.
 
 use serde_json::Value;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::events::StoredEvent;
 use super::{Store, StoreError};
@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 /// Record `event`'s relation, if its content has `m.relates_to` with a `rel_type` and an
 /// `event_id` (`m.in_reply_to` alone is a reply, not a relation).
 pub(super) async fn record(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     event: &Value,
     stream_ordering: i64,
 ) -> Result<(), StoreError> {
@@ -23,7 +23,7 @@ pub(super) async fn record(
     };
     sqlx::query(
         "INSERT INTO event_relations (event_id, relates_to_id, rel_type, room_id, sender, type, stream_ordering) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(event["event_id"].as_str())
     .bind(parent)
@@ -40,7 +40,7 @@ pub(super) async fn record(
 /// Record the redaction `event`; with `pruned = (target, redacted JSON)` replace the target's
 /// stored JSON and forget its relation and search-index rows (they went with its content).
 pub(super) async fn record_redaction(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     event: &Value,
     pruned: Option<(&str, &Value)>,
 ) -> Result<(), StoreError> {
@@ -48,23 +48,23 @@ pub(super) async fn record_redaction(
         .as_str()
         .or_else(|| event["content"]["redacts"].as_str())
         .unwrap_or_default();
-    sqlx::query("INSERT INTO redactions (event_id, redacts) VALUES (?, ?) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(event["event_id"].as_str())
         .bind(redacts)
         .execute(&mut **tx)
         .await?;
     if let Some((target, json)) = pruned {
-        sqlx::query("UPDATE events SET json = ? WHERE event_id = ?")
+        sqlx::query("UPDATE events SET json = $1 WHERE event_id = $2")
             .bind(json.to_string())
             .bind(target)
             .execute(&mut **tx)
             .await?;
-        sqlx::query("DELETE FROM event_relations WHERE event_id = ?")
+        sqlx::query("DELETE FROM event_relations WHERE event_id = $1")
             .bind(target)
             .execute(&mut **tx)
             .await?;
         // Its words are gone too: /search must not find a redacted message.
-        sqlx::query("DELETE FROM event_search WHERE event_id = ?")
+        sqlx::query("DELETE FROM event_search WHERE event_id = $1")
             .bind(target)
             .execute(&mut **tx)
             .await?;
@@ -104,7 +104,7 @@ impl Store {
     /// The relation types pointing at `parent`, with counts (empty for most events).
     pub async fn relation_counts(&self, parent: &str) -> Result<Vec<RelationCount>, StoreError> {
         let rows = sqlx::query(
-            "SELECT rel_type, COUNT(*) FROM event_relations WHERE relates_to_id = ? GROUP BY rel_type",
+            "SELECT rel_type, COUNT(*) FROM event_relations WHERE relates_to_id = $1 GROUP BY rel_type",
         )
         .bind(parent)
         .fetch_all(&self.pool)
@@ -126,7 +126,7 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, Vec<RelationCount>>, StoreError> {
         let mut out: std::collections::HashMap<String, Vec<RelationCount>> = Default::default();
         for chunk in parents.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let marks = super::placeholders(1, chunk.len());
             let sql = format!(
                 "SELECT relates_to_id, rel_type, COUNT(*) FROM event_relations \
                  WHERE relates_to_id IN ({marks}) GROUP BY relates_to_id, rel_type"
@@ -154,7 +154,7 @@ impl Store {
     ) -> Result<Option<StoredEvent>, StoreError> {
         let row = sqlx::query(
             "SELECT e.stream_ordering, e.json FROM event_relations r JOIN events e ON e.event_id = r.event_id \
-             WHERE r.relates_to_id = ? AND r.rel_type = ? AND (? IS NULL OR r.sender = ?) \
+             WHERE r.relates_to_id = $1 AND r.rel_type = $2 AND ($3 IS NULL OR r.sender = $4) \
              ORDER BY r.stream_ordering DESC LIMIT 1",
         )
         .bind(parent)
@@ -173,14 +173,15 @@ impl Store {
         rel_type: &str,
         user_id: &str,
     ) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM event_relations WHERE relates_to_id = ? AND rel_type = ? AND sender = ?)",
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM event_relations WHERE relates_to_id = $1 AND rel_type = $2 AND sender = $3 LIMIT 1",
         )
         .bind(parent)
         .bind(rel_type)
         .bind(user_id)
-        .fetch_one(&self.pool)
-        .await
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// The event IDs relating to `parent` with `rel_type`, oldest first, at most `limit`.
@@ -191,8 +192,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT event_id FROM event_relations WHERE relates_to_id = ? AND rel_type = ? \
-             ORDER BY stream_ordering LIMIT ?",
+            "SELECT event_id FROM event_relations WHERE relates_to_id = $1 AND rel_type = $2 \
+             ORDER BY stream_ordering LIMIT $3",
         )
         .bind(parent)
         .bind(rel_type)
@@ -213,9 +214,9 @@ impl Store {
         };
         let sql = format!(
             "SELECT e.stream_ordering, e.json FROM event_relations r JOIN events e ON e.event_id = r.event_id \
-             WHERE r.relates_to_id = ? AND (? IS NULL OR r.rel_type = ?) AND (? IS NULL OR r.type = ?) \
-             AND (? IS NULL OR r.stream_ordering {cmp_from} ?) AND (? IS NULL OR r.stream_ordering {cmp_to} ?) \
-             ORDER BY r.stream_ordering {order} LIMIT ?"
+             WHERE r.relates_to_id = $1 AND ($2 IS NULL OR r.rel_type = $3) AND ($4 IS NULL OR r.type = $5) \
+             AND ($6 IS NULL OR r.stream_ordering {cmp_from} $7) AND ($8 IS NULL OR r.stream_ordering {cmp_to} $9) \
+             ORDER BY r.stream_ordering {order} LIMIT $10"
         );
         let rows = sqlx::query(&sql)
             .bind(page.parent)
@@ -243,8 +244,8 @@ impl Store {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT relates_to_id, MAX(stream_ordering) AS latest FROM event_relations \
-             WHERE room_id = ? AND rel_type = 'm.thread' GROUP BY relates_to_id \
-             HAVING (? IS NULL OR latest < ?) ORDER BY latest DESC LIMIT ?",
+             WHERE room_id = $1 AND rel_type = 'm.thread' GROUP BY relates_to_id \
+             HAVING ($2 IS NULL OR latest < $3) ORDER BY latest DESC LIMIT $4",
         )
         .bind(room_id)
         .bind(before)

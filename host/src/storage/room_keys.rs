@@ -4,8 +4,8 @@
 //! same session at once cannot both decide to insert it, and a version switched meanwhile is
 //! never written to.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError};
 
@@ -60,7 +60,7 @@ pub enum KeyUpload {
     UnknownVersion,
 }
 
-fn key_of(row: &SqliteRow) -> BackupKey {
+fn key_of(row: &AnyRow) -> BackupKey {
     BackupKey {
         room_id: row.get(0),
         session_id: row.get(1),
@@ -75,11 +75,11 @@ const KEY_COLUMNS: &str =
     "room_id, session_id, first_message_index, forwarded_count, is_verified, session_data";
 
 async fn current_version(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
 ) -> Result<Option<i64>, StoreError> {
     sqlx::query_scalar(
-        "SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = ? AND deleted = 0",
+        "SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = $1 AND deleted = 0",
     )
     .bind(user_id)
     .fetch_one(&mut **tx)
@@ -87,13 +87,13 @@ async fn current_version(
 }
 
 async fn live_etag(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
     version: i64,
 ) -> Result<Option<i64>, StoreError> {
     sqlx::query_scalar(
         "SELECT etag FROM e2e_room_keys_versions \
-         WHERE user_id = ? AND version = ? AND deleted = 0",
+         WHERE user_id = $1 AND version = $2 AND deleted = 0",
     )
     .bind(user_id)
     .bind(version)
@@ -102,11 +102,11 @@ async fn live_etag(
 }
 
 async fn count_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
     version: i64,
 ) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM e2e_room_keys WHERE user_id = ? AND version = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM e2e_room_keys WHERE user_id = $1 AND version = $2")
         .bind(user_id)
         .bind(version)
         .fetch_one(&mut **tx)
@@ -114,12 +114,12 @@ async fn count_in(
 }
 
 async fn set_etag(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
     version: i64,
     etag: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE e2e_room_keys_versions SET etag = ? WHERE user_id = ? AND version = ?")
+    sqlx::query("UPDATE e2e_room_keys_versions SET etag = $1 WHERE user_id = $2 AND version = $3")
         .bind(etag)
         .bind(user_id)
         .bind(version)
@@ -129,7 +129,7 @@ async fn set_etag(
 }
 
 async fn write_key(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
     version: i64,
     key: &BackupKey,
@@ -137,7 +137,7 @@ async fn write_key(
     sqlx::query(
         "INSERT OR REPLACE INTO e2e_room_keys (user_id, version, room_id, session_id, \
          first_message_index, forwarded_count, is_verified, session_data) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(user_id)
     .bind(version)
@@ -163,14 +163,14 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = ?")
+            sqlx::query_scalar("SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await?;
         let version = last.unwrap_or(0) + 1;
         sqlx::query(
             "INSERT INTO e2e_room_keys_versions (user_id, version, algorithm, auth_data) \
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(user_id)
         .bind(version)
@@ -191,7 +191,7 @@ impl Store {
     ) -> Result<Option<BackupVersion>, StoreError> {
         let row = sqlx::query(
             "SELECT version, algorithm, auth_data, etag FROM e2e_room_keys_versions \
-             WHERE user_id = ? AND deleted = 0 AND (? IS NULL OR version = ?) \
+             WHERE user_id = $1 AND deleted = 0 AND ($2 IS NULL OR version = $3) \
              ORDER BY version DESC LIMIT 1",
         )
         .bind(user_id)
@@ -216,8 +216,8 @@ impl Store {
         auth_data: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE e2e_room_keys_versions SET auth_data = ? \
-             WHERE user_id = ? AND version = ? AND deleted = 0",
+            "UPDATE e2e_room_keys_versions SET auth_data = $1 \
+             WHERE user_id = $2 AND version = $3 AND deleted = 0",
         )
         .bind(auth_data)
         .bind(user_id)
@@ -236,13 +236,13 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE e2e_room_keys_versions SET deleted = 1 \
-             WHERE user_id = ? AND version = ? AND deleted = 0",
+             WHERE user_id = $1 AND version = $2 AND deleted = 0",
         )
         .bind(user_id)
         .bind(version)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM e2e_room_keys WHERE user_id = ? AND version = ?")
+        sqlx::query("DELETE FROM e2e_room_keys WHERE user_id = $1 AND version = $2")
             .bind(user_id)
             .bind(version)
             .execute(&mut *tx)
@@ -269,8 +269,8 @@ impl Store {
         session_id: Option<&str>,
     ) -> Result<Vec<BackupKey>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM e2e_room_keys WHERE user_id = ? AND version = ? \
-             AND (? IS NULL OR room_id = ?) AND (? IS NULL OR session_id = ?) \
+            "SELECT {KEY_COLUMNS} FROM e2e_room_keys WHERE user_id = $1 AND version = $2 \
+             AND ($3 IS NULL OR room_id = $4) AND ($5 IS NULL OR session_id = $6) \
              ORDER BY room_id, session_id"
         ))
         .bind(user_id)
@@ -308,7 +308,7 @@ impl Store {
         for key in keys {
             let old = sqlx::query(&format!(
                 "SELECT {KEY_COLUMNS} FROM e2e_room_keys \
-                 WHERE user_id = ? AND version = ? AND room_id = ? AND session_id = ?"
+                 WHERE user_id = $1 AND version = $2 AND room_id = $3 AND session_id = $4"
             ))
             .bind(user_id)
             .bind(version)
@@ -345,8 +345,8 @@ impl Store {
             return Ok(None);
         };
         sqlx::query(
-            "DELETE FROM e2e_room_keys WHERE user_id = ? AND version = ? \
-             AND (? IS NULL OR room_id = ?) AND (? IS NULL OR session_id = ?)",
+            "DELETE FROM e2e_room_keys WHERE user_id = $1 AND version = $2 \
+             AND ($3 IS NULL OR room_id = $4) AND ($5 IS NULL OR session_id = $6)",
         )
         .bind(user_id)
         .bind(version)
@@ -366,11 +366,11 @@ impl Store {
     /// user's backups go, as in Synapse).
     pub async fn delete_all_backups(&self, user_id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM e2e_room_keys WHERE user_id = ?")
+        sqlx::query("DELETE FROM e2e_room_keys WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM e2e_room_keys_versions WHERE user_id = ?")
+        sqlx::query("DELETE FROM e2e_room_keys_versions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

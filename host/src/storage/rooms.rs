@@ -13,7 +13,7 @@ impl Store {
         room_version: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO rooms (room_id, creator, room_version, created_ts) VALUES (?, ?, ?, ?)",
+            "INSERT INTO rooms (room_id, creator, room_version, created_ts) VALUES ($1, $2, $3, $4)",
         )
         .bind(room_id)
         .bind(creator)
@@ -26,7 +26,7 @@ impl Store {
 
     /// Whether the room exists.
     pub async fn room_exists(&self, room_id: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE room_id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms WHERE room_id = $1")
             .bind(room_id)
             .fetch_one(&self.pool)
             .await?;
@@ -35,8 +35,8 @@ impl Store {
 
     /// Publish or unpublish in the room directory.
     pub async fn set_room_public(&self, room_id: &str, public: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE rooms SET is_public = ? WHERE room_id = ?")
-            .bind(public)
+        sqlx::query("UPDATE rooms SET is_public = $1 WHERE room_id = $2")
+            .bind(i64::from(public))
             .bind(room_id)
             .execute(&self.pool)
             .await?;
@@ -45,11 +45,11 @@ impl Store {
 
     /// Whether the room is published.
     pub async fn is_room_public(&self, room_id: &str) -> Result<bool, StoreError> {
-        let v: Option<bool> = sqlx::query_scalar("SELECT is_public FROM rooms WHERE room_id = ?")
+        let v: Option<i64> = sqlx::query_scalar("SELECT is_public FROM rooms WHERE room_id = $1")
             .bind(room_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(v.unwrap_or(false))
+        Ok(v.is_some_and(|v| v != 0))
     }
 
     /// Published room IDs, oldest first.
@@ -66,7 +66,7 @@ impl Store {
         room_id: &str,
         creator: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("INSERT INTO room_aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        let done = sqlx::query("INSERT INTO room_aliases (alias, room_id, creator) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(alias)
             .bind(room_id)
             .bind(creator)
@@ -77,7 +77,7 @@ impl Store {
 
     /// The room an alias points to, and who created the alias.
     pub async fn resolve_alias(&self, alias: &str) -> Result<Option<(String, String)>, StoreError> {
-        let row = sqlx::query("SELECT room_id, creator FROM room_aliases WHERE alias = ?")
+        let row = sqlx::query("SELECT room_id, creator FROM room_aliases WHERE alias = $1")
             .bind(alias)
             .fetch_optional(&self.pool)
             .await?;
@@ -86,7 +86,7 @@ impl Store {
 
     /// Delete an alias.
     pub async fn delete_alias(&self, alias: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM room_aliases WHERE alias = ?")
+        sqlx::query("DELETE FROM room_aliases WHERE alias = $1")
             .bind(alias)
             .execute(&self.pool)
             .await?;
@@ -95,7 +95,7 @@ impl Store {
 
     /// Delete every alias of a room.
     pub async fn delete_room_aliases(&self, room_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM room_aliases WHERE room_id = ?")
+        sqlx::query("DELETE FROM room_aliases WHERE room_id = $1")
             .bind(room_id)
             .execute(&self.pool)
             .await?;
@@ -104,7 +104,7 @@ impl Store {
 
     /// Block a room for good (admin shutdown).
     pub async fn block_room(&self, room_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE rooms SET blocked = 1, is_public = 0 WHERE room_id = ?")
+        sqlx::query("UPDATE rooms SET blocked = 1, is_public = 0 WHERE room_id = $1")
             .bind(room_id)
             .execute(&self.pool)
             .await?;
@@ -113,16 +113,16 @@ impl Store {
 
     /// Whether an admin shut the room down.
     pub async fn is_room_blocked(&self, room_id: &str) -> Result<bool, StoreError> {
-        let v: Option<bool> = sqlx::query_scalar("SELECT blocked FROM rooms WHERE room_id = ?")
+        let v: Option<i64> = sqlx::query_scalar("SELECT blocked FROM rooms WHERE room_id = $1")
             .bind(room_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(v.unwrap_or(false))
+        Ok(v.is_some_and(|v| v != 0))
     }
 
     /// The local aliases pointing at `room_id`, sorted.
     pub async fn room_aliases(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias")
+        sqlx::query_scalar("SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias")
             .bind(room_id)
             .fetch_all(&self.pool)
             .await
@@ -131,7 +131,7 @@ impl Store {
     /// Remember that `user_id` forgot `room_id` (until their next membership event there).
     pub async fn forget_room(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO forgotten_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO forgotten_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
         .bind(room_id)
@@ -146,20 +146,20 @@ impl Store {
         user_id: &str,
         room_id: &str,
     ) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM forgotten_rooms WHERE user_id = ? AND room_id = ?)",
-        )
-        .bind(user_id)
-        .bind(room_id)
-        .fetch_one(&self.pool)
-        .await
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2")
+                .bind(user_id)
+                .bind(room_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     /// Store an event report; returns its ID.
     pub async fn add_event_report(&self, report: &EventReport<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, score) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(super::now_ms())
         .bind(report.room_id)

@@ -1,7 +1,7 @@
 //! The full-text index behind `POST /search` (SQLite FTS5, table `event_search`).
 
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
 use super::events::StoredEvent;
 use super::{Store, StoreError};
@@ -16,7 +16,7 @@ const INDEXED: &[(&str, &str, &str)] = &[
 /// Index `event` for search, in the transaction that stores it, when it is a message, room
 /// name or topic with a string value.
 pub(super) async fn index_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event: &Value,
 ) -> Result<(), StoreError> {
     let kind = event["type"].as_str().unwrap_or_default();
@@ -26,7 +26,7 @@ pub(super) async fn index_event(
     let Some(value) = event["content"][field].as_str() else {
         return Ok(());
     };
-    sqlx::query("INSERT INTO event_search (value, event_id, room_id, key) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO event_search (value, event_id, room_id, key) VALUES ($1, $2, $3, $4)")
         .bind(value)
         .bind(event["event_id"].as_str())
         .bind(event["room_id"].as_str())
@@ -58,8 +58,8 @@ pub struct SearchHit {
 }
 
 const MATCHES: &str = "SELECT event_id, -bm25(event_search) AS rank FROM event_search \
-     WHERE event_search MATCH ?1 AND room_id IN (SELECT value FROM json_each(?2)) \
-     AND key IN (SELECT value FROM json_each(?3))";
+     WHERE event_search MATCH $1 AND room_id IN (SELECT value FROM json_each($2)) \
+     AND key IN (SELECT value FROM json_each($3))";
 
 impl Store {
     /// Events of `room_ids` whose `keys` (`content.body`, …) match the FTS5 query `query`,
@@ -76,14 +76,14 @@ impl Store {
         let (tail, (ts, pos)) = match order {
             SearchOrder::Rank => ("ORDER BY h.rank DESC", (i64::MAX, i64::MAX)),
             SearchOrder::Recent(before) => (
-                "AND (e.origin_server_ts < ?4 OR (e.origin_server_ts = ?4 AND e.stream_ordering < ?5)) \
+                "AND (e.origin_server_ts < $4 OR (e.origin_server_ts = $4 AND e.stream_ordering < $5)) \
                  ORDER BY e.origin_server_ts DESC, e.stream_ordering DESC",
                 before.unwrap_or((i64::MAX, i64::MAX)),
             ),
         };
         let sql = format!(
             "SELECT e.stream_ordering, e.json, h.rank, e.origin_server_ts FROM ({MATCHES}) h \
-             JOIN events e ON e.event_id = h.event_id WHERE 1 = 1 {tail} LIMIT ?6"
+             JOIN events e ON e.event_id = h.event_id WHERE 1 = 1 {tail} LIMIT $6"
         );
         let rows = sqlx::query(&sql)
             .bind(query)

@@ -13,6 +13,12 @@ impl Store {
     /// fine and only fails at the first write, which would otherwise be blamed on whatever
     /// setting writes first. The error says what to fix.
     pub async fn check_writable(&self) -> Result<(), String> {
+        if self.backend == super::Backend::Postgres {
+            // Migrations have just written (or checked) the schema table as this role.
+            return self.probe_write().await.map_err(|e| {
+                format!("cannot write the database: {e} (the role needs write access)")
+            });
+        }
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")
             .fetch_one(&self.pool)
             .await
@@ -35,6 +41,21 @@ impl Store {
     /// or copy alongside). Logged; failures are logged, not fatal: the log is replayed at
     /// the next start anyway.
     pub async fn close_cleanly(&self) {
+        if self.backend == super::Backend::Sqlite {
+            self.checkpoint().await;
+        }
+        if tokio::time::timeout(CLOSE_WAIT, self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at shutdown; closing without them");
+        } else {
+            tracing::info!("database closed");
+        }
+    }
+
+    /// Fold SQLite's write-ahead log back into the database file (logged).
+    async fn checkpoint(&self) {
         let checkpoint = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
             .fetch_one(&self.pool)
             .await;
@@ -44,14 +65,6 @@ impl Store {
                 tracing::warn!(busy, log, done, "database checkpoint incomplete")
             }
             Err(e) => tracing::warn!(error = %e, "database checkpoint failed"),
-        }
-        if tokio::time::timeout(CLOSE_WAIT, self.pool.close())
-            .await
-            .is_err()
-        {
-            tracing::warn!("database connections still busy at shutdown; closing without them");
-        } else {
-            tracing::info!("database closed");
         }
     }
 }

@@ -68,10 +68,10 @@ impl Store {
     ) -> Result<Vec<MembershipRow>, StoreError> {
         const SQL: &str = "SELECT e.stream_ordering, e.json, s.room_id, s.membership \
              FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.type = 'm.room.member' AND s.state_key = ? \
+             WHERE s.type = 'm.room.member' AND s.state_key = $1 \
              AND NOT (s.membership IN ('leave', 'ban') AND EXISTS \
                (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = s.state_key AND f.room_id = s.room_id))";
-        let row = |r: sqlx::sqlite::SqliteRow| MembershipRow {
+        let row = |r: sqlx::any::AnyRow| MembershipRow {
             room_id: r.get(2),
             membership: r.get(3),
             event: super::events::parse(r),
@@ -83,7 +83,7 @@ impl Store {
         let mut out = Vec::new();
         // SQLite allows 32,766 bound parameters; stay far below.
         for chunk in room_ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let marks = super::placeholders(2, chunk.len());
             let sql = format!("{SQL} AND s.room_id IN ({marks})");
             let mut q = sqlx::query(&sql).bind(user_id);
             for room in chunk {
@@ -106,7 +106,7 @@ impl Store {
             "SELECT s.type, s.state_key, s.membership, \
              CASE WHEN s.type = 'm.room.member' THEN NULL ELSE e.json END \
              FROM current_state s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.room_id = ? AND ((s.type = 'm.room.member' AND s.membership IN ('join', 'invite')) \
+             WHERE s.room_id = $1 AND ((s.type = 'm.room.member' AND s.membership IN ('join', 'invite')) \
                OR (s.type IN ('m.room.name', 'm.room.canonical_alias') AND s.state_key = '')) \
              ORDER BY e.stream_ordering",
         )
@@ -142,7 +142,7 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, Vec<serde_json::Value>>, StoreError> {
         let mut out: std::collections::HashMap<String, Vec<serde_json::Value>> = Default::default();
         for chunk in room_ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+            let marks = super::placeholders(1, chunk.len());
             let sql = format!(
                 "SELECT e.stream_ordering, e.json, s.room_id FROM current_state s \
                  JOIN events e ON e.event_id = s.event_id \
@@ -167,7 +167,7 @@ impl Store {
     /// them as its target).
     pub async fn users_with_membership(&self, room_id: &str) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' \
+            "SELECT state_key FROM current_state WHERE room_id = $1 AND type = 'm.room.member' \
              AND membership IN ('join', 'invite', 'knock')",
         )
         .bind(room_id)

@@ -31,7 +31,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO user_threepids (user_id, medium, address, validated_at, added_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (medium, address) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (medium, address) DO UPDATE SET \
              user_id = excluded.user_id, validated_at = excluded.validated_at, \
              added_at = excluded.added_at",
         )
@@ -53,7 +53,7 @@ impl Store {
         address: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM user_threepids WHERE user_id = ? AND medium = ? AND address = ?",
+            "DELETE FROM user_threepids WHERE user_id = $1 AND medium = $2 AND address = $3",
         )
         .bind(user_id)
         .bind(medium)
@@ -67,7 +67,7 @@ impl Store {
     pub async fn threepids_of(&self, user_id: &str) -> Result<Vec<ThreepidRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT medium, address, validated_at, added_at FROM user_threepids \
-             WHERE user_id = ? ORDER BY added_at, medium, address",
+             WHERE user_id = $1 ORDER BY added_at, medium, address",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -90,7 +90,7 @@ impl Store {
         medium: &str,
         address: &str,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT user_id FROM user_threepids WHERE medium = ? AND address = ?")
+        sqlx::query_scalar("SELECT user_id FROM user_threepids WHERE medium = $1 AND address = $2")
             .bind(medium)
             .bind(address)
             .fetch_optional(&self.pool)

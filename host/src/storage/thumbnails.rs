@@ -36,13 +36,13 @@ impl Store {
     ) -> Result<Option<ThumbnailRow>, StoreError> {
         let row = sqlx::query(
             "SELECT content_type, length FROM media_thumbnails \
-             WHERE media_id = ? AND width = ? AND height = ? AND method = ? AND animated = ?",
+             WHERE media_id = $1 AND width = $2 AND height = $3 AND method = $4 AND animated = $5",
         )
         .bind(&key.media_id)
-        .bind(key.width)
-        .bind(key.height)
+        .bind(i64::from(key.width))
+        .bind(i64::from(key.height))
         .bind(&key.method)
-        .bind(key.animated)
+        .bind(i64::from(key.animated))
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| ThumbnailRow {
@@ -62,13 +62,13 @@ impl Store {
         sqlx::query(
             "INSERT OR REPLACE INTO media_thumbnails \
              (media_id, width, height, method, animated, content_type, length, created_ts) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&key.media_id)
-        .bind(key.width)
-        .bind(key.height)
+        .bind(i64::from(key.width))
+        .bind(i64::from(key.height))
         .bind(&key.method)
-        .bind(key.animated)
+        .bind(i64::from(key.animated))
         .bind(content_type)
         .bind(length)
         .bind(now_ms())

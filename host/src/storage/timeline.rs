@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::events::StoredEvent;
 use super::{Store, StoreError};
 
-fn parse(row: sqlx::sqlite::SqliteRow) -> StoredEvent {
+fn parse(row: sqlx::any::AnyRow) -> StoredEvent {
     StoredEvent {
         stream_ordering: row.get(0),
         json: serde_json::from_str(row.get::<&str, _>(1)).unwrap_or(Value::Null),
@@ -26,8 +26,8 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let order = if backwards { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? \
-             AND stream_ordering < ? ORDER BY stream_ordering {order} LIMIT ?"
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND stream_ordering > $2 \
+             AND stream_ordering < $3 ORDER BY stream_ordering {order} LIMIT $4"
         );
         let rows = sqlx::query(&sql)
             .bind(room_id)
@@ -48,8 +48,8 @@ impl Store {
         at: i64,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let row = sqlx::query(
-            "SELECT stream_ordering, json FROM events WHERE room_id = ? AND type = 'm.room.member' \
-             AND state_key = ? AND stream_ordering <= ? ORDER BY stream_ordering DESC LIMIT 1",
+            "SELECT stream_ordering, json FROM events WHERE room_id = $1 AND type = 'm.room.member' \
+             AND state_key = $2 AND stream_ordering <= $3 ORDER BY stream_ordering DESC LIMIT 1",
         )
         .bind(room_id)
         .bind(user_id)

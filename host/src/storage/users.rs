@@ -41,11 +41,11 @@ impl Store {
         shadow_banned: bool,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO users (user_id, password_hash, shadow_banned, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO users (user_id, password_hash, shadow_banned, created_ts) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
         .bind(password_hash)
-        .bind(shadow_banned)
+        .bind(i64::from(shadow_banned))
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
@@ -54,16 +54,16 @@ impl Store {
 
     /// Look a user up.
     pub async fn get_user(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT user_id, password_hash, is_admin, shadow_banned, deactivated FROM users WHERE user_id = ?")
+        let row = sqlx::query("SELECT user_id, password_hash, is_admin, shadow_banned, deactivated FROM users WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| UserRow {
             user_id: r.get(0),
             password_hash: r.get(1),
-            is_admin: r.get(2),
-            shadow_banned: r.get(3),
-            deactivated: r.get(4),
+            is_admin: super::flag(&r, 2),
+            shadow_banned: super::flag(&r, 3),
+            deactivated: super::flag(&r, 4),
         }))
     }
 
@@ -71,8 +71,8 @@ impl Store {
     /// (see [`Store::sync_admins`]). `false` if there is no such user.
     pub async fn set_admin(&self, user_id: &str, admin: bool) -> Result<bool, StoreError> {
         let done =
-            sqlx::query("UPDATE users SET is_admin = ?1, admin_by_module = ?1 WHERE user_id = ?2")
-                .bind(admin)
+            sqlx::query("UPDATE users SET is_admin = $1, admin_by_module = $1 WHERE user_id = $2")
+                .bind(i64::from(admin))
                 .bind(user_id)
                 .execute(&self.pool)
                 .await?;
@@ -85,7 +85,7 @@ impl Store {
         user_id: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET deactivated = 0, password_hash = ? WHERE user_id = ?")
+        sqlx::query("UPDATE users SET deactivated = 0, password_hash = $1 WHERE user_id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&self.pool)
@@ -96,11 +96,11 @@ impl Store {
     /// Mark a user deactivated and drop every token.
     pub async fn deactivate_user(&self, user_id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = ?")
+        sqlx::query("UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM access_tokens WHERE user_id = ?")
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -115,7 +115,7 @@ impl Store {
         display_name: Option<&str>,
     ) -> Result<bool, StoreError> {
         let done =
-            sqlx::query("UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?")
+            sqlx::query("UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3")
                 .bind(display_name)
                 .bind(user_id)
                 .bind(device_id)
@@ -133,7 +133,7 @@ impl Store {
         token_hash: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let added = sqlx::query("INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        let added = sqlx::query("INSERT INTO devices (user_id, device_id, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(user_id)
             .bind(device_id)
             .bind(display_name)
@@ -141,7 +141,7 @@ impl Store {
             .await?
             .rows_affected()
             > 0;
-        sqlx::query("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
             .bind(device_id)
@@ -156,7 +156,7 @@ impl Store {
     pub async fn token_info(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         let row = sqlx::query(
             "SELECT t.user_id, t.device_id, u.is_admin, u.shadow_banned FROM access_tokens t \
-             JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.deactivated = 0",
+             JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1 AND u.deactivated = 0",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -164,14 +164,14 @@ impl Store {
         Ok(row.map(|r| TokenInfo {
             user_id: r.get(0),
             device_id: r.get(1),
-            is_admin: r.get(2),
-            shadow_banned: r.get(3),
+            is_admin: super::flag(&r, 2),
+            shadow_banned: super::flag(&r, 3),
         }))
     }
 
     /// Delete one token (and its device's registration).
     pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM access_tokens WHERE token_hash = ?")
+        sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -182,7 +182,7 @@ impl Store {
     /// concurrent writers cannot make it fail half-way.
     pub async fn delete_all_tokens(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         let mut devices: Vec<String> =
-            sqlx::query_scalar("DELETE FROM access_tokens WHERE user_id = ? RETURNING device_id")
+            sqlx::query_scalar("DELETE FROM access_tokens WHERE user_id = $1 RETURNING device_id")
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -197,7 +197,7 @@ impl Store {
         &self,
         user_id: &str,
     ) -> Result<(Option<String>, Option<String>), StoreError> {
-        let row = sqlx::query("SELECT displayname, avatar_url FROM profiles WHERE user_id = ?")
+        let row = sqlx::query("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -213,10 +213,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = match field {
             ProfileField::Displayname => {
-                "INSERT INTO profiles (user_id, displayname) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname"
+                "INSERT INTO profiles (user_id, displayname) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname"
             }
             ProfileField::AvatarUrl => {
-                "INSERT INTO profiles (user_id, avatar_url) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET avatar_url = excluded.avatar_url"
+                "INSERT INTO profiles (user_id, avatar_url) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET avatar_url = excluded.avatar_url"
             }
         };
         sqlx::query(sql)
@@ -235,7 +235,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for admin in admins {
-            sqlx::query("UPDATE users SET is_admin = 1 WHERE user_id = ?")
+            sqlx::query("UPDATE users SET is_admin = 1 WHERE user_id = $1")
                 .bind(admin)
                 .execute(&mut *tx)
                 .await?;
@@ -249,7 +249,7 @@ impl Store {
         user_id: &str,
     ) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT device_id, display_name FROM devices WHERE user_id = ? ORDER BY device_id",
+            "SELECT device_id, display_name FROM devices WHERE user_id = $1 ORDER BY device_id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -260,12 +260,12 @@ impl Store {
     /// Delete a device and its tokens; `false` if it did not exist.
     pub async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?")
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2")
             .bind(user_id)
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM devices WHERE user_id = ? AND device_id = ?")
+        let done = sqlx::query("DELETE FROM devices WHERE user_id = $1 AND device_id = $2")
             .bind(user_id)
             .bind(device_id)
             .execute(&mut *tx)
@@ -295,11 +295,11 @@ impl Store {
         user_id: &str,
         expires_at_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM openid_tokens WHERE expires_at_ms <= ?")
+        sqlx::query("DELETE FROM openid_tokens WHERE expires_at_ms <= $1")
             .bind(super::now_ms())
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO openid_tokens (token, user_id, expires_at_ms) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO openid_tokens (token, user_id, expires_at_ms) VALUES ($1, $2, $3)")
             .bind(token)
             .bind(user_id)
             .bind(expires_at_ms)
@@ -311,7 +311,7 @@ impl Store {
     /// The user an unexpired OpenID token belongs to.
     pub async fn openid_token_user(&self, token: &str) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT user_id FROM openid_tokens WHERE token = ? AND expires_at_ms > ?",
+            "SELECT user_id FROM openid_tokens WHERE token = $1 AND expires_at_ms > $2",
         )
         .bind(token)
         .bind(super::now_ms())
@@ -321,7 +321,7 @@ impl Store {
 
     /// Replace `user_id`'s password hash.
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE user_id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE user_id = $2")
             .bind(hash)
             .bind(user_id)
             .execute(&self.pool)
@@ -337,7 +337,7 @@ impl Store {
         keep: &str,
     ) -> Result<Vec<String>, StoreError> {
         let mut devices: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM access_tokens WHERE user_id = ? AND token_hash != ? RETURNING device_id",
+            "DELETE FROM access_tokens WHERE user_id = $1 AND token_hash != $2 RETURNING device_id",
         )
         .bind(user_id)
         .bind(keep)

@@ -21,7 +21,7 @@ use plugin_sdk::host_methods::{
 };
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::{bad_value, internal, Handler};
@@ -71,11 +71,11 @@ impl ModuleTxns {
 /// The connection a key/value operation runs on: an open transaction's, or the pool's.
 enum KvConn {
     Txn(OwnedMappedMutexGuard<Option<ModuleTxn>, ModuleTxn>),
-    Pool(PoolConnection<Sqlite>),
+    Pool(PoolConnection<Any>),
 }
 
 impl KvConn {
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut AnyConnection {
         match self {
             KvConn::Txn(txn) => txn,
             KvConn::Pool(conn) => conn,
