@@ -16,7 +16,9 @@ impl Store {
         data_type: &str,
         content: &Value,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+        let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::AccountData).await?;
+        let position: i64 = sqlx::query_scalar(
             "INSERT INTO account_data (user_id, room_id, type, content, stream_id) \
              VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM account_data)) \
              ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream_id = excluded.stream_id \
@@ -26,8 +28,10 @@ impl Store {
         .bind(room_id.unwrap_or(""))
         .bind(data_type)
         .bind(content.to_string())
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(position)
     }
 
     /// One account data entry.

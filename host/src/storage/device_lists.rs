@@ -19,11 +19,13 @@ pub struct ToDeviceRow {
 impl Store {
     /// Record that `user_id`'s devices or keys changed (seen by everyone sharing a room).
     pub async fn record_device_list_change(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::DeviceLists).await?;
         sqlx::query("INSERT INTO e2e_device_list_stream (user_id) VALUES ($1)")
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// The newest device-list stream position (0 when nothing changed yet).
@@ -92,7 +94,7 @@ impl Store {
         let rows = sqlx::query(
             // The window's events drive the loop (CROSS JOIN is not reordered by SQLite):
             // the cost follows what changed, not how many rooms the user is in.
-            "SELECT e.room_id, e.state_key, json_extract(e.json, '$.content.membership') \
+            "SELECT e.room_id, e.state_key, e.json \
              FROM events e CROSS JOIN current_state s \
              WHERE e.type = 'm.room.member' AND e.stream_ordering > $1 AND e.stream_ordering <= $2 \
              AND s.room_id = e.room_id AND s.type = 'm.room.member' AND s.state_key = $3 \
@@ -106,8 +108,12 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let membership: Option<String> = r.get(2);
-                (r.get(0), r.get(1), membership.unwrap_or_default())
+                // The membership is read here rather than with a JSON function in SQL, which
+                // the two databases spell differently.
+                let json: String = r.get(2);
+                let event: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+                let membership = event["content"]["membership"].as_str().unwrap_or_default();
+                (r.get(0), r.get(1), membership.to_string())
             })
             .collect())
     }
@@ -116,6 +122,7 @@ impl Store {
     /// are dropped, as Synapse drops them. Returns how many were queued.
     pub async fn add_to_device(&self, messages: &[ToDeviceRow]) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::ToDevice).await?;
         let mut queued = 0;
         for m in messages {
             let done = sqlx::query(
@@ -132,13 +139,26 @@ impl Store {
             .await?;
             queued += done.rows_affected();
         }
+        if queued > 0 {
+            // Delivered messages are deleted, so the stream's position is kept apart
+            // (under the stream's lock, the newest row is the one just written).
+            sqlx::query(
+                "INSERT INTO stream_positions (stream_name, position) \
+                 VALUES ('to_device', (SELECT MAX(stream_id) FROM to_device_inbox)) \
+                 ON CONFLICT (stream_name) DO UPDATE SET position = excluded.position",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(queued)
     }
 
     /// The newest send-to-device stream position (0 when none was ever sent).
     pub async fn max_to_device_stream(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(stream_id), 0) FROM to_device_inbox")
+        sqlx::query_scalar(
+            "SELECT COALESCE(MAX(position), 0) FROM stream_positions WHERE stream_name = 'to_device'",
+        )
             .fetch_one(&self.pool)
             .await
     }

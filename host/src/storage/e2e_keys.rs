@@ -26,8 +26,8 @@ impl Store {
         key_json: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO e2e_device_keys (user_id, device_id, key_json, ts) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO e2e_device_keys (user_id, device_id, key_json, ts) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json, ts = excluded.ts",
         )
         .bind(user_id)
         .bind(device_id)
@@ -68,8 +68,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for key in keys {
             sqlx::query(
-                "INSERT OR IGNORE INTO e2e_one_time_keys \
-                 (user_id, device_id, algorithm, key_id, key_json, ts) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO e2e_one_time_keys \
+                 (user_id, device_id, algorithm, key_id, key_json, ts) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(user_id)
             .bind(device_id)
@@ -93,8 +94,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for key in keys {
             sqlx::query(
-                "INSERT OR REPLACE INTO e2e_fallback_keys \
-                 (user_id, device_id, algorithm, key_id, key_json, used) VALUES ($1, $2, $3, $4, $5, 0)",
+                "INSERT INTO e2e_fallback_keys \
+                 (user_id, device_id, algorithm, key_id, key_json, used) VALUES ($1, $2, $3, $4, $5, 0) \
+                 ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET key_id = excluded.key_id, \
+                 key_json = excluded.key_json, used = 0",
             )
             .bind(user_id)
             .bind(device_id)

@@ -76,11 +76,18 @@ impl Store {
         device_id: &str,
         algorithm: &str,
     ) -> Result<Option<(ClaimedKey, bool)>, StoreError> {
-        let one_time = sqlx::query(
-            "DELETE FROM e2e_one_time_keys WHERE rowid = (SELECT rowid FROM e2e_one_time_keys \
-             WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1) \
+        // On PostgreSQL two concurrent claims must not pick the same key: the second skips
+        // the row the first has locked (SQLite runs one write at a time anyway).
+        let lock = match self.backend {
+            super::Backend::Sqlite => "",
+            super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let one_time = sqlx::query(&format!(
+            "DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 \
+             AND key_id = (SELECT key_id FROM e2e_one_time_keys \
+             WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1 {lock}) \
              RETURNING key_id, key_json",
-        )
+        ))
         .bind(user_id)
         .bind(device_id)
         .bind(algorithm)
@@ -152,10 +159,12 @@ impl Store {
         keys: &[(&str, String)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::DeviceLists).await?;
         for (key_type, key_json) in keys {
             sqlx::query(
-                "INSERT OR REPLACE INTO e2e_cross_signing_keys (user_id, key_type, key_json, ts) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO e2e_cross_signing_keys (user_id, key_type, key_json, ts) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key_type) \
+                 DO UPDATE SET key_json = excluded.key_json, ts = excluded.ts",
             )
             .bind(user_id)
             .bind(key_type)
@@ -178,10 +187,13 @@ impl Store {
     /// the signer.
     pub async fn add_signatures(&self, rows: &[SignatureRow]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::DeviceLists).await?;
         for row in rows {
             sqlx::query(
-                "INSERT OR REPLACE INTO e2e_signatures (target_user_id, target_key_id, \
-                 signer_user_id, signer_key_id, signature) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO e2e_signatures (target_user_id, target_key_id, \
+                 signer_user_id, signer_key_id, signature) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (target_user_id, target_key_id, signer_user_id, signer_key_id) \
+                 DO UPDATE SET signature = excluded.signature",
             )
             .bind(&row.target_user_id)
             .bind(&row.target_key_id)
@@ -235,6 +247,7 @@ impl Store {
         device_id: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::DeviceLists).await?;
         for table in [
             "e2e_device_keys",
             "e2e_one_time_keys",

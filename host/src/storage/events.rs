@@ -71,6 +71,7 @@ impl Store {
         };
         let state_key = event.get("state_key").and_then(Value::as_str);
         let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::Events).await?;
         let ordering: i64 = sqlx::query_scalar(
             "INSERT INTO events (event_id, room_id, sender, type, state_key, json, origin_server_ts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING stream_ordering",

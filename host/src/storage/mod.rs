@@ -17,6 +17,7 @@ mod e2ee;
 mod events;
 mod filters;
 mod health;
+mod locks;
 mod media;
 mod module_api;
 mod presence;
@@ -43,6 +44,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::Database;
 
+pub(crate) use locks::WriteLock;
 pub use device_lists::ToDeviceRow;
 pub use e2e_keys::UploadedKey;
 pub use e2ee::{ClaimedKey, DeviceKeysRow, SignatureRow};

@@ -31,7 +31,7 @@ pub struct Invalidation {
 impl Store {
     /// Open a transaction on a module's key/value space.
     pub async fn begin_module_txn(&self) -> Result<ModuleTxn, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        self.begin_locked(super::WriteLock::ModuleStore).await
     }
 
     /// A connection for one key/value operation outside a transaction.
@@ -97,14 +97,18 @@ impl Store {
         function: &str,
         key: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar("INSERT INTO cache_invalidations (instance, module, function, cache_key, ts) VALUES ($1, $2, $3, $4, $5) RETURNING stream_id")
+        let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::CacheInvalidations).await?;
+        let position: i64 = sqlx::query_scalar("INSERT INTO cache_invalidations (instance, module, function, cache_key, ts) VALUES ($1, $2, $3, $4, $5) RETURNING stream_id")
             .bind(instance)
             .bind(module)
             .bind(function)
             .bind(key)
             .bind(now_ms())
-            .fetch_one(&self.pool)
-            .await
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(position)
     }
 
     /// Invalidations after `since`, oldest first.

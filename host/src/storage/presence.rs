@@ -14,7 +14,9 @@ impl Store {
         presence: &str,
         status_msg: Option<&str>,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+        let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::Presence).await?;
+        let position: i64 = sqlx::query_scalar(
             "INSERT INTO presence (user_id, presence, status_msg, last_active_ts, stream_id) \
              VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM presence)) \
              ON CONFLICT (user_id) DO UPDATE SET presence = excluded.presence, status_msg = excluded.status_msg, \
@@ -24,8 +26,10 @@ impl Store {
         .bind(presence)
         .bind(status_msg)
         .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(position)
     }
 
     /// A user's presence as a `m.presence` content object, if ever set.

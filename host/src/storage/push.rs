@@ -110,9 +110,12 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for row in rows {
             sqlx::query(
-                "INSERT OR REPLACE INTO event_push_actions (user_id, event_id, room_id, \
+                "INSERT INTO event_push_actions (user_id, event_id, room_id, \
                  stream_ordering, thread_id, actions, notify, highlight, ts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, event_id) \
+                 DO UPDATE SET room_id = excluded.room_id, stream_ordering = excluded.stream_ordering, \
+                 thread_id = excluded.thread_id, actions = excluded.actions, notify = excluded.notify, \
+                 highlight = excluded.highlight, ts = excluded.ts",
             )
             .bind(&row.user_id)
             .bind(&row.event_id)

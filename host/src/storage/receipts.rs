@@ -32,7 +32,9 @@ impl Store {
         thread_id: &str,
         event_id: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+        let mut tx = self.pool.begin().await?;
+        super::locks::lock(&mut tx, super::WriteLock::Receipts).await?;
+        let position: i64 = sqlx::query_scalar(
             "INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id) \
              VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(stream_id), 0) + 1 FROM receipts)) \
              ON CONFLICT (room_id, receipt_type, user_id, thread_id) DO UPDATE SET \
@@ -45,8 +47,10 @@ impl Store {
         .bind(thread_id)
         .bind(event_id)
         .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(position)
     }
 
     /// The event `user_id`'s receipt of `receipt_type` in `thread_id` of `room_id` points at.

@@ -135,9 +135,13 @@ async fn write_key(
     key: &BackupKey,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO e2e_room_keys (user_id, version, room_id, session_id, \
+        "INSERT INTO e2e_room_keys (user_id, version, room_id, session_id, \
          first_message_index, forwarded_count, is_verified, session_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id, version, room_id, session_id) DO UPDATE SET \
+         first_message_index = excluded.first_message_index, \
+         forwarded_count = excluded.forwarded_count, is_verified = excluded.is_verified, \
+         session_data = excluded.session_data",
     )
     .bind(user_id)
     .bind(version)
@@ -161,7 +165,7 @@ impl Store {
         algorithm: &str,
         auth_data: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_locked(super::WriteLock::KeyBackup).await?;
         let last: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = $1")
                 .bind(user_id)
@@ -233,7 +237,7 @@ impl Store {
         user_id: &str,
         version: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_locked(super::WriteLock::KeyBackup).await?;
         let done = sqlx::query(
             "UPDATE e2e_room_keys_versions SET deleted = 1 \
              WHERE user_id = $1 AND version = $2 AND deleted = 0",
@@ -294,7 +298,7 @@ impl Store {
         keys: &[BackupKey],
         replace: impl Fn(&BackupKey, &BackupKey) -> bool,
     ) -> Result<KeyUpload, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_locked(super::WriteLock::KeyBackup).await?;
         let Some(current) = current_version(&mut tx, user_id).await? else {
             return Ok(KeyUpload::NoBackup);
         };
@@ -340,7 +344,7 @@ impl Store {
         room_id: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_locked(super::WriteLock::KeyBackup).await?;
         let Some(etag) = live_etag(&mut tx, user_id, version).await? else {
             return Ok(None);
         };

@@ -57,11 +57,63 @@ pub struct SearchHit {
     pub origin_server_ts: i64,
 }
 
-const MATCHES: &str = "SELECT event_id, -bm25(event_search) AS rank FROM event_search \
+/// The matching rows and their rank on SQLite: FTS5's BM25 (negated: higher is better).
+const MATCHES_SQLITE: &str = "SELECT event_id, -bm25(event_search) AS rank FROM event_search \
      WHERE event_search MATCH $1 AND room_id IN (SELECT value FROM json_each($2)) \
      AND key IN (SELECT value FROM json_each($3))";
 
+/// The same on PostgreSQL: the `tsvector` column against a web-search query, ranked by
+/// `ts_rank` (higher is better).
+const MATCHES_POSTGRES: &str = "SELECT event_id, \
+     CAST(ts_rank(vector, websearch_to_tsquery('simple', $1)) AS DOUBLE PRECISION) AS rank \
+     FROM event_search WHERE vector @@ websearch_to_tsquery('simple', $1) \
+     AND room_id IN (SELECT value FROM json_array_elements_text(CAST($2 AS json))) \
+     AND key IN (SELECT value FROM json_array_elements_text(CAST($3 AS json)))";
+
+/// The FTS5 query `fts` (quoted terms joined by `AND`, `OR`, `NOT`, as
+/// `service::search::parse_query` writes it) in PostgreSQL's web-search syntax: terms side
+/// by side, `or`, and `-` before an excluded term.
+fn websearch_query(fts: &str) -> String {
+    let mut out = Vec::new();
+    let mut negate = false;
+    let mut rest = fts.trim_start();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            // A quoted term ends at a `"` not doubled (FTS5 doubles quotes inside terms).
+            let mut end = 0;
+            let bytes = quoted.as_bytes();
+            while end < bytes.len() {
+                if bytes[end] == b'"' && bytes.get(end + 1) != Some(&b'"') {
+                    break;
+                }
+                end += if bytes[end] == b'"' { 2 } else { 1 };
+            }
+            let term = quoted[..end.min(quoted.len())].replace("\"\"", " ");
+            out.push(format!("{}\"{term}\"", if negate { "-" } else { "" }));
+            negate = false;
+            rest = quoted.get(end + 1..).unwrap_or("").trim_start();
+            continue;
+        }
+        let (word, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+        match word {
+            "OR" => out.push("or".to_string()),
+            "NOT" => negate = true,
+            _ => {}
+        }
+        rest = tail.trim_start();
+    }
+    out.join(" ")
+}
+
 impl Store {
+    /// The backend's matching subquery, and `fts` in the syntax it takes.
+    fn search_matches(&self, fts: &str) -> (&'static str, String) {
+        match self.backend {
+            super::Backend::Sqlite => (MATCHES_SQLITE, fts.to_string()),
+            super::Backend::Postgres => (MATCHES_POSTGRES, websearch_query(fts)),
+        }
+    }
+
     /// Events of `room_ids` whose `keys` (`content.body`, …) match the FTS5 query `query`,
     /// ordered by `order`, at most `limit`.
     pub async fn search_events(
@@ -81,8 +133,9 @@ impl Store {
                 before.unwrap_or((i64::MAX, i64::MAX)),
             ),
         };
+        let (matches, query) = self.search_matches(query);
         let sql = format!(
-            "SELECT e.stream_ordering, e.json, h.rank, e.origin_server_ts FROM ({MATCHES}) h \
+            "SELECT e.stream_ordering, e.json, h.rank, e.origin_server_ts FROM ({matches}) h \
              JOIN events e ON e.event_id = h.event_id WHERE 1 = 1 {tail} LIMIT $6"
         );
         let rows = sqlx::query(&sql)
@@ -114,11 +167,27 @@ impl Store {
         keys: &[String],
         query: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({MATCHES})"))
+        let (matches, query) = self.search_matches(query);
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({matches}) h"))
             .bind(query)
             .bind(Value::from(room_ids).to_string())
             .bind(Value::from(keys).to_string())
             .fetch_one(&self.pool)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websearch_query;
+
+    #[test]
+    fn fts5_queries_become_web_search_queries() {
+        assert_eq!(websearch_query("\"hello\" AND \"world\""), "\"hello\" \"world\"");
+        assert_eq!(websearch_query("\"cats\" OR \"dogs\""), "\"cats\" or \"dogs\"");
+        assert_eq!(websearch_query("\"cats\" NOT \"dogs\""), "\"cats\" -\"dogs\"");
+        assert_eq!(websearch_query("\"big cat\" AND \"x\""), "\"big cat\" \"x\"");
+        assert_eq!(websearch_query("\"say \"\"hi\"\"\""), "\"say  hi \"");
+        assert_eq!(websearch_query(""), "");
     }
 }

@@ -17,8 +17,8 @@ pub struct StreamPositions {
     pub presence: i64,
     /// Receipts.
     pub receipts: i64,
-    /// Send-to-device messages: the table's AUTOINCREMENT sequence, since delivered
-    /// messages are deleted and `MAX(stream_id)` would then go backwards.
+    /// Send-to-device messages: kept in `stream_positions`, since delivered messages are
+    /// deleted and `MAX(stream_id)` would then go backwards.
     pub to_device: i64,
     /// Device-list changes.
     pub device_lists: i64,
@@ -43,7 +43,7 @@ impl Store {
              (SELECT COALESCE(MAX(stream_id), 0) FROM account_data), \
              (SELECT COALESCE(MAX(stream_id), 0) FROM presence), \
              (SELECT COALESCE(MAX(stream_id), 0) FROM receipts), \
-             (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'to_device_inbox'), \
+             (SELECT COALESCE(MAX(position), 0) FROM stream_positions WHERE stream_name = 'to_device'), \
              (SELECT COALESCE(MAX(stream_id), 0) FROM e2e_device_list_stream)",
         )
         .fetch_one(&self.pool)

@@ -60,9 +60,12 @@ impl Store {
         length: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO media_thumbnails \
+            "INSERT INTO media_thumbnails \
              (media_id, width, height, method, animated, content_type, length, created_ts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (media_id, width, height, method, animated) DO UPDATE SET \
+             content_type = excluded.content_type, length = excluded.length, \
+             created_ts = excluded.created_ts",
         )
         .bind(&key.media_id)
         .bind(i64::from(key.width))
