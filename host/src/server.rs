@@ -76,7 +76,8 @@ impl Server {
     /// Open (creating or migrating) the database.
     pub async fn open_store(&mut self) -> Result<(), ConfigErrors> {
         let database = &self.config.database;
-        let fail = |e| ConfigErrors::one(ConfigError::new(&self.config.file, database.setting(), e));
+        let fail =
+            |e| ConfigErrors::one(ConfigError::new(&self.config.file, database.setting(), e));
         let store = Store::open(database).await.map_err(fail)?;
         store.check_writable().await.map_err(fail)?;
         // admin_users is the whole truth: listed users are admins, nobody else is.

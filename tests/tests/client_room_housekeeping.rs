@@ -303,9 +303,11 @@ async fn reports_are_stored_and_bad_reports_refused() {
     assert_eq!((status, body["error"].as_str()), (404, Some(not_found)));
     drop(s);
     // The report is in the database for the administrators.
-    let store = modhost::storage::Store::open(&w.path().join("data/homeserver.db"))
-        .await
-        .unwrap();
+    let store = modhost::storage::Store::open(&modhost::config::Database::Sqlite {
+        path: w.path().join("data/homeserver.db"),
+    })
+    .await
+    .unwrap();
     let reports = store.event_reports().await.unwrap();
     assert_eq!(
         reports,

@@ -110,9 +110,11 @@ async fn invalid_user_ids_are_refused_as_membership_targets_and_invitees() {
         .await;
     assert_eq!(members["chunk"].as_array().unwrap().len(), 1, "{members}");
     // A historical ID is tolerated for a user that already exists.
-    let store = modhost::storage::Store::open(&w.path().join("data/homeserver.db"))
-        .await
-        .unwrap();
+    let store = modhost::storage::Store::open(&modhost::config::Database::Sqlite {
+        path: w.path().join("data/homeserver.db"),
+    })
+    .await
+    .unwrap();
     assert!(store
         .create_user("@Carol:test.local", None, false)
         .await

@@ -44,10 +44,9 @@ impl Database {
     pub fn data_dir(&self, config_file: &Path) -> PathBuf {
         match self {
             Database::Sqlite { path } => path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            Database::Postgres { .. } => config_file
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join("data"),
+            Database::Postgres { .. } => {
+                config_file.parent().unwrap_or(Path::new(".")).join("data")
+            }
         }
     }
 }

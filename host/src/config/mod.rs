@@ -22,12 +22,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_yaml_ng::Mapping;
 
+pub use database::Database;
 pub use error::{ConfigError, ConfigErrors};
 pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
 pub use limits::{PasswordHashing, PasswordPolicy, RcLogin, RcRegistration};
 pub use listener::ListenerConfig;
 pub use modules::{ModuleEntry, OnFailure};
-pub use database::Database;
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
 /// The validated server configuration. Each field comes from the setting of [`SETTINGS`]

@@ -173,11 +173,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let notify_only = (*key_type == "user_signing").then_some(user_id);
-            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(notify_only)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)",
+            )
+            .bind(user_id)
+            .bind(notify_only)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await
     }
@@ -204,11 +206,13 @@ impl Store {
             .await?;
             let notify_only =
                 (row.target_user_id != row.signer_user_id).then_some(&row.signer_user_id);
-            sqlx::query("INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)")
-                .bind(&row.target_user_id)
-                .bind(notify_only)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO e2e_device_list_stream (user_id, notify_only) VALUES ($1, $2)",
+            )
+            .bind(&row.target_user_id)
+            .bind(notify_only)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await
     }

@@ -2,7 +2,7 @@
 //! `/_modhost/health`, and the check that returns no connection to the pool with a
 //! transaction still open.
 
-use sqlx::{Connection, AnyConnection};
+use sqlx::{AnyConnection, Connection};
 
 use super::{now_ms, Store, StoreError};
 

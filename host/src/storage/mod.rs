@@ -44,11 +44,11 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::Database;
 
-pub(crate) use locks::WriteLock;
 pub use device_lists::ToDeviceRow;
 pub use e2e_keys::UploadedKey;
 pub use e2ee::{ClaimedKey, DeviceKeysRow, SignatureRow};
 pub use events::{ClientTxn, StoredEvent};
+pub(crate) use locks::WriteLock;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
 pub use push::{PushActionRow, PusherRow};
@@ -99,9 +99,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
-        migrator.run(&store.pool).await.map_err(|e| {
-            format!("cannot migrate database {}: {e}", database.describe())
-        })?;
+        migrator
+            .run(&store.pool)
+            .await
+            .map_err(|e| format!("cannot migrate database {}: {e}", database.describe()))?;
         Ok(store)
     }
 
@@ -143,7 +144,8 @@ impl Store {
 /// write are closed rather than reused.
 fn sqlite_options(path: &Path) -> Result<(AnyConnectOptions, AnyPoolOptions), String> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
     // A file URL percent-encodes what a path may hold (spaces, `?`, `#`); sqlx decodes it.
@@ -159,8 +161,7 @@ fn sqlite_options(path: &Path) -> Result<(AnyConnectOptions, AnyPoolOptions), St
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
                 );
-                conn.execute(&*pragmas).await
-                .map(drop)
+                conn.execute(&*pragmas).await.map(drop)
             })
         })
         .after_release(|conn, _| Box::pin(health::release_if_clean(conn)));

@@ -48,11 +48,13 @@ pub(super) async fn record_redaction(
         .as_str()
         .or_else(|| event["content"]["redacts"].as_str())
         .unwrap_or_default();
-    sqlx::query("INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(event["event_id"].as_str())
-        .bind(redacts)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(event["event_id"].as_str())
+    .bind(redacts)
+    .execute(&mut **tx)
+    .await?;
     if let Some((target, json)) = pruned {
         sqlx::query("UPDATE events SET json = $1 WHERE event_id = $2")
             .bind(json.to_string())

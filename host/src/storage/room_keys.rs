@@ -166,11 +166,12 @@ impl Store {
         auth_data: &str,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_locked(super::WriteLock::KeyBackup).await?;
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(version) FROM e2e_room_keys_versions WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
         let version = last.unwrap_or(0) + 1;
         sqlx::query(
             "INSERT INTO e2e_room_keys_versions (user_id, version, algorithm, auth_data) \

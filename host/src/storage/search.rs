@@ -1,7 +1,7 @@
 //! The full-text index behind `POST /search` (SQLite FTS5, table `event_search`).
 
 use serde_json::Value;
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::events::StoredEvent;
 use super::{Store, StoreError};
@@ -15,10 +15,7 @@ const INDEXED: &[(&str, &str, &str)] = &[
 
 /// Index `event` for search, in the transaction that stores it, when it is a message, room
 /// name or topic with a string value.
-pub(super) async fn index_event(
-    conn: &mut AnyConnection,
-    event: &Value,
-) -> Result<(), StoreError> {
+pub(super) async fn index_event(conn: &mut AnyConnection, event: &Value) -> Result<(), StoreError> {
     let kind = event["type"].as_str().unwrap_or_default();
     let Some((_, field, key)) = INDEXED.iter().find(|(t, _, _)| *t == kind) else {
         return Ok(());
@@ -183,10 +180,22 @@ mod tests {
 
     #[test]
     fn fts5_queries_become_web_search_queries() {
-        assert_eq!(websearch_query("\"hello\" AND \"world\""), "\"hello\" \"world\"");
-        assert_eq!(websearch_query("\"cats\" OR \"dogs\""), "\"cats\" or \"dogs\"");
-        assert_eq!(websearch_query("\"cats\" NOT \"dogs\""), "\"cats\" -\"dogs\"");
-        assert_eq!(websearch_query("\"big cat\" AND \"x\""), "\"big cat\" \"x\"");
+        assert_eq!(
+            websearch_query("\"hello\" AND \"world\""),
+            "\"hello\" \"world\""
+        );
+        assert_eq!(
+            websearch_query("\"cats\" OR \"dogs\""),
+            "\"cats\" or \"dogs\""
+        );
+        assert_eq!(
+            websearch_query("\"cats\" NOT \"dogs\""),
+            "\"cats\" -\"dogs\""
+        );
+        assert_eq!(
+            websearch_query("\"big cat\" AND \"x\""),
+            "\"big cat\" \"x\""
+        );
         assert_eq!(websearch_query("\"say \"\"hi\"\"\""), "\"say  hi \"");
         assert_eq!(websearch_query(""), "");
     }

@@ -114,13 +114,14 @@ impl Store {
         device_id: &str,
         display_name: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3")
-                .bind(display_name)
-                .bind(user_id)
-                .bind(device_id)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3",
+        )
+        .bind(display_name)
+        .bind(user_id)
+        .bind(device_id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -299,12 +300,14 @@ impl Store {
             .bind(super::now_ms())
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO openid_tokens (token, user_id, expires_at_ms) VALUES ($1, $2, $3)")
-            .bind(token)
-            .bind(user_id)
-            .bind(expires_at_ms)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO openid_tokens (token, user_id, expires_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(token)
+        .bind(user_id)
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
