@@ -75,6 +75,10 @@ fn main() -> ExitCode {
             }
         };
         if !serve {
+            if let Err(e) = server.check_database().await {
+                eprintln!("modhost: {e}");
+                return ExitCode::FAILURE;
+            }
             // Building the router is part of the check: it is what serving would do first.
             let _ = server.app();
             println!(

@@ -45,6 +45,20 @@ impl Server {
         })
     }
 
+    /// Check that a PostgreSQL database can be reached (`modhost check-config`); the error
+    /// names the URL with its password masked. An SQLite file is not touched: opening it would
+    /// create it, and a missing file is not a problem.
+    pub async fn check_database(&self) -> Result<(), String> {
+        match &self.config.database {
+            crate::config::Database::Sqlite { .. } => Ok(()),
+            database @ crate::config::Database::Postgres { .. } => {
+                let store = Store::connect(database).await?;
+                store.close_cleanly().await;
+                Ok(())
+            }
+        }
+    }
+
     /// Read `file` and load its modules, reporting configuration problems and module
     /// problems together (a broken setting does not hide a broken module).
     pub fn load_file(file: &Path) -> Result<Server, ConfigErrors> {

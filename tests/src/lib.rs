@@ -14,6 +14,7 @@ use modhost::{Config, Registry, Server};
 pub mod client_env;
 pub mod debian;
 pub mod evolution;
+pub mod postgres;
 use tokio::task::JoinHandle;
 
 /// Every sample module crate the tests load, plus the `modhost` binary.
@@ -88,6 +89,8 @@ pub fn modhost_bin() -> PathBuf {
 /// A scratch directory holding a config file and copies of module libraries.
 pub struct Workdir {
     dir: tempfile::TempDir,
+    /// This directory's PostgreSQL database URL, made on first use (PostgreSQL backend).
+    database: OnceLock<String>,
 }
 
 impl Default for Workdir {
@@ -101,7 +104,27 @@ impl Workdir {
     pub fn new() -> Self {
         Workdir {
             dir: tempfile::tempdir().expect("temp dir"),
+            database: OnceLock::new(),
         }
+    }
+
+    /// The `database:` line this directory's configs get: nothing on SQLite (the default
+    /// file beside the config), a database of its own on PostgreSQL (the same one for every
+    /// config written here, so a restart finds its data).
+    pub fn database_setting(&self) -> String {
+        match postgres::backend() {
+            postgres::Backend::Sqlite => String::new(),
+            postgres::Backend::Postgres => format!(
+                "database: {{url: \"{}\", max_connections: 8}}\n",
+                self.postgres_url()
+            ),
+        }
+    }
+
+    /// This directory's PostgreSQL database (created on first use).
+    pub fn postgres_url(&self) -> &str {
+        self.database
+            .get_or_init(|| postgres::server().create_database())
     }
 
     /// Its path.
@@ -135,8 +158,13 @@ impl Workdir {
         } else {
             "\n"
         };
+        let database = if rest.contains("database:") {
+            String::new()
+        } else {
+            self.database_setting()
+        };
         let text = format!(
-            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}{sep}{}",
+            "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}{sep}{}{database}",
             build_dir().display(),
             test_rate_limits(rest)
         );

@@ -1,5 +1,5 @@
 //! The client-server API itself: errors, membership, sync, pagination, directory and
-//! persistence, over real HTTP on a real SQLite file.
+//! persistence, over real HTTP on a real SQLite file (or PostgreSQL database: `pg_client_api`).
 
 use std::time::{Duration, Instant};
 
@@ -405,7 +405,9 @@ async fn everything_survives_a_restart_on_the_same_database() {
         .await;
     assert_eq!(status, 200, "the access token still works: {body}");
     assert_eq!(body["chunk"][0]["content"]["body"], "still here");
-    assert!(w.path().join("data/homeserver.db").exists());
+    if modhost_tests::postgres::backend() == modhost_tests::postgres::Backend::Sqlite {
+        assert!(w.path().join("data/homeserver.db").exists());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,7 +54,7 @@ impl Store {
     /// Bytes `user_id` uploaded in the last `window_ms`.
     pub async fn uploaded_since(&self, user_id: &str, window_ms: i64) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id = $1 AND created_ts > $2",
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM media WHERE user_id = $1 AND created_ts > $2",
         )
         .bind(user_id)
         .bind(now_ms() - window_ms)

@@ -141,7 +141,7 @@ impl Store {
         up_to: i64,
     ) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT COALESCE(SUM(a.notify), 0), COALESCE(SUM(a.highlight), 0) \
+            "SELECT CAST(COALESCE(SUM(a.notify), 0) AS BIGINT), CAST(COALESCE(SUM(a.highlight), 0) AS BIGINT) \
              FROM event_push_actions a WHERE a.user_id = $1 AND a.room_id = $2 \
              AND a.stream_ordering <= $3 AND a.stream_ordering > {READ_UP_TO}"
         ))
@@ -165,7 +165,7 @@ impl Store {
         for chunk in room_ids.chunks(500) {
             let marks = super::placeholders(3, chunk.len());
             let sql = format!(
-                "SELECT a.room_id, COALESCE(SUM(a.notify), 0), COALESCE(SUM(a.highlight), 0) \
+                "SELECT a.room_id, CAST(COALESCE(SUM(a.notify), 0) AS BIGINT), CAST(COALESCE(SUM(a.highlight), 0) AS BIGINT) \
                  FROM event_push_actions a WHERE a.user_id = $1 AND a.stream_ordering <= $2 \
                  AND a.room_id IN ({marks}) AND a.stream_ordering > {READ_UP_TO} \
                  GROUP BY a.room_id"

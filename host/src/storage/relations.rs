@@ -247,7 +247,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT relates_to_id, MAX(stream_ordering) AS latest FROM event_relations \
              WHERE room_id = $1 AND rel_type = 'm.thread' GROUP BY relates_to_id \
-             HAVING ($2 IS NULL OR latest < $3) ORDER BY latest DESC LIMIT $4",
+             HAVING ($2 IS NULL OR MAX(stream_ordering) < $3) ORDER BY latest DESC LIMIT $4",
         )
         .bind(room_id)
         .bind(before)
