@@ -118,6 +118,7 @@ impl Server {
         tokio::spawn(crate::service::module_api::InvalidationFeed::run(
             state.clone(),
         ));
+        tokio::spawn(crate::service::instances::listen(state.clone()));
         self.state = Some(state.clone());
         crate::service::push_gateway::resume(&state);
         tokio::spawn(async move { state.run_background_updates().await });

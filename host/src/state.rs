@@ -28,6 +28,8 @@ pub struct Inner {
     pub to_device_acks: crate::service::to_device::Acks,
     /// Who is typing where.
     pub typing: crate::service::typing::Typing,
+    /// Signals to and from other instances sharing the database.
+    pub signals: crate::service::instances::Signals,
     /// Push gateway delivery workers.
     pub push_queue: crate::service::push_gateway::PushQueue,
     /// Rate-limit buckets.
@@ -74,6 +76,7 @@ impl AppState {
                 limiters: Default::default(),
                 hash_pool,
                 typing: Default::default(),
+                signals: Default::default(),
                 lazy_members: Default::default(),
                 push_queue: Default::default(),
                 txn_locks: Default::default(),
@@ -87,9 +90,12 @@ impl AppState {
         }
     }
 
-    /// Wake the waiting `/sync`s `wake` addresses; call after the write committed.
+    /// Wake the waiting `/sync`s `wake` addresses, on this instance and (through the
+    /// database) on the others; call after the write committed.
     pub fn wake(&self, wake: crate::service::notifier::Wake) {
-        self.notifier.wake(&self.store, wake);
+        self.notifier.wake(&self.store, wake.clone());
+        let signal = crate::service::instances::Signal::Wake { wake };
+        self.signals.publish(self, signal);
     }
 
     /// Wake the `/sync`s of `user_id`.

@@ -18,6 +18,7 @@ pub mod filters;
 pub mod hash_pool;
 pub mod health;
 pub mod history;
+pub mod instances;
 pub mod keys_query;
 pub mod login;
 pub mod login_limits;

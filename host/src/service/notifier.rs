@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, watch};
 use crate::storage::Store;
 
 /// Whose long-polls a write concerns.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Wake {
     /// Everyone joined to, invited to or knocking on this room.
     Room(String),

@@ -1,5 +1,10 @@
 //! Typing notifications (spec §"Typing Notifications"): held in memory (they last seconds),
 //! each change numbered so `/sync` sends a room's `m.typing` only when it changed.
+//!
+//! Change numbers are wall-clock milliseconds (or one more than the last, if larger), not a
+//! per-process counter: with several instances behind a load balancer a client's sync token
+//! comes from any of them, and each instance applies the others' typing changes (signalled
+//! through the database) with a number above every token handed out before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,10 +15,18 @@ const MAX_TIMEOUT_MS: u64 = 120_000;
 
 #[derive(Default)]
 struct Rooms {
-    /// The last change number.
+    /// The last change number (see the module documentation).
     serial: i64,
     /// Per room: who types until when, and the number of the room's last change.
     rooms: HashMap<String, (HashMap<String, Instant>, i64)>,
+}
+
+impl Rooms {
+    /// Number a new change: now in ms since the Unix epoch, or one past the last change.
+    fn next_serial(&mut self) -> i64 {
+        self.serial = (self.serial + 1).max(crate::storage::now_ms());
+        self.serial
+    }
 }
 
 /// Who is typing where.
@@ -26,8 +39,7 @@ impl Typing {
     /// [`Typing::expire`]).
     pub fn set(&self, room_id: &str, user_id: &str, typing: Option<u64>) -> (i64, Option<Instant>) {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.serial += 1;
-        let serial = all.serial;
+        let serial = all.next_serial();
         let (users, changed) = all.rooms.entry(room_id.to_string()).or_default();
         let until = typing.map(|ms| Instant::now() + Duration::from_millis(ms.min(MAX_TIMEOUT_MS)));
         match until {
@@ -51,8 +63,7 @@ impl Typing {
     /// notification replaced it otherwise); returns the change number when it did.
     pub fn expire(&self, room_id: &str, user_id: &str, until: Instant) -> Option<i64> {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.serial += 1;
-        let serial = all.serial;
+        let serial = all.next_serial();
         let (users, changed) = all.rooms.get_mut(room_id)?;
         if users.get(user_id) != Some(&until) {
             return None;
@@ -100,15 +111,38 @@ pub fn set_typing(
     user_id: &str,
     timeout_ms: Option<u64>,
 ) {
+    apply_typing(state, room_id, user_id, timeout_ms);
+    let signal = super::instances::Signal::Typing {
+        room_id: room_id.to_string(),
+        user_id: user_id.to_string(),
+        timeout_ms,
+    };
+    state.signals.publish(state, signal);
+}
+
+/// [`set_typing`] on this instance only (what another instance's typing signal does here).
+pub fn apply_typing(
+    state: &crate::state::AppState,
+    room_id: &str,
+    user_id: &str,
+    timeout_ms: Option<u64>,
+) {
     let (_, until) = state.typing.set(room_id, user_id, timeout_ms);
-    state.wake_room(room_id);
+    wake_here(state, room_id);
     if let Some(until) = until {
         let (state, room_id, user_id) = (state.clone(), room_id.to_string(), user_id.to_string());
         tokio::spawn(async move {
             tokio::time::sleep_until(until.into()).await;
             if state.typing.expire(&room_id, &user_id, until).is_some() {
-                state.wake_room(&room_id);
+                wake_here(&state, &room_id);
             }
         });
     }
+}
+
+/// Wake this instance's long-polls in `room_id` (each instance runs its own typing timers,
+/// so a typing change is not signalled twice).
+fn wake_here(state: &crate::state::AppState, room_id: &str) {
+    let wake = super::notifier::Wake::Room(room_id.to_string());
+    state.notifier.wake(&state.store, wake);
 }

@@ -20,6 +20,7 @@ mod health;
 mod locks;
 mod media;
 mod module_api;
+mod notify;
 mod presence;
 mod push;
 mod receipts;
@@ -51,6 +52,7 @@ pub use events::{ClientTxn, StoredEvent};
 pub(crate) use locks::WriteLock;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
+pub use notify::{Heard, Listener, MAX_PAYLOAD};
 pub use push::{PushActionRow, PusherRow};
 pub use receipts::Receipt;
 pub use relations::{RelationCount, RelationsPage};
@@ -76,6 +78,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the `LISTEN` connection (which cannot come from the pool).
+    listen_url: Option<std::sync::Arc<str>>,
 }
 
 /// How long a write waits for another to finish before failing (ms).
@@ -113,6 +117,7 @@ impl Store {
         let fail = |e: &dyn std::fmt::Display| {
             format!("cannot open database {}: {e}", database.describe())
         };
+        let mut listen_url = None;
         let (options, pool, backend) = match database {
             Database::Sqlite { path } => {
                 let (options, pool) = sqlite_options(path).map_err(|e| fail(&e))?;
@@ -123,6 +128,7 @@ impl Store {
                 max_connections,
             } => {
                 let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+                listen_url = Some(url.as_str().into());
                 let pool = AnyPoolOptions::new()
                     .max_connections(*max_connections)
                     .acquire_timeout(CONNECT_TIMEOUT);
@@ -130,7 +136,11 @@ impl Store {
             }
         };
         let pool = pool.connect_with(options).await.map_err(|e| fail(&e))?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            listen_url,
+        })
     }
 
     /// The database engine behind this store.

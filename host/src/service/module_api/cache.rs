@@ -4,12 +4,12 @@
 //! host appends the invalidation to the `cache_invalidations` stream in the shared database.
 //! Every instance tails that stream ([`InvalidationFeed`]) and hands rows written by other
 //! instances to the named module's `sdk.invalidate_cache` callback. One instance alone skips
-//! its own rows, so on a single instance invalidation stays local; with several instances on
-//! one database each sees every other's invalidations within one poll interval.
+//! its own rows, so on a single instance invalidation stays local.
 //!
-//! On SQLite stream positions are assigned by the single writer in commit order. A
-//! PostgreSQL backend must not tail by `stream_id > position` alone (sequence values can
-//! commit out of order); it needs the usual "minimum pending position" scheme.
+//! On PostgreSQL the writer signals the other instances ([`crate::service::instances`]),
+//! which read the stream at once; a slow poll remains as a safety net. On SQLite (several
+//! processes may share one file) they poll every [`POLL`]. Positions are taken under the
+//! stream's write lock, so they commit in order and `stream_id > position` misses nothing.
 
 use std::time::Duration;
 
@@ -18,8 +18,10 @@ use plugin_sdk::host_methods::{HostError, InvalidateCache, InvalidateCacheArgs};
 use super::{internal, Handler};
 use crate::state::AppState;
 
-/// How often an instance looks for other instances' invalidations.
+/// How often an instance looks for other instances' invalidations on SQLite.
 pub const POLL: Duration = Duration::from_millis(250);
+/// How often it looks on PostgreSQL, where a signal normally says when (a safety net).
+const POLL_SIGNALLED: Duration = Duration::from_secs(5);
 /// How long an invalidation stays in the stream (far longer than any instance takes to read
 /// it; an instance that was down longer starts with empty caches anyway).
 const KEEP_MS: i64 = 10 * 60 * 1000;
@@ -38,6 +40,8 @@ impl Handler for InvalidateCache {
             .add_invalidation(instance, module, &args.function, &args.key)
             .await
             .map_err(internal)?;
+        let signal = crate::service::instances::Signal::Invalidated;
+        state.signals.publish(state, signal);
         Ok(())
     }
 }
@@ -55,12 +59,19 @@ impl InvalidationFeed {
                 return;
             }
         };
-        let mut polls: u64 = 0;
+        let interval = match state.store.backend() {
+            crate::storage::Backend::Sqlite => POLL,
+            crate::storage::Backend::Postgres => POLL_SIGNALLED,
+        };
+        let mut last_prune = std::time::Instant::now();
         loop {
-            tokio::time::sleep(POLL).await;
-            polls += 1;
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = state.signals.invalidations.notified() => {}
+            }
             // Once a minute, drop rows every instance has long read.
-            if polls % 240 == 0 {
+            if last_prune.elapsed() >= Duration::from_secs(60) {
+                last_prune = std::time::Instant::now();
                 if let Err(e) = state.store.prune_invalidations(KEEP_MS).await {
                     tracing::warn!("pruning the cache invalidation stream failed: {e}");
                 }
