@@ -31,6 +31,16 @@ enum Command {
         /// The configuration file (default: the one `--config` names).
         file: Option<PathBuf>,
     },
+    /// Copy an SQLite database into PostgreSQL (again and again: it is idempotent), then
+    /// compare each table's row count. Stop the server first.
+    MigrateDb {
+        /// The SQLite database to copy: `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database to fill: `postgres://user:password@host:port/dbname`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +62,7 @@ fn main() -> ExitCode {
     };
     let (file, serve) = match cli.command {
         Some(Command::CheckConfig { file }) => (file.unwrap_or(cli.config), false),
+        Some(Command::MigrateDb { from, to }) => return runtime.block_on(migrate_db(&from, &to)),
         None => (cli.config, true),
     };
     runtime.block_on(async move {
@@ -106,4 +117,29 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `modhost migrate-db`: copy, print one line per table, fail on any error or count mismatch.
+async fn migrate_db(from: &str, to: &str) -> ExitCode {
+    use modhost::service::migrate_db;
+    let report = match migrate_db::migrate_db(from, to).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("modhost: migrate-db: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for line in migrate_db::report_lines(&report) {
+        println!("{line}");
+    }
+    if let Some(problem) = migrate_db::mismatch(&report) {
+        eprintln!("modhost: migrate-db: {problem}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "copied {} tables from {from} to {}",
+        report.tables.len(),
+        modhost::config::mask_password(to)
+    );
+    ExitCode::SUCCESS
 }
