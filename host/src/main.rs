@@ -45,6 +45,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::MigrateDb { from, to }) = &cli.command {
+        modhost::logging::init_at(modhost::logging::LogFormat::Text, "warn");
+        return match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(migrate_db(from, to)),
+            Err(e) => {
+                eprintln!("modhost: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config_file = match &cli.command {
         Some(Command::CheckConfig { file: Some(file) }) => file,
         _ => &cli.config,
@@ -62,7 +72,7 @@ fn main() -> ExitCode {
     };
     let (file, serve) = match cli.command {
         Some(Command::CheckConfig { file }) => (file.unwrap_or(cli.config), false),
-        Some(Command::MigrateDb { from, to }) => return runtime.block_on(migrate_db(&from, &to)),
+        Some(Command::MigrateDb { .. }) => unreachable!("handled above"),
         None => (cli.config, true),
     };
     runtime.block_on(async move {

@@ -10,14 +10,15 @@
 //! refilled, and identity sequences are moved past every copied number.
 
 use std::path::Path;
+use std::str::FromStr;
 
 use futures_util::TryStreamExt;
-use sqlx::any::{AnyArguments, AnyRow, AnyTypeInfoKind};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow, AnyTypeInfoKind};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Row, ValueRef};
+use sqlx::{Any, AnyConnection, Connection, Row, ValueRef};
 
 use super::locks::{self, WriteLock};
-use super::{Store, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+use super::{Store, CONNECT_TIMEOUT, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 use crate::config::Database;
 
 /// Rows read from the source and written to the target per `INSERT` statement.
@@ -100,6 +101,14 @@ pub async fn copy_sqlite_to_postgres(
         url: target_url.to_string(),
         max_connections: 2,
     };
+    if !source.is_file() {
+        return Err(format!(
+            "the source database {} does not exist",
+            source.display()
+        ));
+    }
+    // Before the source is migrated: a wrong URL must not leave it changed for nothing.
+    reach_target(&target_db, target_url).await?;
     let source = open_source(&source_db).await?;
     let target = Store::open(&target_db).await?;
     let in_target = |e: sqlx::Error| format!("database {}: {e}", target_db.describe());
@@ -137,18 +146,29 @@ fn in_source(db: &Database, e: sqlx::Error) -> String {
     format!("database {}: {e}", db.describe())
 }
 
-/// Open the source SQLite file and migrate it, refusing a missing file (opening would make
-/// an empty one) and a schema newer than this binary knows (a later modhost wrote it).
+/// Open one connection to the target and close it: its error says why the server cannot be
+/// reached (refused, unknown host, bad password), where the pool would only time out.
+async fn reach_target(db: &Database, url: &str) -> Result<(), String> {
+    sqlx::any::install_default_drivers();
+    let fail = |e: &dyn std::fmt::Display| format!("cannot open database {}: {e}", db.describe());
+    let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+    let connect = AnyConnection::connect_with(&options);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => conn.close().await.map_err(|e| fail(&e)),
+        Ok(Err(e)) => Err(fail(&e)),
+        Err(_) => Err(fail(&format_args!(
+            "no connection within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Open the source SQLite file (which exists) and migrate it, refusing a schema newer than
+/// this binary knows (a later modhost wrote it).
 async fn open_source(db: &Database) -> Result<Store, String> {
     let Database::Sqlite { path } = db else {
         unreachable!("the source is always an SQLite file");
     };
-    if !path.is_file() {
-        return Err(format!(
-            "the source database {} does not exist",
-            path.display()
-        ));
-    }
     let store = Store::connect(db).await?;
     let newest_known = SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
     let applied = applied_version(&store)
