@@ -46,14 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::MigrateDb { from, to }) = &cli.command {
-        modhost::logging::init_at(modhost::logging::LogFormat::Text, "warn");
-        return match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(migrate_db(from, to)),
-            Err(e) => {
-                eprintln!("modhost: cannot start the async runtime: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return migrate_db(from, to);
     }
     let config_file = match &cli.command {
         Some(Command::CheckConfig { file: Some(file) }) => file,
@@ -130,9 +123,14 @@ fn main() -> ExitCode {
 }
 
 /// `modhost migrate-db`: copy, print one line per table, fail on any error or count mismatch.
-async fn migrate_db(from: &str, to: &str) -> ExitCode {
+fn migrate_db(from: &str, to: &str) -> ExitCode {
     use modhost::service::migrate_db;
-    let report = match migrate_db::migrate_db(from, to).await {
+    // Its output is the report: the log shows only problems.
+    modhost::logging::init_at(modhost::logging::LogFormat::Text, "warn");
+    let report = tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(migrate_db::migrate_db(from, to)));
+    let report = match report {
         Ok(report) => report,
         Err(e) => {
             eprintln!("modhost: migrate-db: {e}");

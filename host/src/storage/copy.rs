@@ -18,7 +18,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Connection, Row, ValueRef};
 
 use super::locks::{self, WriteLock};
-use super::{Store, CONNECT_TIMEOUT, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+use super::{Store, CONNECT_TIMEOUT, SQLITE_MIGRATOR};
 use crate::config::Database;
 
 /// Rows read from the source and written to the target per `INSERT` statement.
@@ -185,11 +185,6 @@ async fn open_source(db: &Database) -> Result<Store, String> {
         .run(&store.pool)
         .await
         .map_err(|e| format!("cannot migrate database {}: {e}", db.describe()))?;
-    // Both migration histories must end at the same version for the tables to match.
-    debug_assert_eq!(
-        Some(newest_known),
-        POSTGRES_MIGRATOR.iter().map(|m| m.version).max()
-    );
     Ok(store)
 }
 
@@ -469,6 +464,17 @@ mod tests {
         assert_eq!(
             insert_sql("event_search", &columns[2..], &[], 1),
             "INSERT INTO \"event_search\" (\"x\") VALUES ($1)"
+        );
+    }
+
+    #[test]
+    fn both_migration_histories_end_at_the_same_version() {
+        // The copy relies on it: a source at this binary's newest SQLite version has the
+        // tables of a target at its newest PostgreSQL version.
+        let newest = |m: &sqlx::migrate::Migrator| m.iter().map(|m| m.version).max();
+        assert_eq!(
+            newest(&SQLITE_MIGRATOR),
+            newest(&super::super::POSTGRES_MIGRATOR)
         );
     }
 
