@@ -15,6 +15,9 @@ use modhost_tests::{client_call, postgres, Client, TestServer, Workdir};
 use serde_json::{json, Value};
 use sqlx::Row;
 
+/// Module schema steps run on the source (one store key each).
+const STEPS: usize = 1201;
+
 /// A config with registration, the `scripted` module (for its store) and `database`.
 fn config(w: &Workdir, database: &str) -> PathBuf {
     let lib = w.copy_module("scripted", "a");
@@ -78,6 +81,11 @@ async fn fill(s: &TestServer) -> (String, String) {
             .await;
         assert_eq!(status, 200, "{body}");
     }
+    // A module schema upgrade writes a key per step: enough rows for three copy batches.
+    let (status, body) = s
+        .probe("a", "POST", "migrate", Some(json!({"target": STEPS})))
+        .await;
+    assert_eq!((status, &body["ok"]), (200, &json!(STEPS)), "{body}");
     let txn = modhost_tests::unique_txn();
     let to_device = json!({"messages": {"@bob:test.local": {"*": {"hello": 1}}}});
     let sent = alice
@@ -224,6 +232,12 @@ async fn check_on_postgres(s: &TestServer, room: &str, mxc: &str) {
     assert_eq!(&resp.bytes().await.unwrap()[..], b"\x00migrated bytes\xff");
     let (_, kv) = s.probe("a", "GET", "kv?key=migrated/1", None).await;
     assert_eq!(kv["ok"], json!({"n": 1}));
+    let (_, schema) = s.probe("a", "GET", "schema", None).await;
+    assert_eq!(schema["ok"], json!(STEPS));
+    let (_, last) = s
+        .probe("a", "GET", &format!("kv?key=step/{}", STEPS - 1), None)
+        .await;
+    assert_eq!(last["ok"], json!(STEPS));
     let (_, scan) = s.probe("a", "GET", "scan?prefix=migrated/", None).await;
     assert_eq!(
         scan["ok"],
