@@ -109,23 +109,17 @@ pub async fn copy_sqlite_to_postgres(
     }
     // Before the source is migrated: a wrong URL must not leave it changed for nothing.
     reach_target(&target_db, target_url).await?;
-    let source = open_source(&source_db).await?;
+    let source_store = open_source(&source_db, source).await?;
     let target = Store::open(&target_db).await?;
+    let in_source = |e: sqlx::Error| format!("database {}: {e}", source_db.describe());
     let in_target = |e: sqlx::Error| format!("database {}: {e}", target_db.describe());
-    let mut src = source
-        .pool
-        .begin()
-        .await
-        .map_err(|e| format!("database {}: {e}", source_db.describe()))?;
+    let mut src = source_store.pool.begin().await.map_err(in_source)?;
     let mut dst = target.pool.begin().await.map_err(in_target)?;
     for lock in ALL_LOCKS {
         locks::lock(&mut dst, lock).await.map_err(in_target)?;
     }
     let mut tables = Vec::new();
-    for table in source_tables(&mut src)
-        .await
-        .map_err(|e| in_source(&source_db, e))?
-    {
+    for table in source_tables(&mut src).await.map_err(in_source)? {
         let copy = copy_table(&mut src, &mut dst, &table)
             .await
             .map_err(|e| format!("cannot copy table {table}: {e}"))?;
@@ -140,10 +134,6 @@ pub async fn copy_sqlite_to_postgres(
     // The source was only read: ending its snapshot without a commit changes nothing.
     drop(src);
     Ok(CopyReport { tables, committed })
-}
-
-fn in_source(db: &Database, e: sqlx::Error) -> String {
-    format!("database {}: {e}", db.describe())
 }
 
 /// Open one connection to the target and close it: its error says why the server cannot be
@@ -163,17 +153,14 @@ async fn reach_target(db: &Database, url: &str) -> Result<(), String> {
     }
 }
 
-/// Open the source SQLite file (which exists) and migrate it, refusing a schema newer than
-/// this binary knows (a later modhost wrote it).
-async fn open_source(db: &Database) -> Result<Store, String> {
-    let Database::Sqlite { path } = db else {
-        unreachable!("the source is always an SQLite file");
-    };
+/// Open the source SQLite file `db` (at `path`, which exists) and migrate it, refusing a
+/// schema newer than this binary knows (a later modhost wrote it).
+async fn open_source(db: &Database, path: &Path) -> Result<Store, String> {
     let store = Store::connect(db).await?;
     let newest_known = SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
     let applied = applied_version(&store)
         .await
-        .map_err(|e| in_source(db, e))?;
+        .map_err(|e| format!("database {}: {e}", db.describe()))?;
     if applied > newest_known {
         return Err(format!(
             "the source database {} has schema version {applied}, newer than this modhost \
