@@ -57,8 +57,15 @@ fn colour() -> bool {
 /// Install the `tracing` subscriber writing to standard error in `format`: `RUST_LOG` filter
 /// (default `info`); module records carry `module=<name>`.
 pub fn init(format: LogFormat) {
+    init_at(format, "info");
+}
+
+/// [`init`] with `default_level` (`info`, `warn`, …) when `RUST_LOG` is not set: commands
+/// whose output is their report (`migrate-db`) log only problems.
+pub fn init_at(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

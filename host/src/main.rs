@@ -31,10 +31,23 @@ enum Command {
         /// The configuration file (default: the one `--config` names).
         file: Option<PathBuf>,
     },
+    /// Copy an SQLite database into PostgreSQL (again and again: it is idempotent), then
+    /// compare each table's row count. Stop the server first.
+    MigrateDb {
+        /// The SQLite database to copy: `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database to fill: `postgres://user:password@host:port/dbname`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::MigrateDb { from, to }) = &cli.command {
+        return migrate_db(from, to);
+    }
     let config_file = match &cli.command {
         Some(Command::CheckConfig { file: Some(file) }) => file,
         _ => &cli.config,
@@ -52,6 +65,7 @@ fn main() -> ExitCode {
     };
     let (file, serve) = match cli.command {
         Some(Command::CheckConfig { file }) => (file.unwrap_or(cli.config), false),
+        Some(Command::MigrateDb { .. }) => unreachable!("handled above"),
         None => (cli.config, true),
     };
     runtime.block_on(async move {
@@ -106,4 +120,34 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `modhost migrate-db`: copy, print one line per table, fail on any error or count mismatch.
+fn migrate_db(from: &str, to: &str) -> ExitCode {
+    use modhost::service::migrate_db;
+    // Its output is the report: the log shows only problems.
+    modhost::logging::init_at(modhost::logging::LogFormat::Text, "warn");
+    let report = tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(migrate_db::migrate_db(from, to)));
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("modhost: migrate-db: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for line in migrate_db::report_lines(&report) {
+        println!("{line}");
+    }
+    if let Some(problem) = migrate_db::mismatch(&report) {
+        eprintln!("modhost: migrate-db: {problem}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "copied {} tables from {from} to {}",
+        report.tables.len(),
+        modhost::config::mask_password(to)
+    );
+    ExitCode::SUCCESS
 }

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_yaml_ng::Mapping;
 
-pub use database::Database;
+pub use database::{mask_password, Database};
 pub use error::{ConfigError, ConfigErrors};
 pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
 pub use limits::{PasswordHashing, PasswordPolicy, RcLogin, RcRegistration};

@@ -24,6 +24,7 @@ pub mod login;
 pub mod login_limits;
 pub mod media;
 pub mod membership;
+pub mod migrate_db;
 pub mod module_api;
 pub mod notifications;
 pub mod notifier;

@@ -11,6 +11,7 @@
 
 mod account_data;
 mod background;
+pub mod copy;
 mod device_lists;
 mod e2e_keys;
 mod e2ee;
