@@ -227,8 +227,7 @@ impl HttpMetrics {
     /// Set each of `gauges` (described by its help text) to its value.
     fn set_gauges(&self, gauges: Vec<ScrapedGauge>) {
         for (name, help, value) in gauges {
-            self.recorder
-                .describe_gauge(name.into(), None, help.into());
+            self.recorder.describe_gauge(name.into(), None, help.into());
             self.recorder
                 .register_gauge(&Key::from_name(name), &METADATA)
                 .set(value);

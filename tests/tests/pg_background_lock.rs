@@ -133,7 +133,11 @@ async fn one_instance_runs_background_work_and_another_takes_over_when_it_is_kil
     let log = b.log();
     assert!(!log.contains("became background leader"), "{log}");
     assert!(!log.contains("background update finished"), "{log}");
-    assert_eq!(membership_update(&db), "0|", "the follower left the update alone");
+    assert_eq!(
+        membership_update(&db),
+        "0|",
+        "the follower left the update alone"
+    );
 
     // kill -9 the leader: the other instance runs the next tick within 10 s.
     a.kill();
@@ -142,12 +146,19 @@ async fn one_instance_runs_background_work_and_another_takes_over_when_it_is_kil
         count(&http, &b.base, "tick").await > 0
     })
     .await;
-    assert!(took_over, "no tick on the survivor 10 s after the leader died");
+    assert!(
+        took_over,
+        "no tick on the survivor 10 s after the leader died"
+    );
     let waited = killed.elapsed();
     assert!(waited < Duration::from_secs(10), "{waited:?}");
     let log = b.wait_for_log("background update finished");
     assert!(log.contains("became background leader"), "{log}");
-    assert_eq!(membership_update(&db), "1|", "the new leader ran the update");
+    assert_eq!(
+        membership_update(&db),
+        "1|",
+        "the new leader ran the update"
+    );
     assert_eq!(leader_gauge(&http, &b.base).await, 1.0);
     assert_eq!(module_sees(&http, &b.base).await, json!({"ok": true}));
 }
@@ -164,7 +175,7 @@ async fn a_leader_whose_connection_is_cut_gives_up_and_takes_leadership_again() 
     let ended = postgres::server().psql(
         &db,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE application_name = 'modhost background leader'",
+         WHERE application_name = 'modhost background leader' AND datname = current_database()",
     );
     assert_eq!(ended, "1", "one leader session");
     let log = a.wait_for_log("lost background leadership");

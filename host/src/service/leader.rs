@@ -143,7 +143,10 @@ mod tests {
             .await
             .expect("woken")
             .unwrap();
-        assert_eq!((leadership.gauge().0, leadership.gauge().2), (LEADER_GAUGE, 1.0));
+        assert_eq!(
+            (leadership.gauge().0, leadership.gauge().2),
+            (LEADER_GAUGE, 1.0)
+        );
         // Already the leader: no wait.
         leadership.wait_until_leader().await;
     }
