@@ -151,6 +151,7 @@ async fn one_instance_runs_background_work_and_another_takes_over_when_it_is_kil
         "no tick on the survivor 10 s after the leader died"
     );
     let waited = killed.elapsed();
+    eprintln!("the survivor ticked {waited:?} after the leader was killed");
     assert!(waited < Duration::from_secs(10), "{waited:?}");
     let log = b.wait_for_log("background update finished");
     assert!(log.contains("became background leader"), "{log}");
