@@ -212,21 +212,41 @@ impl HttpMetrics {
     }
 }
 
+/// A gauge read from the server's state at each scrape: its name, help text and value.
+pub type ScrapedGauge = (&'static str, &'static str, f64);
+
+/// What [`instrument`] adds to each scrape besides requests and callbacks.
+pub struct Scraped {
+    /// Gauges set in the recorder before it renders.
+    pub gauges: Arc<dyn Fn() -> Vec<ScrapedGauge> + Send + Sync>,
+    /// More series, as Prometheus text appended to the page.
+    pub text: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+impl HttpMetrics {
+    /// Set each of `gauges` (described by its help text) to its value.
+    fn set_gauges(&self, gauges: Vec<ScrapedGauge>) {
+        for (name, help, value) in gauges {
+            self.recorder.describe_gauge(name.into(), None, help.into());
+            self.recorder
+                .register_gauge(&Key::from_name(name), &METADATA)
+                .set(value);
+        }
+    }
+}
+
 /// Add `/_modhost/metrics` to `app` and record every request of `app` (the route added
-/// here included). `registry` supplies the module callback series; `extra` renders more
-/// series (Prometheus text) appended to each scrape.
-pub fn instrument(
-    app: axum::Router,
-    registry: Arc<Registry>,
-    extra: Arc<dyn Fn() -> String + Send + Sync>,
-) -> axum::Router {
+/// here included). `registry` supplies the module callback series; `scraped` the series
+/// read from the server's state at each scrape.
+pub fn instrument(app: axum::Router, registry: Arc<Registry>, scraped: Scraped) -> axum::Router {
     let metrics = Arc::new(HttpMetrics::new());
     HttpMetrics::spawn_upkeep(&metrics);
     let render = {
         let metrics = Arc::clone(&metrics);
         move || {
             let (metrics, registry) = (Arc::clone(&metrics), Arc::clone(&registry));
-            let extra = extra();
+            metrics.set_gauges((scraped.gauges)());
+            let extra = (scraped.text)();
             async move {
                 let body = metrics.render_async(registry).await + &extra;
                 let content_type = "text/plain; version=0.0.4";

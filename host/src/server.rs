@@ -105,7 +105,8 @@ impl Server {
                     format!("cannot apply admin_users: {e}"),
                 ))
             })?;
-        // Background updates start once the database is open, paced by any controller module.
+        // Background updates start once the database is open and this instance is the
+        // background leader, paced by any controller module.
         let state = AppState::new(
             self.config.clone(),
             store.clone(),
@@ -119,6 +120,7 @@ impl Server {
             state.clone(),
         ));
         tokio::spawn(crate::service::instances::listen(state.clone()));
+        tokio::spawn(crate::service::leader::elect(state.clone()));
         self.state = Some(state.clone());
         crate::service::push_gateway::resume(&state);
         tokio::spawn(async move { state.run_background_updates().await });
@@ -137,14 +139,22 @@ impl Server {
             app = app.merge(web::plain_health());
         }
         // The sync notifier's own series follow the HTTP and module ones on the page.
-        let sync_state = self.state.clone();
-        let extra = move || {
-            sync_state
-                .as_ref()
-                .map(|state| state.notifier.render_metrics())
-                .unwrap_or_default()
+        let (sync_state, leader_state) = (self.state.clone(), self.state.clone());
+        let scraped = crate::metrics::Scraped {
+            gauges: Arc::new(move || {
+                leader_state
+                    .iter()
+                    .map(|state| state.leadership.gauge())
+                    .collect()
+            }),
+            text: Arc::new(move || {
+                sync_state
+                    .as_ref()
+                    .map(|state| state.notifier.render_metrics())
+                    .unwrap_or_default()
+            }),
         };
-        app = crate::metrics::instrument(app, registry, Arc::new(extra));
+        app = crate::metrics::instrument(app, registry, scraped);
         app = app.layer(axum::middleware::from_fn(web::plain_errors::to_matrix));
         let app = app.method_not_allowed_fallback(|| async {
             web::matrix_error(

@@ -30,6 +30,8 @@ pub struct Inner {
     pub typing: crate::service::typing::Typing,
     /// Signals to and from other instances sharing the database.
     pub signals: crate::service::instances::Signals,
+    /// Whether this instance runs the background work that runs on one instance only.
+    pub leadership: crate::service::leader::Leadership,
     /// Push gateway delivery workers.
     pub push_queue: crate::service::push_gateway::PushQueue,
     /// Rate-limit buckets.
@@ -77,6 +79,7 @@ impl AppState {
                 hash_pool,
                 typing: Default::default(),
                 signals: Default::default(),
+                leadership: Default::default(),
                 lazy_members: Default::default(),
                 push_queue: Default::default(),
                 txn_locks: Default::default(),

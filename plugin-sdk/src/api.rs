@@ -11,7 +11,9 @@ use async_ffi::FutureExt as _;
 use crate::callbacks::*;
 use crate::codec::{Decode, Encode};
 use crate::ffi::{DropGuarded, FfiArg, FfiError, FfiValue, HostApi_TO, RArc};
-use crate::host_methods::{wire, HostError, HostMethod, InvalidateCache, InvalidateCacheArgs};
+use crate::host_methods::{
+    wire, HostError, HostMethod, InvalidateCache, InvalidateCacheArgs, RunsBackgroundTasks,
+};
 use crate::web::{self, Request, Response};
 use crate::ModuleError;
 
@@ -284,9 +286,20 @@ impl ModuleApi {
             .spawn(name.into(), DropGuarded::new(wrapped).into_ffi());
     }
 
-    /// Run `f` every `interval` on the host's runtime, first after one interval (Synapse's
-    /// `looping_background_call`). Each run finishes before the next wait starts; a panic in
-    /// one run is logged and the loop goes on.
+    /// Run `f` every `interval` on the host's runtime, first after one interval, on one
+    /// instance only (Synapse's `looping_background_call` with its default
+    /// `run_on_all_instances=False`). Every instance keeps the timer; before each run it
+    /// asks [`runs_background_tasks`](Self::runs_background_tasks), and an instance that is
+    /// not the background leader skips the run and waits for the next tick. When the leader
+    /// dies another instance takes over within seconds and runs the following ticks. On a
+    /// single instance (SQLite) every tick runs. A run may rarely overlap a run on another
+    /// instance while leadership moves (about a second around a network cut), so `f` should
+    /// tolerate that, as it would a retry. For work every instance must do (its own caches),
+    /// use [`looping_background_call_on_all_instances`](Self::looping_background_call_on_all_instances).
+    ///
+    /// `name` names the task in the log and the admin API; `interval` is the wait between
+    /// the end of one run and the next tick. Each run finishes before the next wait starts;
+    /// a panic in one run is logged and the loop goes on.
     ///
     /// ```no_run
     /// # fn f(api: plugin_sdk::ModuleApi) {
@@ -301,10 +314,40 @@ impl ModuleApi {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.looping(name, interval, true, f);
+    }
+
+    /// Run `f` every `interval` on the host's runtime on every instance sharing the
+    /// database, first after one interval (Synapse's `looping_background_call` with
+    /// `run_on_all_instances=True`): for work on an instance's own state, such as pruning
+    /// an in-memory cache. Arguments and failures as for
+    /// [`looping_background_call`](Self::looping_background_call).
+    pub fn looping_background_call_on_all_instances<F, Fut>(
+        &self,
+        name: &str,
+        interval: Duration,
+        f: F,
+    ) where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.looping(name, interval, false, f);
+    }
+
+    /// The loop behind both looping calls; `leader_only` skips runs on instances other than
+    /// the background leader.
+    fn looping<F, Fut>(&self, name: &str, interval: Duration, leader_only: bool, f: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let (api, task) = (self.clone(), name.to_string());
         self.spawn(name, async move {
             loop {
                 api.sleep(interval).await;
+                if leader_only && !api.runs_background_tasks().await {
+                    continue;
+                }
                 if let Err(err) = guard(async {
                     f().await;
                     Ok(())
@@ -315,6 +358,25 @@ impl ModuleApi {
                 }
             }
         });
+    }
+
+    /// Whether this instance runs the background work meant to run once: `true` on the
+    /// instance the host elected background leader among those sharing a PostgreSQL
+    /// database (at most one at a time; another takes over within seconds when it dies),
+    /// always on a single SQLite instance, and on a host older than this method (which has
+    /// no leader and runs everything everywhere). `false` on the other instances, and when
+    /// the host cannot answer yet (before its database is open), so work gated on it waits
+    /// for a later tick rather than risk running twice.
+    pub async fn runs_background_tasks(&self) -> bool {
+        let pending = self
+            .host
+            .call(RunsBackgroundTasks::NAME.into(), RSlice::from_slice(&[]));
+        match pending.await {
+            RResult::ROk(value) => wire::decode_value::<bool>(value.as_arg()).unwrap_or(false),
+            RResult::RErr(err) => {
+                matches!(HostError::from_ffi(&err), HostError::Unsupported(_))
+            }
+        }
     }
 
     /// Run `f` once after `delay` on the host's runtime (Synapse's `delayed_background_call`).

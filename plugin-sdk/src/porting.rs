@@ -40,6 +40,8 @@
 //! | `api.register_web_resource(path, resource)` | [`register_web_resource(path, handler)`](crate::ModuleApi::register_web_resource), an async closure |
 //! | `await api.get_user_by_req(request, allow_expired=True)` | [`get_user_by_req(&req, true)`](crate::ModuleApi::get_user_by_req) |
 //! | `api.looping_background_call(f, 30 * 60 * 1000)` | [`looping_background_call(name, Duration::from_secs(1800), f)`](crate::ModuleApi::looping_background_call) |
+//! | `api.looping_background_call(f, ms, run_on_all_instances=True)` | [`looping_background_call_on_all_instances(name, interval, f)`](crate::ModuleApi::looping_background_call_on_all_instances); the default (one instance) is elected, not configured |
+//! | `hs.config.worker.run_background_tasks` | [`runs_background_tasks()`](crate::ModuleApi::runs_background_tasks) |
 //! | `run_as_background_process("desc", f)` | [`spawn("desc", future)`](crate::ModuleApi::spawn) |
 //! | `await api.sleep(1)` / `asyncio.sleep` | [`sleep(Duration)`](crate::ModuleApi::sleep); never `tokio::time::sleep` (the module's tokio has no runtime) |
 //! | `defer_to_thread(f)` | [`spawn_blocking(f)`](crate::ModuleApi::spawn_blocking) |

@@ -20,6 +20,7 @@ pub mod health;
 pub mod history;
 pub mod instances;
 pub mod keys_query;
+pub mod leader;
 pub mod login;
 pub mod login_limits;
 pub mod media;

@@ -61,7 +61,7 @@ impl Store {
         let finished = (rows.len() as i64) < limit;
         sqlx::query("UPDATE background_updates SET progress = $1, done = $2 WHERE update_name = 'current_state_membership'")
             .bind(last.clone().unwrap_or_else(|| cursor.to_string()))
-            .bind(finished)
+            .bind(i64::from(finished))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -15,7 +15,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use super::{Backend, Store, StoreError};
 
 /// Advisory lock keys live in modhost's own range, clear of other users of the database.
-const LOCK_BASE: i64 = 0x6d6f_6468_0000;
+pub(super) const LOCK_BASE: i64 = 0x6d6f_6468_0000;
 
 /// What a write transaction serialises on (PostgreSQL advisory lock keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

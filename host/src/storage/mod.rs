@@ -18,6 +18,7 @@ mod e2ee;
 mod events;
 mod filters;
 mod health;
+mod leader;
 mod locks;
 mod media;
 mod module_api;
@@ -50,6 +51,7 @@ pub use device_lists::ToDeviceRow;
 pub use e2e_keys::UploadedKey;
 pub use e2ee::{ClaimedKey, DeviceKeysRow, SignatureRow};
 pub use events::{ClientTxn, StoredEvent};
+pub use leader::LeaderSession;
 pub(crate) use locks::WriteLock;
 pub use media::MediaRow;
 pub use module_api::{kv, Invalidation, ModuleTxn, MAX_SCAN};
@@ -79,7 +81,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// PostgreSQL's URL, for the `LISTEN` connection (which cannot come from the pool).
+    /// PostgreSQL's URL, for the connections that cannot come from the pool (`LISTEN`,
+    /// background leadership).
     listen_url: Option<std::sync::Arc<str>>,
 }
 

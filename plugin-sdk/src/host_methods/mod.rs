@@ -163,6 +163,11 @@ host_methods! {
     SendHttpRequest = "http_request" (HttpRequestArgs) -> HttpAnswer;
     /// Record a cache invalidation for the module's other instances.
     InvalidateCache = "invalidate_cache" (InvalidateCacheArgs) -> ();
+
+    // Background work.
+    /// Whether this instance runs the background work that runs on one instance only (the
+    /// elected background leader among instances sharing a database; always on SQLite).
+    RunsBackgroundTasks = "runs_background_tasks" (()) -> bool;
 }
 
 /// A host method's failure, as both sides see it. Each kind crosses as the

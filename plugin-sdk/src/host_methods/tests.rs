@@ -274,6 +274,7 @@ fn store_http_and_cache_arguments_encode_as_before() {
         },
         vec!["f".encode(), "k".encode()],
     );
+    check::<RunsBackgroundTasks>((), vec![]);
 }
 
 #[test]
@@ -428,7 +429,7 @@ fn names_are_unique() {
             "{name}"
         );
     }
-    assert_eq!(HOST_METHODS.len(), 36);
+    assert_eq!(HOST_METHODS.len(), 37);
 }
 
 /// Garbage from the other side of the ABI (a raw `call_host`, a skewed SDK): any argument

@@ -69,8 +69,9 @@ impl InvalidationFeed {
                 () = tokio::time::sleep(interval) => {}
                 () = state.signals.invalidations.notified() => {}
             }
-            // Once a minute, drop rows every instance has long read.
-            if last_prune.elapsed() >= Duration::from_secs(60) {
+            // Once a minute, drop rows every instance has long read: the background
+            // leader's job (the table is shared; one pruner is enough).
+            if last_prune.elapsed() >= Duration::from_secs(60) && state.leadership.is_leader() {
                 last_prune = std::time::Instant::now();
                 if let Err(e) = state.store.prune_invalidations(KEEP_MS).await {
                     tracing::warn!("pruning the cache invalidation stream failed: {e}");

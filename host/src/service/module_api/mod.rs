@@ -13,6 +13,7 @@ mod account;
 mod cache;
 mod http;
 mod identity;
+mod leader;
 mod rooms;
 mod store;
 
@@ -136,6 +137,8 @@ const ROUTES: &[Route] = &[
     // HTTP (http.rs) and caches (cache.rs).
     route::<hm::SendHttpRequest>(),
     namespaced::<hm::InvalidateCache>(),
+    // Background work (leader.rs).
+    route::<hm::RunsBackgroundTasks>(),
 ];
 
 fn find(method: &str) -> Option<&'static Route> {
