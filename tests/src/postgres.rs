@@ -179,7 +179,10 @@ impl PgServer {
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {data}"
         );
-        Command::new("setsid")
+        // Never waited for: it outlives this process by design (it acts once this one is
+        // gone), so it is reaped by init, never left a zombie of ours.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = Command::new("setsid")
             .args(["sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
