@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         None => (cli.config, true),
     };
     runtime.block_on(async move {
-        let loaded = match Server::load_file(&file) {
+        let loaded = match Server::load_file(&file).await {
             Ok(mut server) if serve => server.open_store().await.map(|()| server),
             other => other,
         };

@@ -29,8 +29,8 @@ pub struct Server {
 impl Server {
     /// Load the configuration's modules (on the current tokio runtime) without touching the
     /// database: what `modhost check-config` does.
-    pub fn load(config: Config) -> Result<Server, ConfigErrors> {
-        let modules = load_modules(&config, tokio::runtime::Handle::current())?;
+    pub async fn load(config: Config) -> Result<Server, ConfigErrors> {
+        let modules = load_modules(&config, tokio::runtime::Handle::current()).await?;
         for m in &modules.modules {
             tracing::info!(
                 module = %m.name, path = %m.path.display(), size = m.size, sha256 = %m.sha256,
@@ -61,12 +61,12 @@ impl Server {
 
     /// Read `file` and load its modules, reporting configuration problems and module
     /// problems together (a broken setting does not hide a broken module).
-    pub fn load_file(file: &Path) -> Result<Server, ConfigErrors> {
+    pub async fn load_file(file: &Path) -> Result<Server, ConfigErrors> {
         let (config, mut errors) = Config::load_partial(file)?;
         let Some(config) = config else {
             return Err(ConfigErrors(errors));
         };
-        match Server::load(config) {
+        match Server::load(config).await {
             Ok(server) if errors.is_empty() => Ok(server),
             Ok(_) => Err(ConfigErrors(errors)),
             Err(more) => {
@@ -82,7 +82,7 @@ impl Server {
 
     /// Load the modules and open (creating or migrating) the database.
     pub async fn open(config: Config) -> Result<Server, ConfigErrors> {
-        let mut server = Server::load(config)?;
+        let mut server = Server::load(config).await?;
         server.open_store().await?;
         Ok(server)
     }

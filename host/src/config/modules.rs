@@ -37,6 +37,26 @@ pub struct ModuleEntry {
     pub timeout: Option<Duration>,
     /// `on_failure:` for this module's verdict callbacks.
     pub on_failure: OnFailure,
+    /// `isolation:`: where the module's code runs.
+    pub isolation: Isolation,
+}
+
+/// Where a module's code runs (`isolation:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// `in_process` (the default): loaded into the server itself; a crash of the module is a
+    /// crash of the server.
+    #[default]
+    InProcess,
+    /// `process`: loaded by a `modhost-module-runner` process of its own, restarted when it
+    /// dies, held to the limits given.
+    Process {
+        /// `memory_limit_mb:`: the runner's address-space limit (RLIMIT_AS), in MiB.
+        memory_limit_mb: Option<u64>,
+        /// `max_concurrent_calls:`: calls in flight at once; more wait their turn (within
+        /// the callback time limit).
+        max_concurrent_calls: Option<u32>,
+    },
 }
 
 impl ModuleEntry {
@@ -47,7 +67,8 @@ impl ModuleEntry {
 }
 
 const KEYS: &str =
-    "a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, `on_failure:`";
+    "a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, \
+     `on_failure:`, `isolation:`, `memory_limit_mb:`, `max_concurrent_calls:`";
 
 /// Read the `modules:` list `raw` of `text` (the contents of `file`): the valid entries, in
 /// order, with every problem of the others pushed onto `errors` (each at `modules[i]` or
@@ -96,6 +117,7 @@ fn module_entry(
             Err(message) => errors.push(ConfigError::new(file, &field, message)),
         }
     }
+    let isolation = entry.isolation(file, &at, errors);
     let Some(module) = entry.module else {
         errors.push(ConfigError::new(
             file,
@@ -104,6 +126,7 @@ fn module_entry(
         ));
         return None;
     };
+    let isolation = isolation?;
     Some(ModuleEntry {
         index,
         module,
@@ -111,6 +134,7 @@ fn module_entry(
         sha256: entry.sha256,
         timeout: entry.timeout,
         on_failure: entry.on_failure,
+        isolation,
     })
 }
 
@@ -121,6 +145,9 @@ struct Draft {
     timeout: Option<Duration>,
     on_failure: OnFailure,
     config: Value,
+    process: bool,
+    memory_limit_mb: Option<u64>,
+    max_concurrent_calls: Option<u32>,
 }
 
 impl Default for Draft {
@@ -131,11 +158,35 @@ impl Default for Draft {
             timeout: None,
             on_failure: OnFailure::Default,
             config: Value::Object(Default::default()),
+            process: false,
+            memory_limit_mb: None,
+            max_concurrent_calls: None,
         }
     }
 }
 
 impl Draft {
+    /// The entry's isolation; `None` (with the problem pushed onto `errors`) when limits are
+    /// given to a module that runs in the server's process, where nothing can enforce them.
+    fn isolation(&self, file: &Path, at: &str, errors: &mut Vec<ConfigError>) -> Option<Isolation> {
+        if self.process {
+            return Some(Isolation::Process {
+                memory_limit_mb: self.memory_limit_mb,
+                max_concurrent_calls: self.max_concurrent_calls,
+            });
+        }
+        let limit = [
+            ("memory_limit_mb", self.memory_limit_mb.is_some()),
+            ("max_concurrent_calls", self.max_concurrent_calls.is_some()),
+        ];
+        if let Some((key, _)) = limit.iter().find(|(_, set)| *set) {
+            let message = "needs `isolation: process` (a module in the server's process cannot be held to it)";
+            errors.push(ConfigError::new(file, &format!("{at}.{key}"), message));
+            return None;
+        }
+        Some(Isolation::InProcess)
+    }
+
     /// Set `key` of the entry from its `value`. `Ok(false)` when `key` is not a key of module
     /// entries; `Err` with the message when the value is wrong.
     fn set(&mut self, key: &str, value: Yaml) -> Result<bool, String> {
@@ -166,6 +217,21 @@ impl Draft {
                     }
                 }
             }
+            "isolation" => {
+                self.process = match value.as_str() {
+                    Some("in_process") => false,
+                    Some("process") => true,
+                    _ => return Err("expected in_process (the default) or process".into()),
+                }
+            }
+            "memory_limit_mb" => match value.as_u64() {
+                Some(mb) if mb >= 64 => self.memory_limit_mb = Some(mb),
+                _ => return Err("expected a number of MiB, at least 64".into()),
+            },
+            "max_concurrent_calls" => match value.as_u64() {
+                Some(n) if n > 0 && n <= 100_000 => self.max_concurrent_calls = Some(n as u32),
+                _ => return Err("expected a number from 1 to 100000".into()),
+            },
             "config" => match yaml_to_json(value)? {
                 Value::Null => {}
                 config => self.config = config,

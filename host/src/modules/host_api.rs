@@ -136,6 +136,21 @@ impl ModuleHost {
     }
 }
 
+/// The most verbose level (1 error … 5 trace) at which module log records are emitted, for
+/// a runner process to filter its module's records before sending them.
+pub(crate) fn max_log_level() -> u8 {
+    use tracing::Level;
+    [Level::TRACE, Level::DEBUG, Level::INFO, Level::WARN]
+        .iter()
+        .position(|l| match *l {
+            Level::TRACE => tracing::enabled!(target: "module", Level::TRACE),
+            Level::DEBUG => tracing::enabled!(target: "module", Level::DEBUG),
+            Level::INFO => tracing::enabled!(target: "module", Level::INFO),
+            _ => tracing::enabled!(target: "module", Level::WARN),
+        })
+        .map_or(1, |i| 5 - i as u8)
+}
+
 impl HostApi for ModuleHost {
     fn server_name(&self) -> RString {
         self.shared.server_name.as_str().into()

@@ -5,6 +5,7 @@ pub mod dispatch;
 mod file_watch;
 mod host_api;
 pub(crate) mod invoke;
+pub mod isolated;
 mod private_copy;
 mod registry;
 mod resolve;
@@ -20,8 +21,12 @@ use plugin_sdk::ffi::{ErrorKind, FfiError, HostApi_TO};
 use plugin_sdk::render_path;
 use tokio::runtime::Handle;
 
-use crate::config::{Config, ConfigError, ConfigErrors, ModuleEntry};
+use crate::config::{Config, ConfigError, ConfigErrors, Isolation, ModuleEntry};
 use crate::loader::{self, LoadedLibrary};
+use isolated::protocol::Info;
+
+/// The error kind of a library that did not load (never crosses the ABI).
+const LOAD_FAILED: ErrorKind = ErrorKind(isolated::runner::LOAD_FAILED);
 use host_api::{ModuleHost, Registration, Shared};
 use registry::RegistryBuilder;
 
@@ -88,10 +93,23 @@ pub struct LoadedModules {
 struct Parsed<'a> {
     entry: &'a ModuleEntry,
     name: Arc<str>,
-    library: LoadedLibrary,
-    config_handle: u64,
+    /// The module's own file (operators know it by this, not by the private copy).
+    path: PathBuf,
+    /// What the library says about itself: crate name, version, plugin-sdk version.
+    info: isolated::protocol::Info,
+    /// Where its code runs.
+    kind: Kind,
     /// The private copy opened (see [`private_copy`]).
     copy: private_copy::PrivateCopy,
+}
+
+/// A module loaded into this process, or into a runner process of its own.
+enum Kind {
+    InProcess {
+        library: LoadedLibrary,
+        config_handle: u64,
+    },
+    Isolated(Arc<isolated::link::Link>),
 }
 
 fn module_error(
@@ -112,8 +130,8 @@ fn module_error(
 /// module's `parse_config`, then every constructor in `modules:` order. All problems are
 /// collected and returned together; on success registration is closed and the registry
 /// frozen.
-pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, ConfigErrors> {
-    let parsed = parse_all(config).map_err(ConfigErrors)?;
+pub async fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, ConfigErrors> {
+    let parsed = parse_all(config).await.map_err(ConfigErrors)?;
     let copies: Vec<PathBuf> = parsed.iter().map(|p| p.copy.path.clone()).collect();
     if !copies.is_empty() {
         private_copy::remove_stale(&private_copy::folder(config), &copies);
@@ -135,7 +153,7 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
         runtime,
         registration: Mutex::new(Registration::Open(RegistryBuilder::new(limits))),
     });
-    let mut errors = construct_all(config, &parsed, &shared);
+    let mut errors = construct_all(config, &parsed, &shared).await;
     let builder = shared
         .registration
         .lock()
@@ -167,12 +185,12 @@ pub fn load_modules(config: &Config, runtime: Handle) -> Result<LoadedModules, C
 }
 
 /// Phase 1: open every library and parse its configuration; every problem is reported.
-fn parse_all(config: &Config) -> Result<Vec<Parsed<'_>>, Vec<ConfigError>> {
+async fn parse_all(config: &Config) -> Result<Vec<Parsed<'_>>, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut parsed: Vec<Parsed<'_>> = Vec::new();
     let mut seen: Vec<(resolve::FileId, usize)> = Vec::new();
     for entry in &config.modules {
-        match open_one(config, entry, &mut seen, &parsed) {
+        match open_one(config, entry, &mut seen, &parsed).await {
             Ok(p) => parsed.push(p),
             Err(e) => errors.push(e),
         }
@@ -187,7 +205,7 @@ fn parse_all(config: &Config) -> Result<Vec<Parsed<'_>>, Vec<ConfigError>> {
 /// Resolve, load and configure one `modules:` entry. `seen` holds the files loaded so far
 /// (one file backs one entry); `earlier` the entries parsed before it (to tell apart files
 /// that share a name).
-fn open_one<'c>(
+async fn open_one<'c>(
     config: &'c Config,
     entry: &'c ModuleEntry,
     seen: &mut Vec<(resolve::FileId, usize)>,
@@ -219,39 +237,82 @@ fn open_one<'c>(
         entry.sha256.as_deref(),
     )
     .map_err(|message| ConfigError::new(&config.file, &entry.yaml_path(), message))?;
-    let mut library = loader::load(&copy.path).map_err(|failure| {
-        module_error(
-            config,
-            entry,
-            &resolved.name,
-            &resolved.path,
-            failure.to_string(),
-        )
-    })?;
-    // Operators know the module by its own file; the copy is an implementation detail.
-    library.path.clone_from(&resolved.path);
     let json = entry.config.to_string();
-    match (library.root.parse_config())(json.as_str().into()) {
-        RResult::ROk(handle) => Ok(Parsed {
-            entry,
-            name: Arc::from(resolved.name.as_str()),
-            library,
-            config_handle: handle,
-            copy,
-        }),
-        RResult::RErr(err) => Err(config_error(
-            config,
-            entry,
-            &resolved.name,
-            &resolved.path,
-            err,
-        )),
+    let (info, kind) = match entry.isolation {
+        Isolation::InProcess => open_here(&copy.path, &json),
+        Isolation::Process { .. } => {
+            open_isolated(config, entry, &resolved.name, &copy.path, json).await
+        }
     }
+    .map_err(|err| config_error(config, entry, &resolved.name, &resolved.path, err))?;
+    Ok(Parsed {
+        entry,
+        name: Arc::from(resolved.name.as_str()),
+        path: resolved.path,
+        info,
+        kind,
+        copy,
+    })
+}
+
+/// Load the library at `path` into this process and parse `json`.
+fn open_here(path: &std::path::Path, json: &str) -> Result<(Info, Kind), FfiError> {
+    let library =
+        loader::load(path).map_err(|failure| FfiError::new(LOAD_FAILED, failure.to_string()))?;
+    let info = Info {
+        name: library.info.name.to_string(),
+        version: library.info.version.to_string(),
+        sdk_version: library.info.sdk_version.to_string(),
+    };
+    match (library.root.parse_config())(json.into()) {
+        RResult::ROk(config_handle) => Ok((
+            info,
+            Kind::InProcess {
+                library,
+                config_handle,
+            },
+        )),
+        RResult::RErr(err) => Err(err),
+    }
+}
+
+/// Start a runner process for `entry` that loads the library at `path` and parses `json`.
+async fn open_isolated(
+    config: &Config,
+    entry: &ModuleEntry,
+    name: &str,
+    path: &std::path::Path,
+    json: String,
+) -> Result<(Info, Kind), FfiError> {
+    let Isolation::Process {
+        memory_limit_mb,
+        max_concurrent_calls,
+    } = entry.isolation
+    else {
+        unreachable!("only isolated entries come here");
+    };
+    let spec = isolated::link::Spec {
+        name: Arc::from(name),
+        library: path.to_path_buf(),
+        config_json: json,
+        server_name: config.server_name.clone(),
+        memory_limit_mb,
+        max_concurrent_calls,
+        log_level: host_api::max_log_level(),
+    };
+    let (link, info) = isolated::link::Link::configure(spec)
+        .await
+        .map_err(FfiError::from)?;
+    Ok((info, Kind::Isolated(link)))
 }
 
 /// Phase 2: construct each module in `modules:` order; each registers through its own host
 /// handle. Returns the constructors' failures.
-fn construct_all(config: &Config, parsed: &[Parsed<'_>], shared: &Arc<Shared>) -> Vec<ConfigError> {
+async fn construct_all(
+    config: &Config,
+    parsed: &[Parsed<'_>],
+    shared: &Arc<Shared>,
+) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     for (index, p) in parsed.iter().enumerate() {
         let host = ModuleHost {
@@ -259,19 +320,22 @@ fn construct_all(config: &Config, parsed: &[Parsed<'_>], shared: &Arc<Shared>) -
             name: Arc::clone(&p.name),
             shared: Arc::clone(shared),
         };
-        let api = HostApi_TO::from_ptr(RArc::new(host), TD_Opaque);
-        if let RResult::RErr(err) = (p.library.root.init())(p.config_handle, api) {
+        let started = match &p.kind {
+            Kind::InProcess {
+                library,
+                config_handle,
+            } => {
+                let api = HostApi_TO::from_ptr(RArc::new(host), TD_Opaque);
+                (library.root.init())(*config_handle, api).into_result()
+            }
+            Kind::Isolated(link) => link.start(host).await,
+        };
+        if let Err(err) = started {
             let message = match err.kind {
                 ErrorKind::PANICKED => err.message.to_string(),
                 _ => format!("failed to start: {}", err.message),
             };
-            errors.push(module_error(
-                config,
-                p.entry,
-                &p.name,
-                &p.library.path,
-                message,
-            ));
+            errors.push(module_error(config, p.entry, &p.name, &p.path, message));
         } else {
             tracing::info!(module = %p.name, "Loaded module");
         }
@@ -283,7 +347,7 @@ fn construct_all(config: &Config, parsed: &[Parsed<'_>], shared: &Arc<Shared>) -
 fn watched(p: &Parsed<'_>) -> file_watch::Watched {
     file_watch::Watched {
         module: Arc::clone(&p.name),
-        path: p.library.path.clone(),
+        path: p.path.clone(),
         sha256: p.copy.sha256.clone(),
         stamp: p.copy.stamp,
     }
@@ -293,12 +357,12 @@ fn watched(p: &Parsed<'_>) -> file_watch::Watched {
 fn summary(config: &Config, p: &Parsed<'_>, registered: Vec<String>) -> ModuleSummary {
     ModuleSummary {
         name: Arc::clone(&p.name),
-        path: p.library.path.clone(),
-        crate_name: p.library.info.name.to_string(),
-        version: p.library.info.version.to_string(),
-        sdk_version: p.library.info.sdk_version.to_string(),
+        path: p.path.clone(),
+        crate_name: p.info.name.clone(),
+        version: p.info.version.clone(),
+        sdk_version: p.info.sdk_version.clone(),
         registered,
-        size: std::fs::metadata(&p.library.path).map_or(0, |m| m.len()),
+        size: std::fs::metadata(&p.path).map_or(0, |m| m.len()),
         sha256: p.copy.sha256.clone(),
         timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
         on_failure: p.entry.on_failure,
@@ -334,7 +398,7 @@ fn config_error(
                 format!("module '{name}' ({}): {message}", path.display()),
             )
         }
-        ErrorKind::PANICKED => module_error(config, entry, name, path, message),
+        ErrorKind::PANICKED | LOAD_FAILED => module_error(config, entry, name, path, message),
         _ => module_error(
             config,
             entry,

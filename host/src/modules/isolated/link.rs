@@ -1,0 +1,658 @@
+//! The server's side of a module with `isolation: process`: it starts the module's runner
+//! process, hands the module's registrations to the registry as proxies that forward each
+//! call over the runner's socket, answers the module's host calls, and restarts the runner
+//! when it dies.
+//!
+//! When the runner dies every call in flight fails at once (the callback's failure policy
+//! decides the answer), the death is logged with its signal or exit status and counted, and
+//! the runner is started again after a back-off (0.1 s, doubling to 30 s; back to 0.1 s
+//! after a run of 30 s or more). Its constructor runs again and must register exactly what
+//! it registered the first time; otherwise the module stays down, with a log line saying
+//! why. While it is down, calls fail at once.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RSlice};
+use async_ffi::{FfiFuture, FutureExt as _};
+use bytes::Bytes;
+use futures_util::{SinkExt as _, StreamExt as _};
+use plugin_sdk::ffi::{
+    CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiRequest, FfiResponse, FfiValue,
+    HostApi, WebHandler, WebHandler_TO,
+};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::codec::Framed;
+
+use super::protocol::{self, Error, Info, Response, ToHost, ToRunner, Value};
+use crate::modules::host_api::ModuleHost;
+
+/// The first wait before a restart; it doubles after each quick death.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait before a restart.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long the runner has to connect after it was started.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server needs to run one module in a runner.
+pub struct Spec {
+    /// The module's name (logs, metrics).
+    pub name: Arc<str>,
+    /// The library file the runner loads (the server's private copy).
+    pub library: PathBuf,
+    /// The module's `config:` as JSON.
+    pub config_json: String,
+    /// The server's `server_name`.
+    pub server_name: String,
+    /// `memory_limit_mb:`.
+    pub memory_limit_mb: Option<u64>,
+    /// `max_concurrent_calls:`.
+    pub max_concurrent_calls: Option<u32>,
+    /// The most verbose module log level the server emits (1 error … 5 trace).
+    pub log_level: u8,
+}
+
+/// What is known about the runner, for the admin API.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// The runner's process ID (0 while down).
+    pub pid: u32,
+    /// Restarts so far.
+    pub restarts: u64,
+    /// How the last runner ended, e.g. "killed by signal 11 (SIGSEGV)".
+    pub last_exit: Option<String>,
+    /// Set when the module stays down for good, with the reason.
+    pub failed: Option<String>,
+}
+
+/// One registration, to check a restarted runner registers the same.
+#[derive(Debug, Clone, PartialEq)]
+enum Registration {
+    Callback {
+        category: String,
+        name: String,
+        meta: String,
+    },
+    Web {
+        path: String,
+    },
+}
+
+enum Answer {
+    Value(Result<Value, Error>),
+    Web(Result<Response, Error>),
+    Down(String),
+}
+
+/// The current runner connection.
+struct Conn {
+    frames: mpsc::UnboundedSender<Bytes>,
+    generation: u64,
+    /// The constructor returned: calls may go.
+    ready: bool,
+    started: Instant,
+}
+
+/// The server's end of one isolated module.
+pub struct Link {
+    spec: Spec,
+    conn: Mutex<Option<Conn>>,
+    control: Mutex<Option<mpsc::UnboundedReceiver<ToHost>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
+    next_id: AtomicU64,
+    limit: Option<Semaphore>,
+    first: OnceLock<Vec<Registration>>,
+    host: OnceLock<ModuleHost>,
+    status: Mutex<Status>,
+    backoff: Mutex<Duration>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn module_error(message: String) -> FfiError {
+    FfiError::new(ErrorKind::MODULE, message)
+}
+
+/// The runner binary: `MODHOST_MODULE_RUNNER`, or `modhost-module-runner` beside this
+/// executable.
+fn runner_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("MODHOST_MODULE_RUNNER") {
+        return path.into();
+    }
+    std::env::current_exe()
+        .unwrap_or_default()
+        .with_file_name("modhost-module-runner")
+}
+
+/// How a process ended, in words.
+fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
+    match status {
+        Err(e) => format!("unknown ({e})"),
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal} ({})", signal_name(signal)),
+            _ => "ended".into(),
+        },
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+impl Link {
+    /// Start the runner for `spec`, load the library and parse its configuration: the link
+    /// and what the library says about itself. Errors: the runner could not start (a
+    /// message), or the library or its configuration was refused (the runner's error, kind
+    /// [`super::runner::LOAD_FAILED`] for a library that did not load).
+    pub async fn configure(spec: Spec) -> Result<(Arc<Link>, Info), Error> {
+        let limit = spec
+            .max_concurrent_calls
+            .map(|n| Semaphore::new(n as usize));
+        let link = Arc::new(Link {
+            spec,
+            conn: Mutex::default(),
+            control: Mutex::default(),
+            pending: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            limit,
+            first: OnceLock::new(),
+            host: OnceLock::new(),
+            status: Mutex::default(),
+            backoff: Mutex::new(FIRST_BACKOFF),
+        });
+        let failed = |message: String| Error {
+            kind: super::runner::LOAD_FAILED,
+            message,
+            details: String::new(),
+        };
+        let mut control = link.launch(0).await.map_err(failed)?;
+        let info = match control.recv().await {
+            Some(ToHost::Configured(result)) => result?,
+            _ => {
+                return Err(failed(format!(
+                    "the module runner died before it was configured ({})",
+                    link.last_exit()
+                )))
+            }
+        };
+        *lock(&link.control) = Some(control);
+        Ok((link, info))
+    }
+
+    /// Run the module's constructor in the runner; its registrations reach the registry
+    /// through `host`, as proxies. Errors: the constructor's, or the runner died.
+    pub(crate) async fn start(self: &Arc<Self>, host: ModuleHost) -> Result<(), FfiError> {
+        let _ = self.host.set(host.clone());
+        let Some(mut control) = lock(&self.control).take() else {
+            return Err(module_error("the module runner is not configured".into()));
+        };
+        self.send(&ToRunner::Start, false)?;
+        let (registrations, result) = self.collect(&mut control).await;
+        let (mut callbacks, mut web) = (0u32, 0u32);
+        for r in &registrations {
+            let refused = match r {
+                Registration::Callback {
+                    category,
+                    name,
+                    meta,
+                } => {
+                    let proxy = ProxyCallback {
+                        link: Arc::clone(self),
+                        index: callbacks,
+                    };
+                    callbacks += 1;
+                    let proxy = CallbackFn_TO::from_value(proxy, TD_Opaque);
+                    HostApi::register_callback(
+                        &host,
+                        category.as_str().into(),
+                        name.as_str().into(),
+                        meta.as_str().into(),
+                        proxy,
+                    )
+                }
+                Registration::Web { path } => {
+                    let proxy = ProxyWeb {
+                        link: Arc::clone(self),
+                        index: web,
+                    };
+                    web += 1;
+                    HostApi::register_web_resource(
+                        &host,
+                        path.as_str().into(),
+                        WebHandler_TO::from_value(proxy, TD_Opaque),
+                    )
+                }
+            };
+            if let RResult::RErr(e) = refused {
+                tracing::warn!(module = %self.spec.name, "registration refused: {}", e.message);
+            }
+        }
+        let _ = self.first.set(registrations);
+        result?;
+        self.mark_ready();
+        Ok(())
+    }
+
+    /// The runner's state, for the admin API.
+    pub fn status(&self) -> Status {
+        lock(&self.status).clone()
+    }
+
+    fn last_exit(&self) -> String {
+        lock(&self.status)
+            .last_exit
+            .clone()
+            .unwrap_or_else(|| "no exit status".into())
+    }
+
+    fn mark_ready(&self) {
+        if let Some(conn) = lock(&self.conn).as_mut() {
+            conn.ready = true;
+        }
+    }
+
+    /// Registrations and the constructor's result, from the control frames of a start.
+    async fn collect(
+        &self,
+        control: &mut mpsc::UnboundedReceiver<ToHost>,
+    ) -> (Vec<Registration>, Result<(), FfiError>) {
+        let mut registrations = Vec::new();
+        loop {
+            match control.recv().await {
+                Some(ToHost::Register {
+                    category,
+                    name,
+                    meta,
+                }) => registrations.push(Registration::Callback {
+                    category,
+                    name,
+                    meta,
+                }),
+                Some(ToHost::RegisterWeb { path }) => {
+                    registrations.push(Registration::Web { path })
+                }
+                Some(ToHost::Started(result)) => {
+                    return (registrations, result.map_err(Into::into))
+                }
+                Some(_) => {}
+                None => {
+                    let message = format!(
+                        "the module runner died while the module started ({})",
+                        self.last_exit()
+                    );
+                    return (registrations, Err(module_error(message)));
+                }
+            }
+        }
+    }
+
+    /// Start a runner process and connect to it; its control frames come out of the
+    /// returned receiver. Errors: it could not be started or did not connect.
+    async fn launch(
+        self: &Arc<Self>,
+        generation: u64,
+    ) -> Result<mpsc::UnboundedReceiver<ToHost>, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let socket = std::env::temp_dir().join(format!(
+            "modhost-{}-{}.sock",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&socket);
+        let listener = tokio::net::UnixListener::bind(&socket)
+            .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+        let runner = runner_path();
+        let mut child = tokio::process::Command::new(&runner)
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", runner.display()))?;
+        let accepted = tokio::time::timeout(CONNECT_TIMEOUT, listener.accept()).await;
+        let _ = std::fs::remove_file(&socket);
+        let stream = match accepted {
+            Ok(Ok((stream, _))) => stream,
+            Ok(Err(e)) => return Err(format!("the module runner did not connect: {e}")),
+            Err(_) => {
+                let _ = child.start_kill();
+                let reason = describe(child.wait().await);
+                return Err(format!(
+                    "the module runner did not connect within 10 s ({reason})"
+                ));
+            }
+        };
+        let (mut sink, mut frames) = Framed::new(stream, protocol::codec()).split();
+        let (tx, mut outgoing) = mpsc::unbounded_channel::<Bytes>();
+        tokio::spawn(async move {
+            while let Some(bytes) = outgoing.recv().await {
+                if sink.send(bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (control_tx, control) = mpsc::unbounded_channel();
+        lock(&self.status).pid = child.id().unwrap_or(0);
+        *lock(&self.conn) = Some(Conn {
+            frames: tx,
+            generation,
+            ready: false,
+            started: Instant::now(),
+        });
+        let link = Arc::clone(self);
+        tokio::spawn(async move {
+            while let Some(Ok(bytes)) = frames.next().await {
+                match protocol::decode::<ToHost>(&bytes) {
+                    Ok(frame) => link.dispatch(frame, &control_tx),
+                    Err(_) => break,
+                }
+            }
+            let _ = child.start_kill();
+            let status = describe(child.wait().await);
+            link.died(generation, status);
+        });
+        self.send(&self.configure_frame(), false)
+            .map_err(|e| e.message.into_string())?;
+        Ok(control)
+    }
+
+    fn configure_frame(&self) -> ToRunner {
+        ToRunner::Configure {
+            library: self.spec.library.display().to_string(),
+            config_json: self.spec.config_json.clone(),
+            server_name: self.spec.server_name.clone(),
+            host_sdk_version: plugin_sdk::ffi::SDK_VERSION.into(),
+            log_level: self.spec.log_level,
+            memory_limit_bytes: self.spec.memory_limit_mb.map(|mb| mb << 20),
+        }
+    }
+
+    /// Send `frame` to the runner (only once it is ready, unless `any` says otherwise).
+    fn send(&self, frame: &ToRunner, ready_only: bool) -> Result<(), FfiError> {
+        let bytes = protocol::encode(frame).map_err(|e| module_error(e.to_string()))?;
+        let conn = lock(&self.conn);
+        match conn.as_ref() {
+            Some(c) if c.ready || !ready_only => c
+                .frames
+                .send(bytes)
+                .map_err(|_| module_error(self.down_message())),
+            _ => Err(module_error(self.down_message())),
+        }
+    }
+
+    fn down_message(&self) -> String {
+        let status = lock(&self.status);
+        match (&status.failed, &status.last_exit) {
+            (Some(reason), _) => format!("module process is down for good: {reason}"),
+            (None, Some(exit)) => format!("module process is down, restarting (last exit: {exit})"),
+            (None, None) => "module process is starting".into(),
+        }
+    }
+
+    /// Act on one frame from the runner.
+    fn dispatch(self: &Arc<Self>, frame: ToHost, control: &mpsc::UnboundedSender<ToHost>) {
+        match frame {
+            ToHost::Reply { id, result } => self.complete(id, Answer::Value(result)),
+            ToHost::WebReply { id, result } => self.complete(id, Answer::Web(result)),
+            ToHost::HostCall { id, method, args } => {
+                let link = Arc::clone(self);
+                tokio::spawn(async move {
+                    let result = link.host_call(&method, args).await;
+                    let _ = link.send(&ToRunner::HostReply { id, result }, false);
+                });
+            }
+            ToHost::Log {
+                level,
+                target,
+                message,
+            } => match self.host.get() {
+                Some(host) => {
+                    HostApi::log(host, level, target.as_str().into(), message.as_str().into())
+                }
+                None => tracing::info!(module = %self.spec.name, "{message}"),
+            },
+            other => {
+                let _ = control.send(other);
+            }
+        }
+    }
+
+    fn complete(&self, id: u64, answer: Answer) {
+        if let Some(waiter) = lock(&self.pending).remove(&id) {
+            let _ = waiter.send(answer);
+        }
+    }
+
+    /// Answer the module's host call `method` through the server's module API.
+    async fn host_call(&self, method: &str, args: Vec<Value>) -> Result<Value, Error> {
+        let Some(host) = self.host.get() else {
+            return Err(FfiError::new(ErrorKind::REFUSED, "the module has not started").into());
+        };
+        let owned: Vec<FfiValue> = args.into_iter().map(FfiValue::from).collect();
+        let future = {
+            let borrowed: Vec<FfiArg<'_>> = owned.iter().map(FfiValue::as_arg).collect();
+            HostApi::call(host, method.into(), RSlice::from_slice(&borrowed))
+        };
+        match future.await {
+            RResult::ROk(v) => Ok(Value::from(&v)),
+            RResult::RErr(e) => Err(e.into()),
+        }
+    }
+
+    /// Send the request `make(id)` and wait for its answer (at most `max_concurrent_calls`
+    /// at once). Errors: the runner is down, or died before answering.
+    async fn request(&self, make: impl FnOnce(u64) -> ToRunner) -> Result<Answer, FfiError> {
+        let _permit = match &self.limit {
+            Some(limit) => Some(
+                limit
+                    .acquire()
+                    .await
+                    .map_err(|e| module_error(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        // Forget the waiter however this ends (a call abandoned at its time limit included).
+        let _forget = Forget { link: self, id };
+        self.send(&make(id), true)?;
+        rx.await.map_err(|_| module_error(self.down_message()))
+    }
+
+    /// The runner connection `generation` ended with `status`: fail what was in flight and
+    /// restart (unless the module never started, or it was not the current connection).
+    fn died(self: &Arc<Self>, generation: u64, status: String) {
+        let lived = {
+            let mut conn = lock(&self.conn);
+            match conn.as_ref() {
+                Some(c) if c.generation == generation => {
+                    let lived = c.started.elapsed();
+                    *conn = None;
+                    lived
+                }
+                _ => return,
+            }
+        };
+        {
+            let mut s = lock(&self.status);
+            s.pid = 0;
+            s.last_exit = Some(status.clone());
+        }
+        let message = format!("module process died ({status})");
+        for (_, waiter) in lock(&self.pending).drain() {
+            let _ = waiter.send(Answer::Down(message.clone()));
+        }
+        metrics::counter!("modhost_module_process_exits_total", "module" => self.spec.name.to_string()).increment(1);
+        if self.first.get().is_none() || lock(&self.status).failed.is_some() {
+            tracing::error!(module = %self.spec.name, "isolated module process {status}");
+            return;
+        }
+        let wait = {
+            let mut backoff = lock(&self.backoff);
+            if lived >= MAX_BACKOFF {
+                *backoff = FIRST_BACKOFF;
+            }
+            let wait = *backoff;
+            *backoff = (*backoff * 2).min(MAX_BACKOFF);
+            wait
+        };
+        tracing::error!(module = %self.spec.name, restart_in_ms = wait.as_millis() as u64, "isolated module process {status}; restarting");
+        let link = Arc::clone(self);
+        tokio::spawn(async move { link.restart(generation + 1, wait).await });
+    }
+
+    /// Start a new runner after `wait`, until one starts or the module must stay down.
+    async fn restart(self: Arc<Self>, mut generation: u64, mut wait: Duration) {
+        loop {
+            tokio::time::sleep(wait).await;
+            match self.start_again(generation).await {
+                Ok(()) => {
+                    let restarts = {
+                        let mut s = lock(&self.status);
+                        s.restarts += 1;
+                        s.restarts
+                    };
+                    metrics::counter!("modhost_module_process_restarts_total", "module" => self.spec.name.to_string()).increment(1);
+                    tracing::info!(module = %self.spec.name, restarts, "isolated module process restarted");
+                    return;
+                }
+                Err((true, reason)) => {
+                    tracing::error!(module = %self.spec.name, "isolated module stays down: {reason}");
+                    lock(&self.status).failed = Some(reason);
+                    if let Some(conn) = lock(&self.conn).take() {
+                        drop(conn); // closing the socket ends the runner
+                    }
+                    return;
+                }
+                Err((false, reason)) => {
+                    tracing::warn!(module = %self.spec.name, "isolated module restart failed: {reason}");
+                    generation += 1;
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// One restart attempt. Errors: (whether to give up for good, why).
+    async fn start_again(self: &Arc<Self>, generation: u64) -> Result<(), (bool, String)> {
+        let mut control = self.launch(generation).await.map_err(|e| (false, e))?;
+        match control.recv().await {
+            Some(ToHost::Configured(Ok(_))) => {}
+            Some(ToHost::Configured(Err(e))) => {
+                return Err((
+                    true,
+                    format!("its configuration is now refused: {}", e.message),
+                ))
+            }
+            _ => {
+                return Err((
+                    false,
+                    format!("it died before it was configured ({})", self.last_exit()),
+                ))
+            }
+        }
+        self.send(&ToRunner::Start, false)
+            .map_err(|e| (false, e.message.into_string()))?;
+        let (registrations, result) = self.collect(&mut control).await;
+        result.map_err(|e| (false, format!("its constructor failed: {}", e.message)))?;
+        if Some(&registrations) != self.first.get() {
+            return Err((
+                true,
+                "it registered other callbacks or web resources than at its first start".into(),
+            ));
+        }
+        self.mark_ready();
+        Ok(())
+    }
+}
+
+/// Removes a request's waiter when the request ends.
+struct Forget<'a> {
+    link: &'a Link,
+    id: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        lock(&self.link.pending).remove(&self.id);
+    }
+}
+
+/// A callback of an isolated module, as the registry holds it.
+struct ProxyCallback {
+    link: Arc<Link>,
+    index: u32,
+}
+
+impl CallbackFn for ProxyCallback {
+    fn call(&self, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>> {
+        let args: Vec<Value> = args
+            .iter()
+            .map(|a| Value::from(&a.to_owned_value()))
+            .collect();
+        let (link, callback) = (Arc::clone(&self.link), self.index);
+        async move {
+            match link
+                .request(|id| ToRunner::Call { id, callback, args })
+                .await
+            {
+                Ok(Answer::Value(Ok(v))) => RResult::ROk(v.into()),
+                Ok(Answer::Value(Err(e))) => RResult::RErr(e.into()),
+                Ok(Answer::Down(message)) => RResult::RErr(module_error(message)),
+                Ok(Answer::Web(_)) => {
+                    RResult::RErr(module_error("a web answer to a callback".into()))
+                }
+                Err(e) => RResult::RErr(e),
+            }
+        }
+        .into_ffi()
+    }
+}
+
+/// A web resource of an isolated module, as the registry holds it.
+struct ProxyWeb {
+    link: Arc<Link>,
+    index: u32,
+}
+
+impl WebHandler for ProxyWeb {
+    fn handle(&self, request: FfiRequest) -> FfiFuture<RResult<FfiResponse, FfiError>> {
+        let request = protocol::Request::from(request);
+        let (link, handler) = (Arc::clone(&self.link), self.index);
+        async move {
+            match link
+                .request(|id| ToRunner::Web {
+                    id,
+                    handler,
+                    request,
+                })
+                .await
+            {
+                Ok(Answer::Web(Ok(r))) => RResult::ROk(r.into()),
+                Ok(Answer::Web(Err(e))) => RResult::RErr(e.into()),
+                Ok(Answer::Down(message)) => RResult::RErr(module_error(message)),
+                Ok(Answer::Value(_)) => {
+                    RResult::RErr(module_error("a callback answer to a web request".into()))
+                }
+                Err(e) => RResult::RErr(e),
+            }
+        }
+        .into_ffi()
+    }
+}

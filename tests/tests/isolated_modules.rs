@@ -1,0 +1,213 @@
+//! Modules with `isolation: process` (issue 16): a module that segfaults, aborts, exits,
+//! overflows its stack or runs out of memory takes down only its runner process. The call
+//! that crashed it gets its failure policy's answer, the server keeps answering everything
+//! else, and the module comes back in a new process for the next call.
+
+use std::time::{Duration, Instant};
+
+use modhost_tests::{client_call, ServerProcess, Workdir};
+use serde_json::{json, Value};
+
+/// A server (a real `modhost` process) with the `crasher` fixture isolated, crashing in
+/// `mode`, plus `extra` keys of its module entry.
+fn server(w: &Workdir, mode: &str, extra: &str) -> ServerProcess {
+    let config = w.config(&format!(
+        "enable_registration: true\nmodules:\n  - module: crasher\n    isolation: process\n{extra}    config: {{mode: {mode}}}\n"
+    ));
+    ServerProcess::start(w, &config)
+}
+
+async fn register(s: &ServerProcess, localpart: &str) -> String {
+    let body = json!({"username": localpart, "password": "pw", "auth": {"type": "m.login.dummy"}});
+    let (status, resp) = client_call(&s.base, "POST", "/register", None, Some(body)).await;
+    assert_eq!(status, 200, "{resp}");
+    resp["access_token"].as_str().unwrap().to_string()
+}
+
+async fn create_room(s: &ServerProcess, token: &str) -> (u16, Value) {
+    client_call(&s.base, "POST", "/createRoom", Some(token), Some(json!({}))).await
+}
+
+/// The runner's process ID, from the module's own web resource (`None` while it is down).
+async fn module_pid(s: &ServerProcess) -> Option<u64> {
+    let resp = reqwest::get(format!("{}/_synapse/client/crasher/ping", s.base))
+        .await
+        .unwrap();
+    if resp.status() != 200 {
+        return None;
+    }
+    resp.json::<Value>().await.unwrap()["pid"].as_u64()
+}
+
+/// Wait (up to 10 s) until the module answers from a process other than `old`.
+async fn back_in_a_new_process(s: &ServerProcess, old: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(pid) = module_pid(s).await.filter(|p| *p != old) {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the module did not come back:\n{}",
+            s.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Crash the module in `mode`: the crashing call fails with the default policy's 500, the
+/// server stays up, the log names the death, and the module serves again afterwards.
+async fn crash_and_recover(mode: &str, extra: &str, death: &str) {
+    let w = Workdir::new();
+    let s = server(&w, mode, extra);
+    let (alice, crashy) = (register(&s, "alice").await, register(&s, "crashy").await);
+    let first = module_pid(&s).await.expect("the module answers");
+    assert_ne!(
+        u64::from(s.pid()),
+        first,
+        "the module runs in a process of its own"
+    );
+    assert_eq!(create_room(&s, &alice).await.0, 200);
+
+    let (status, body) = create_room(&s, &crashy).await;
+    assert_eq!(
+        (status, &body["errcode"]),
+        (500, &json!("M_UNKNOWN")),
+        "{body}"
+    );
+    let (status, _) = client_call(&s.base, "GET", "/account/whoami", Some(&alice), None).await;
+    assert_eq!(status, 200, "the server itself is still up");
+    let log = s.wait_for_log("isolated module process restarted");
+    assert!(
+        log.contains(&format!("isolated module process {death}; restarting")),
+        "{log}"
+    );
+    assert!(log.contains("module=crasher"), "{log}");
+
+    back_in_a_new_process(&s, first).await;
+    assert_eq!(
+        create_room(&s, &alice).await.0,
+        200,
+        "served again after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_segfault_kills_only_the_runner() {
+    crash_and_recover("segfault", "", "killed by signal 11 (SIGSEGV)").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abort_kills_only_the_runner() {
+    crash_and_recover("abort", "", "killed by signal 6 (SIGABRT)").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exit_ends_only_the_runner() {
+    crash_and_recover("exit", "", "exited with status 3").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_overflow_kills_only_the_runner() {
+    // Rust reports the overflow on the guard page and aborts.
+    crash_and_recover("stack", "", "killed by signal 6 (SIGABRT)").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_out_of_the_memory_limit_kills_only_the_runner() {
+    // An allocation the address-space limit refuses aborts the process.
+    crash_and_recover(
+        "alloc",
+        "    memory_limit_mb: 512\n",
+        "killed by signal 6 (SIGABRT)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_under_on_failure_allow_lets_the_request_through() {
+    let w = Workdir::new();
+    let s = server(&w, "segfault", "    on_failure: allow\n");
+    let crashy = register(&s, "crashy").await;
+    let (status, body) = create_room(&s, &crashy).await;
+    assert_eq!(status, 200, "fail open: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_that_never_answers_times_out_and_the_runner_lives_on() {
+    let w = Workdir::new();
+    let s = server(&w, "sleep", "    timeout_ms: 300\n");
+    let (alice, crashy) = (register(&s, "alice").await, register(&s, "crashy").await);
+    let pid = module_pid(&s).await.unwrap();
+    let started = Instant::now();
+    let (status, _) = create_room(&s, &crashy).await;
+    assert_eq!(status, 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(create_room(&s, &alice).await.0, 200);
+    assert_eq!(
+        module_pid(&s).await,
+        Some(pid),
+        "no restart for a slow call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_thread_of_the_module_is_contained() {
+    let w = Workdir::new();
+    let s = server(&w, "thread_panic", "");
+    let crashy = register(&s, "crashy").await;
+    let pid = module_pid(&s).await.unwrap();
+    assert_eq!(create_room(&s, &crashy).await.0, 200);
+    assert_eq!(module_pid(&s).await, Some(pid));
+}
+
+#[test]
+fn limits_need_process_isolation_and_bad_values_are_named() {
+    let w = Workdir::new();
+    let cases = [
+        (
+            "    isolation: sideways\n",
+            "modules[0].isolation: expected in_process (the default) or process",
+        ),
+        (
+            "    memory_limit_mb: 512\n",
+            "modules[0].memory_limit_mb: needs `isolation: process` (a module in the server's process cannot be held to it)",
+        ),
+        (
+            "    isolation: process\n    max_concurrent_calls: 0\n",
+            "modules[0].max_concurrent_calls: expected a number from 1 to 100000",
+        ),
+        (
+            "    isolation: process\n    memory_limit_mb: 10\n",
+            "modules[0].memory_limit_mb: expected a number of MiB, at least 64",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let config = w.config(&format!(
+            "modules:\n  - module: demo\n{extra}    config: {{}}\n"
+        ));
+        let (code, _, stderr) = w.check_config(&config);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(expected), "want {expected:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn configuration_errors_read_the_same_in_both_modes() {
+    let w = Workdir::new();
+    let check = |isolation: &str| {
+        let config = w.config(&format!(
+            "modules:\n  - module: demo\n    isolation: {isolation}\n    config: {{evil_user: 7}}\n"
+        ));
+        let (code, _, stderr) = w.check_config(&config);
+        assert_eq!(code, 1, "{stderr}");
+        stderr
+    };
+    let (here, isolated) = (check("in_process"), check("process"));
+    assert!(here.contains("modules[0].config.evil_user"), "{here}");
+    assert_eq!(here, isolated);
+}
