@@ -191,3 +191,46 @@ async fn a_leader_whose_connection_is_cut_gives_up_and_takes_leadership_again() 
     assert!(back, "leadership not taken again:\n{}", a.log());
     assert_eq!(leader_gauge(&http, &a.base).await, 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_leader_is_replaced_and_steps_down_when_it_wakes() {
+    let url = postgres::server().create_database();
+    let (wa, wb) = (Workdir::new(), Workdir::new());
+    let a = start_instance(&wa, &url);
+    let b = start_instance(&wb, &url);
+    let http = reqwest::Client::new();
+    let one_leads = eventually(Duration::from_secs(10), || async {
+        leader_gauge(&http, &a.base).await + leader_gauge(&http, &b.base).await == 1.0
+    })
+    .await;
+    assert!(one_leads, "no single leader");
+    let (leader, other) = if leader_gauge(&http, &a.base).await == 1.0 {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    // Frozen: its socket stays open, so only the server's idle-session limit frees the lock.
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &leader.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let frozen = Instant::now();
+    let took_over = eventually(Duration::from_secs(10), || async {
+        leader_gauge(&http, &other.base).await == 1.0
+    })
+    .await;
+    let waited = frozen.elapsed();
+    signal("-CONT");
+    assert!(took_over, "no takeover within 10 s of freezing the leader");
+    eprintln!("took over {waited:?} after the leader froze");
+    let stepped_down = eventually(Duration::from_secs(10), || async {
+        leader_gauge(&http, &leader.base).await == 0.0
+    })
+    .await;
+    assert!(stepped_down, "the woken leader still claims leadership");
+    assert!(leader.log().contains("lost background leadership"));
+}

@@ -4,7 +4,9 @@
 //!
 //! A session-level lock belongs to the connection that took it and is released when that
 //! connection ends, however it ends: `kill -9` of the instance closes its socket and the
-//! server drops the session, so another instance's next attempt succeeds. That is why a
+//! server drops the session, so another instance's next attempt succeeds; a leader that
+//! stops answering without closing its socket (frozen, cut off) is ended by the server after
+//! 5 s of silence (`idle_session_timeout`). That is why a
 //! [`LeaderSession`] owns a connection of its own instead of borrowing one from the pool
 //! (a pooled connection is shared and recycled, and its lock would go with it). On SQLite
 //! there is one instance, which is always the leader.
@@ -37,7 +39,14 @@ impl Store {
         let options = PgConnectOptions::from_str(url)?
             // Names the session in `pg_stat_activity`, so an operator can see who leads.
             .application_name("modhost background leader");
-        let conn = options.connect().await?;
+        let mut conn = options.connect().await?;
+        // A leader that is frozen (SIGSTOP, a stalled VM) or cut off keeps its socket, so
+        // PostgreSQL would hold its lock until TCP gives up (hours). A live leader checks in
+        // every second; with this, the server ends a session silent for 5 s, which frees the
+        // lock for another instance. (PostgreSQL 14 and later; older servers ignore it.)
+        let _ = sqlx::query("SET idle_session_timeout = '5s'")
+            .execute(&mut conn)
+            .await;
         Ok(LeaderSession { conn: Some(conn) })
     }
 }
