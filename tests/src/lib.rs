@@ -39,7 +39,51 @@ fn workspace_root() -> PathBuf {
 /// The directory holding the freshly built (debug) module libraries and `modhost` binary.
 pub fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_dir_with_profile("debug"))
+    DIR.get_or_init(|| {
+        let dir = build_dir_with_profile("debug");
+        // Servers in this process (TestServer) find the runner of isolated modules here;
+        // set once, before any server starts.
+        std::env::set_var("MODHOST_MODULE_RUNNER", dir.join("modhost-module-runner"));
+        dir
+    })
+}
+
+/// Whether this test binary runs every module with `isolation: process`: its name starts
+/// with `iso_`, or `MODHOST_TEST_ISOLATION=process`.
+pub fn isolated_modules() -> bool {
+    static ISOLATED: OnceLock<bool> = OnceLock::new();
+    *ISOLATED.get_or_init(|| {
+        let by_env = std::env::var("MODHOST_TEST_ISOLATION").is_ok_and(|v| v == "process");
+        let by_name = std::env::current_exe()
+            .ok()
+            .and_then(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().starts_with("iso_"))
+            })
+            .unwrap_or(false);
+        by_env || by_name
+    })
+}
+
+/// `rest` with `isolation: process` added to each `- module:` entry (see
+/// [`isolated_modules`]); unchanged when it sets `isolation:` itself.
+fn with_isolation(rest: &str) -> String {
+    if !isolated_modules() || rest.contains("isolation:") {
+        return rest.to_string();
+    }
+    let mut out = String::new();
+    for line in rest.split_inclusive('\n') {
+        out.push_str(line);
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("- module:") {
+            let indent = line.len() - trimmed.len() + 2;
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&format!("{}isolation: process\n", " ".repeat(indent)));
+        }
+    }
+    out
 }
 
 /// Build the module libraries (samples, and the test fixtures of `plugins/fixtures/`, a
@@ -163,10 +207,11 @@ impl Workdir {
         } else {
             self.database_setting()
         };
+        let rest = with_isolation(rest);
         let text = format!(
             "server_name: test.local\nlisten: 127.0.0.1:0\nplugins_dir: {}\n{timeout}{rest}{sep}{}{database}",
             build_dir().display(),
-            test_rate_limits(rest)
+            test_rate_limits(&rest)
         );
         let file = self.path().join("homeserver.yaml");
         std::fs::write(&file, text).expect("write config");
