@@ -211,3 +211,48 @@ fn configuration_errors_read_the_same_in_both_modes() {
     assert!(here.contains("modules[0].config.evil_user"), "{here}");
     assert_eq!(here, isolated);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_shows_the_runner_and_its_restarts() {
+    let w = Workdir::new();
+    let root = {
+        let first = server(&w, "segfault", "");
+        register(&first, "root").await
+    };
+    let config = w.config(
+        "enable_registration: true\nadmin_users: [\"@root:test.local\"]\nmodules:\n  - module: crasher\n    isolation: process\n    config: {mode: segfault}\n",
+    );
+    let s = ServerProcess::start(&w, &config);
+    let report = || async {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/_synapse/admin/v1/modules", s.base))
+            .bearer_auth(&root)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["modules"][0].clone()
+    };
+    let before = report().await;
+    let pid = module_pid(&s).await.unwrap();
+    assert_eq!(before["isolation"], "process", "{before}");
+    assert_eq!(before["process"]["pid"], pid);
+    assert_eq!(before["process"]["restarts"], 0);
+    assert_eq!(before["process"]["last_exit"], Value::Null);
+    assert!(
+        before["process"]["rss_bytes"].as_u64().unwrap() > 1 << 20,
+        "{before}"
+    );
+
+    let crashy = register(&s, "crashy").await;
+    assert_eq!(create_room(&s, &crashy).await.0, 500);
+    let new_pid = back_in_a_new_process(&s, pid).await;
+    let after = report().await;
+    assert_eq!(after["process"]["pid"], new_pid);
+    assert_eq!(after["process"]["restarts"], 1);
+    assert_eq!(
+        after["process"]["last_exit"],
+        "killed by signal 11 (SIGSEGV)"
+    );
+    assert_eq!(after["process"]["failed"], Value::Null);
+}

@@ -58,6 +58,8 @@ pub struct ModuleSummary {
     pub timeout: std::time::Duration,
     /// Its `on_failure:` policy.
     pub on_failure: crate::config::OnFailure,
+    /// Its runner process, for a module with `isolation: process`.
+    pub process: Option<Arc<isolated::link::Link>>,
 }
 
 impl ModuleSummary {
@@ -74,6 +76,8 @@ impl ModuleSummary {
             "registered": self.registered,
             "timeout_ms": self.timeout.as_millis() as u64,
             "on_failure": format!("{:?}", self.on_failure).to_lowercase(),
+            "isolation": if self.process.is_some() { "process" } else { "in_process" },
+            "process": self.process.as_ref().map(|link| link.status().to_json()),
         })
     }
 }
@@ -366,6 +370,10 @@ fn summary(config: &Config, p: &Parsed<'_>, registered: Vec<String>) -> ModuleSu
         sha256: p.copy.sha256.clone(),
         timeout: p.entry.timeout.unwrap_or(config.module_callback_timeout),
         on_failure: p.entry.on_failure,
+        process: match &p.kind {
+            Kind::Isolated(link) => Some(Arc::clone(link)),
+            Kind::InProcess { .. } => None,
+        },
     }
 }
 

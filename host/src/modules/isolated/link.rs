@@ -70,6 +70,41 @@ pub struct Status {
     pub failed: Option<String>,
 }
 
+impl Status {
+    /// As JSON for the admin API: `pid` (null while down), `restarts`, `last_exit`,
+    /// `failed` (why it stays down, or null) and `rss_bytes` (resident memory, from
+    /// `/proc/<pid>/status`; null while down).
+    pub fn to_json(&self) -> serde_json::Value {
+        let rss = (self.pid != 0)
+            .then(|| std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok())
+            .flatten()
+            .and_then(|status| {
+                let line = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))?
+                    .to_string();
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
+        serde_json::json!({
+            "pid": (self.pid != 0).then_some(self.pid),
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "failed": self.failed,
+            "rss_bytes": rss,
+        })
+    }
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("module", &self.spec.name)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
 /// One registration, to check a restarted runner registers the same.
 #[derive(Debug, Clone, PartialEq)]
 enum Registration {
