@@ -257,8 +257,9 @@ async fn unparsable_and_oversized_bodies_are_refused() {
         json!({"errcode": "M_NOT_JSON", "error": "Content not JSON."})
     );
     let huge = json!({"algorithm": ALGORITHM, "auth_data": {"pad": "x".repeat(3 << 20)}});
-    let too_large = s
-        .http
+    // A client of its own: the server stops reading the oversized body and closes that
+    // connection, which must not be the pooled one the next request reuses.
+    let too_large = reqwest::Client::new()
         .post(&url)
         .bearer_auth(&alice.token)
         .json(&huge)

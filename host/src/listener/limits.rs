@@ -71,11 +71,14 @@ impl BodyLimits {
             path = req.uri().path(),
             "request body too large"
         );
-        Some(crate::web::matrix_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "M_TOO_LARGE",
-            message,
-        ))
+        let mut response =
+            crate::web::matrix_error(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", message);
+        // The body is never read, so the connection cannot carry another request: say so,
+        // or a client would reuse it and see it closed under its next request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        Some(response)
     }
 }
 
@@ -107,9 +110,11 @@ mod tests {
         assert!(limits
             .refuse(&req("/_matrix/media/v3/upload", "101"))
             .is_some());
-        assert!(limits
+        let refused = limits
             .refuse(&req("/_matrix/client/v3/createRoom", "11"))
-            .is_some());
+            .expect("refused");
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(refused.headers()[header::CONNECTION], "close");
         assert!(limits.refuse(&req("/_synapse/client/x", "50")).is_none());
     }
 }
