@@ -263,3 +263,41 @@ async fn client_call_raw(base: &str, path: &str) -> (u16, Value) {
         resp.json().await.unwrap_or(Value::Null),
     )
 }
+
+/// A port on 127.0.0.1 nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_closed_postgres_port_is_refused_at_once_with_the_password_masked() {
+    let w = Workdir::new();
+    let port = closed_port();
+    let refused = "error communicating with database: Connection refused (os error 111)";
+    let cases = [
+        (
+            format!("postgres://modhost:hunter2@127.0.0.1:{port}/modhost"),
+            format!("postgres://modhost:***@127.0.0.1:{port}/modhost: {refused}"),
+        ),
+        (
+            format!("postgres://modhost@127.0.0.1:{port}/modhost?password=hunter2"),
+            format!("postgres://modhost@127.0.0.1:{port}/modhost?password=***: {refused}"),
+        ),
+        // An unencoded `/` in the password ends the URL's host part early.
+        (
+            format!("postgres://modhost:Ab3/hunter2==@127.0.0.1:{port}/modhost"),
+            format!("postgres://modhost:***@127.0.0.1:{port}/modhost: invalid port number"),
+        ),
+    ];
+    for (url, shown) in cases {
+        let config = w.config(&format!("database: {{url: \"{url}\"}}\nmodules: []\n"));
+        let started = std::time::Instant::now();
+        let (code, out, err) = w.check_config(&config);
+        let took = started.elapsed();
+        assert_eq!((code, out.as_str()), (1, ""), "{err}");
+        assert_eq!(err, format!("modhost: cannot open database {shown}\n"));
+        // Not the pool's 10 s acquire timeout.
+        assert!(took < std::time::Duration::from_secs(3), "{url}: {took:?}");
+    }
+}
