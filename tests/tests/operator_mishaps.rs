@@ -1,7 +1,7 @@
 //! An unlucky operator (issue 17, item 5 and the smaller findings): a module file replaced
 //! while the server runs, a world-writable folder above plugins_dir, a read-only database
-//! file, a clean stop that must leave no `-wal` behind, and plain-text errors where clients
-//! expect Matrix JSON.
+//! file, a clean stop that must leave no `-wal` behind, plain-text errors where clients
+//! expect Matrix JSON, and a PostgreSQL URL with a closed port or an unencoded password.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -287,7 +287,11 @@ fn a_closed_postgres_port_is_refused_at_once_with_the_password_masked() {
         // An unencoded `/` in the password ends the URL's host part early.
         (
             format!("postgres://modhost:Ab3/hunter2==@127.0.0.1:{port}/modhost"),
-            format!("postgres://modhost:***@127.0.0.1:{port}/modhost: invalid port number"),
+            format!(
+                "postgres://modhost:***@127.0.0.1:{port}/modhost: error with configuration: \
+                 invalid port number (percent-encode any /, ?, #, @ or % in the password: / is \
+                 %2F)"
+            ),
         ),
     ];
     for (url, shown) in cases {

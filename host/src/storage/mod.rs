@@ -162,7 +162,8 @@ fn install_drivers() {
 /// that connection's error says why the server cannot be reached (`Connection refused`, an
 /// unknown host, a wrong password) at once, where a pool would wait its whole acquire
 /// timeout and then only say it timed out. Errors: `cannot open database URL: why`, the
-/// URL's password masked; a server that does not answer within [`CONNECT_TIMEOUT`].
+/// URL's password masked (an unparsable URL's error suggests percent-encoding the
+/// password); a server that does not answer within [`CONNECT_TIMEOUT`].
 pub(crate) async fn reach_postgres(
     database: &Database,
     url: &str,
@@ -170,7 +171,12 @@ pub(crate) async fn reach_postgres(
     install_drivers();
     let fail =
         |e: &dyn std::fmt::Display| format!("cannot open database {}: {e}", database.describe());
-    let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+    // A password with an unencoded `/`, `?`, `#` or `@` is the likely cause of an unparsable URL.
+    let options = AnyConnectOptions::from_str(url).map_err(|e| {
+        fail(&format_args!(
+            "{e} (percent-encode any /, ?, #, @ or % in the password: / is %2F)"
+        ))
+    })?;
     let connect = AnyConnection::connect_with(&options);
     match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => conn.close().await.map_err(|e| fail(&e))?,
