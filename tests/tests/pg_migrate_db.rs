@@ -270,6 +270,67 @@ async fn check_on_postgres(s: &TestServer, room: &str, mxc: &str, password: &str
     assert_eq!(alice.call("PUT", path, Some(name)).await.0, 200);
 }
 
+/// A row only the target holds (no source row changed: an alias added there) makes the
+/// copy of `from` into `url` fail on the counts; the row is removed again. The source holds
+/// `aliases` aliases.
+fn own_rows_are_counted(from: &str, url: &str, aliases: usize) {
+    let db = url.rsplit('/').next().unwrap();
+    let pg = postgres::server();
+    pg.psql(
+        db,
+        "INSERT INTO room_aliases (alias, room_id, creator) VALUES ('#own:test.local', '!x', '@x')",
+    );
+    let (code, _, err) = migrate(&["--from", from, "--to", url]);
+    assert_eq!(
+        (code, err),
+        (
+            1,
+            format!(
+                "modhost: migrate-db: row counts differ in room_aliases (source {aliases}, target \
+                 {}); nothing was written to the target (does it hold data of its own?)\n",
+                aliases + 1
+            )
+        )
+    );
+    pg.psql(
+        db,
+        "DELETE FROM room_aliases WHERE alias = '#own:test.local'",
+    );
+}
+
+/// A server on PostgreSQL (database setting `on_pg`, the copy's target `url`) changes
+/// alice's password; copying `from` again must not roll it back: it fails naming `users`
+/// (of which the source holds `users` rows) and writes nothing.
+async fn a_password_changed_on_postgres_is_kept(
+    w: &Workdir,
+    on_pg: &str,
+    from: &str,
+    url: &str,
+    users: usize,
+) {
+    let s = TestServer::start(&config(w, on_pg)).await;
+    let alice = s.client("@alice:test.local", &login(&s.base, "pw").await);
+    let change = json!({"new_password": "changed on PG", "auth": alice_auth("pw")});
+    let (status, body) = alice.call("POST", "/account/password", Some(change)).await;
+    assert_eq!(status, 200, "{body}");
+    drop(s);
+    let (code, out, err) = migrate(&["--from", from, "--to", url]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        err,
+        "modhost: migrate-db: rows in users differ between the source and the target (changed \
+         on the target since the last copy?); nothing was written — copy into an empty database \
+         instead\n"
+    );
+    assert!(
+        out.contains(&format!(
+            "\nusers: {users} rows (source {users}, target {users}, 1 differ)\n"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("copied "), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sqlite_server_comes_out_identical_on_postgresql() {
     let w = Workdir::new();
@@ -326,53 +387,11 @@ async fn a_sqlite_server_comes_out_identical_on_postgresql() {
     );
     assert_eq!(same_rows(&sqlite, &url).await, counts);
 
-    // A row only the target holds (no source row changed) is caught by the counts.
     let aliases = count("room_aliases").unwrap();
-    pg.psql(
-        db,
-        "INSERT INTO room_aliases (alias, room_id, creator) VALUES ('#own:test.local', '!x', '@x')",
-    );
-    let (code, _, err) = migrate(&["--from", &from, "--to", &url]);
-    assert_eq!(
-        (code, err),
-        (
-            1,
-            format!(
-                "modhost: migrate-db: row counts differ in room_aliases (source {aliases}, target \
-                 {}); nothing was written to the target (does it hold data of its own?)\n",
-                aliases + 1
-            )
-        )
-    );
-    pg.psql(
-        db,
-        "DELETE FROM room_aliases WHERE alias = '#own:test.local'",
-    );
-
-    // A server on PostgreSQL changes alice's password: a rerun must not roll it back.
+    own_rows_are_counted(&from, &url, aliases);
     let on_pg = format!("{{url: \"{url}\", max_connections: 4}}");
-    let s = TestServer::start(&config(&w, &on_pg)).await;
-    let alice = s.client("@alice:test.local", &login(&s.base, "pw").await);
-    let change = json!({"new_password": "changed on PG", "auth": alice_auth("pw")});
-    let (status, body) = alice.call("POST", "/account/password", Some(change)).await;
-    assert_eq!(status, 200, "{body}");
-    drop(s);
-    let (code, out, err) = migrate(&["--from", &from, "--to", &url]);
-    assert_eq!(code, 1, "{out}");
-    assert_eq!(
-        err,
-        "modhost: migrate-db: rows in users differ between the source and the target (changed \
-         on the target since the last copy?); nothing was written — copy into an empty database \
-         instead\n"
-    );
     let users = count("users").unwrap();
-    assert!(
-        out.contains(&format!(
-            "\nusers: {users} rows (source {users}, target {users}, 1 differ)\n"
-        )),
-        "{out}"
-    );
-    assert!(!out.contains("copied "), "{out}");
+    a_password_changed_on_postgres_is_kept(&w, &on_pg, &from, &url, users).await;
 
     let s = TestServer::start(&config(&w, &on_pg)).await;
     assert_eq!(
