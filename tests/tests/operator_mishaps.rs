@@ -1,7 +1,7 @@
 //! An unlucky operator (issue 17, item 5 and the smaller findings): a module file replaced
 //! while the server runs, a world-writable folder above plugins_dir, a read-only database
-//! file, a clean stop that must leave no `-wal` behind, and plain-text errors where clients
-//! expect Matrix JSON.
+//! file, a clean stop that must leave no `-wal` behind, plain-text errors where clients
+//! expect Matrix JSON, and a PostgreSQL URL with a closed port or an unencoded password.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -262,4 +262,46 @@ async fn client_call_raw(base: &str, path: &str) -> (u16, Value) {
         resp.status().as_u16(),
         resp.json().await.unwrap_or(Value::Null),
     )
+}
+
+/// A port on 127.0.0.1 nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_closed_postgres_port_is_refused_at_once_with_the_password_masked() {
+    let w = Workdir::new();
+    let port = closed_port();
+    let refused = "error communicating with database: Connection refused (os error 111)";
+    let cases = [
+        (
+            format!("postgres://modhost:hunter2@127.0.0.1:{port}/modhost"),
+            format!("postgres://modhost:***@127.0.0.1:{port}/modhost: {refused}"),
+        ),
+        (
+            format!("postgres://modhost@127.0.0.1:{port}/modhost?password=hunter2"),
+            format!("postgres://modhost@127.0.0.1:{port}/modhost?password=***: {refused}"),
+        ),
+        // An unencoded `/` in the password ends the URL's host part early.
+        (
+            format!("postgres://modhost:Ab3/hunter2==@127.0.0.1:{port}/modhost"),
+            format!(
+                "postgres://modhost:***@127.0.0.1:{port}/modhost: error with configuration: \
+                 invalid port number (percent-encode any /, ?, #, @ or % in the password: / is \
+                 %2F)"
+            ),
+        ),
+    ];
+    for (url, shown) in cases {
+        let config = w.config(&format!("database: {{url: \"{url}\"}}\nmodules: []\n"));
+        let started = std::time::Instant::now();
+        let (code, out, err) = w.check_config(&config);
+        let took = started.elapsed();
+        assert_eq!((code, out.as_str()), (1, ""), "{err}");
+        assert_eq!(err, format!("modhost: cannot open database {shown}\n"));
+        // Not the pool's 10 s acquire timeout.
+        assert!(took < std::time::Duration::from_secs(3), "{url}: {took:?}");
+    }
 }

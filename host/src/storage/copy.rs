@@ -8,17 +8,20 @@
 //! keyed tables are upserted on the target's primary key (or its unique key), tables with
 //! no key (the search index, whose `tsvector` PostgreSQL derives itself) are emptied and
 //! refilled, and identity sequences are moved past every copied number.
+//!
+//! A rerun must never undo what a server did on the target since the last copy (a changed
+//! password rolled back to the source's): the upsert only touches a row whose values
+//! differ, counts those, and the copy is rolled back when any table has one.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use futures_util::TryStreamExt;
-use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow, AnyTypeInfoKind};
+use sqlx::any::{AnyArguments, AnyRow, AnyTypeInfoKind};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Connection, Row, ValueRef};
+use sqlx::{Any, AnyConnection, Row, ValueRef};
 
 use super::locks::{self, WriteLock};
-use super::{Store, CONNECT_TIMEOUT, SQLITE_MIGRATOR};
+use super::{Store, SQLITE_MIGRATOR};
 use crate::config::Database;
 
 /// Rows read from the source and written to the target per `INSERT` statement.
@@ -50,12 +53,21 @@ pub struct TableCopy {
     pub source_rows: i64,
     /// Rows in the target table after the copy.
     pub target_rows: i64,
+    /// Rows already in the target with the source's key but other values (changed on the
+    /// target since an earlier copy): any of them keeps the copy from being committed.
+    pub changed: u64,
 }
 
 impl TableCopy {
     /// Whether source and target hold as many rows.
     pub fn matches(&self) -> bool {
         self.source_rows == self.target_rows
+    }
+
+    /// Whether the copy may be committed for this table: as many rows on both sides and no
+    /// existing target row changed.
+    pub fn agrees(&self) -> bool {
+        self.matches() && self.changed == 0
     }
 }
 
@@ -64,9 +76,16 @@ impl TableCopy {
 pub struct CopyReport {
     /// One entry per copied table, by name.
     pub tables: Vec<TableCopy>,
-    /// Whether the target transaction was committed: only when every count matched.
+    /// Whether the target transaction was committed: only when every table
+    /// [agrees](TableCopy::agrees).
     pub committed: bool,
 }
+
+/// Tables whose rows the target's own migrations put there (`background_updates`: one row
+/// per update, not started): the target differs from the source even before any copy, and
+/// the source's values are the right ones, since they describe the data copied with them.
+/// Their rows are overwritten without counting as [`TableCopy::changed`].
+const SEEDED_BY_MIGRATIONS: [&str; 1] = ["background_updates"];
 
 /// A source column: its name and its declared type's kind (which types its NULLs).
 struct Column {
@@ -84,7 +103,8 @@ struct TargetTable {
 
 /// Copy every table of the SQLite database at `source` into the PostgreSQL database at
 /// `target_url`, in one target transaction, committed only if every table then holds as
-/// many rows in the target as in the source (see [`CopyReport::committed`]).
+/// many rows in the target as in the source and no row already in the target had other
+/// values than the source's (see [`CopyReport::committed`]).
 ///
 /// The source is migrated to this binary's schema first. Errors (a message naming the
 /// database, with the URL's password masked): the source file is missing or has a schema
@@ -108,7 +128,7 @@ pub async fn copy_sqlite_to_postgres(
         ));
     }
     // Before the source is migrated: a wrong URL must not leave it changed for nothing.
-    reach_target(&target_db, target_url).await?;
+    super::reach_postgres(&target_db, target_url).await?;
     let source_store = open_source(&source_db, source).await?;
     let target = Store::open(&target_db).await?;
     let in_source = |e: sqlx::Error| format!("database {}: {e}", source_db.describe());
@@ -125,7 +145,7 @@ pub async fn copy_sqlite_to_postgres(
             .map_err(|e| format!("cannot copy table {table}: {e}"))?;
         tables.push(copy);
     }
-    let committed = tables.iter().all(TableCopy::matches);
+    let committed = tables.iter().all(TableCopy::agrees);
     if committed {
         dst.commit().await.map_err(in_target)?;
     } else {
@@ -134,23 +154,6 @@ pub async fn copy_sqlite_to_postgres(
     // The source was only read: ending its snapshot without a commit changes nothing.
     drop(src);
     Ok(CopyReport { tables, committed })
-}
-
-/// Open one connection to the target and close it: its error says why the server cannot be
-/// reached (refused, unknown host, bad password), where the pool would only time out.
-async fn reach_target(db: &Database, url: &str) -> Result<(), String> {
-    sqlx::any::install_default_drivers();
-    let fail = |e: &dyn std::fmt::Display| format!("cannot open database {}: {e}", db.describe());
-    let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
-    let connect = AnyConnection::connect_with(&options);
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok(conn)) => conn.close().await.map_err(|e| fail(&e)),
-        Ok(Err(e)) => Err(fail(&e)),
-        Err(_) => Err(fail(&format_args!(
-            "no connection within {} s",
-            CONNECT_TIMEOUT.as_secs()
-        ))),
-    }
 }
 
 /// Open the source SQLite file `db` (at `path`, which exists) and migrate it, refusing a
@@ -193,12 +196,14 @@ async fn applied_version(store: &Store) -> Result<i64, sqlx::Error> {
 /// The source's tables, by name: plain and virtual (full-text) tables the migrations made,
 /// without SQLite's own (`sqlite_*`), the full-text index's shadow tables (SQLite keeps them
 /// in step with their virtual table; PostgreSQL has its own index) and sqlx's migration
-/// bookkeeping (each database records its own migrations).
+/// bookkeeping (each database records its own migrations). `health_probe` is left out too:
+/// it holds one timestamp every server start and health check rewrites, nothing to keep, and
+/// copying it would count the target's own rewrite as a row changed there.
 async fn source_tables(src: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT name FROM pragma_table_list WHERE schema = 'main' \
          AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-         AND name <> '_sqlx_migrations' ORDER BY name",
+         AND name NOT IN ('_sqlx_migrations', 'health_probe') ORDER BY name",
     )
     .fetch_all(src)
     .await
@@ -220,23 +225,28 @@ async fn copy_table(
     }
     let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
     let select = format!("SELECT {} FROM {}", names.join(", "), quote(table));
-    let mut copied = 0;
+    let (mut copied, mut changed) = (0, 0);
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     {
         let mut rows = sqlx::query(&select).fetch(&mut *src);
         while let Some(row) = rows.try_next().await? {
             batch.push(row);
             if batch.len() == BATCH_ROWS {
-                copied += write_batch(dst, table, &columns, &target.key, &batch).await?;
+                changed += write_batch(dst, table, &columns, &target.key, &batch).await?;
+                copied += batch.len() as u64;
                 batch.clear();
             }
         }
     }
     if !batch.is_empty() {
-        copied += write_batch(dst, table, &columns, &target.key, &batch).await?;
+        changed += write_batch(dst, table, &columns, &target.key, &batch).await?;
+        copied += batch.len() as u64;
     }
     for column in &target.identities {
         reset_sequence(src, dst, table, column).await?;
+    }
+    if SEEDED_BY_MIGRATIONS.contains(&table) {
+        changed = 0;
     }
     let count = format!("SELECT COUNT(*) FROM {}", quote(table));
     let source_rows = sqlx::query_scalar(&count).fetch_one(&mut *src).await?;
@@ -246,6 +256,7 @@ async fn copy_table(
         copied,
         source_rows,
         target_rows,
+        changed,
     })
 }
 
@@ -309,8 +320,9 @@ async fn target_table(dst: &mut AnyConnection, table: &str) -> Result<TargetTabl
     Ok(TargetTable { key, identities })
 }
 
-/// Insert `rows` into the target's `table` in one statement: on a key conflict the row is
-/// updated to the source's values (or left alone when every column is key).
+/// Insert `rows` into the target's `table` in one statement: on a key conflict a row whose
+/// values differ is updated to the source's (an identical or key-only row is left alone).
+/// Returns how many existing rows were so updated, i.e. differed from the source.
 async fn write_batch(
     dst: &mut AnyConnection,
     table: &str,
@@ -325,38 +337,61 @@ async fn write_batch(
             query = bind_value(query, row, i, column)?;
         }
     }
-    query.execute(dst).await?;
-    Ok(rows.len() as u64)
+    if key.is_empty() {
+        query.execute(dst).await?;
+        return Ok(0);
+    }
+    let updated: i64 = query.fetch_one(dst).await?.try_get(0)?;
+    Ok(updated as u64)
 }
 
-/// `INSERT INTO table (columns) VALUES (…), … [ON CONFLICT (key) DO UPDATE …]` for `rows` rows.
+/// `INSERT INTO table (columns) VALUES (…), …` for `rows` rows. With a `key`, the insert
+/// upserts on it and becomes a query of one number: how many existing rows it updated.
+/// Only rows whose values differ are updated (`IS DISTINCT FROM`, which counts NULLs
+/// equal), and an updated row is told from an inserted one by its `xmax`: PostgreSQL sets
+/// it to the updating transaction on the new row version, leaves it 0 on a fresh row.
 fn insert_sql(table: &str, columns: &[Column], key: &[String], rows: usize) -> String {
     let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
     let width = columns.len();
     let values: Vec<String> = (0..rows)
         .map(|r| format!("({})", super::placeholders(r * width + 1, width)))
         .collect();
-    let mut sql = format!(
-        "INSERT INTO {} ({}) VALUES {}",
+    let insert = format!(
+        "INSERT INTO {} AS existing ({}) VALUES {}",
         quote(table),
         names.join(", "),
         values.join(", ")
     );
-    if !key.is_empty() {
-        let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
-        let updates: Vec<String> = columns
-            .iter()
-            .filter(|c| !key.contains(&c.name))
-            .map(|c| format!("{0} = EXCLUDED.{0}", quote(&c.name)))
-            .collect();
-        let action = if updates.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            format!("DO UPDATE SET {}", updates.join(", "))
-        };
-        sql.push_str(&format!(" ON CONFLICT ({}) {action}", keys.join(", ")));
+    if key.is_empty() {
+        return insert;
     }
-    sql
+    let keys: Vec<String> = key.iter().map(|k| quote(k)).collect();
+    let others: Vec<String> = columns
+        .iter()
+        .filter(|c| !key.contains(&c.name))
+        .map(|c| quote(&c.name))
+        .collect();
+    let action = if others.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let sets: Vec<String> = others
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let old: Vec<String> = others.iter().map(|c| format!("existing.{c}")).collect();
+        let new: Vec<String> = others.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+        format!(
+            "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            sets.join(", "),
+            old.join(", "),
+            new.join(", ")
+        )
+    };
+    format!(
+        "WITH written AS ({insert} ON CONFLICT ({}) {action} RETURNING xmax) \
+         SELECT COUNT(*) FROM written WHERE NOT (xmax = 0)",
+        keys.join(", ")
+    )
 }
 
 /// Bind column `i` of source `row` by the type its value holds (SQLite types values, not
@@ -436,21 +471,24 @@ mod tests {
     }
 
     #[test]
-    fn inserts_upsert_on_the_key_and_skip_key_only_updates() {
+    fn inserts_upsert_on_the_key_and_count_the_rows_they_change() {
         let columns = [column("user_id"), column("room_id"), column("x")];
         assert_eq!(
             insert_sql("t", &columns, &["user_id".into(), "room_id".into()], 2),
-            "INSERT INTO \"t\" (\"user_id\", \"room_id\", \"x\") VALUES ($1, $2, $3), ($4, $5, $6) \
-             ON CONFLICT (\"user_id\", \"room_id\") DO UPDATE SET \"x\" = EXCLUDED.\"x\""
+            "WITH written AS (INSERT INTO \"t\" AS existing (\"user_id\", \"room_id\", \"x\") \
+             VALUES ($1, $2, $3), ($4, $5, $6) ON CONFLICT (\"user_id\", \"room_id\") \
+             DO UPDATE SET \"x\" = EXCLUDED.\"x\" WHERE (existing.\"x\") IS DISTINCT FROM (EXCLUDED.\"x\") \
+             RETURNING xmax) SELECT COUNT(*) FROM written WHERE NOT (xmax = 0)"
         );
         assert_eq!(
             insert_sql("t", &columns[..2], &["user_id".into(), "room_id".into()], 1),
-            "INSERT INTO \"t\" (\"user_id\", \"room_id\") VALUES ($1, $2) \
-             ON CONFLICT (\"user_id\", \"room_id\") DO NOTHING"
+            "WITH written AS (INSERT INTO \"t\" AS existing (\"user_id\", \"room_id\") VALUES ($1, $2) \
+             ON CONFLICT (\"user_id\", \"room_id\") DO NOTHING RETURNING xmax) \
+             SELECT COUNT(*) FROM written WHERE NOT (xmax = 0)"
         );
         assert_eq!(
             insert_sql("event_search", &columns[2..], &[], 1),
-            "INSERT INTO \"event_search\" (\"x\") VALUES ($1)"
+            "INSERT INTO \"event_search\" AS existing (\"x\") VALUES ($1)"
         );
     }
 

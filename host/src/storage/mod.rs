@@ -43,7 +43,7 @@ use std::sync::Once;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 use crate::config::Database;
 
@@ -116,8 +116,7 @@ impl Store {
 
     /// Connect without touching the schema (what `modhost check-config` verifies).
     pub async fn connect(database: &Database) -> Result<Store, String> {
-        static DRIVERS: Once = Once::new();
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        install_drivers();
         let fail = |e: &dyn std::fmt::Display| {
             format!("cannot open database {}: {e}", database.describe())
         };
@@ -131,7 +130,7 @@ impl Store {
                 url,
                 max_connections,
             } => {
-                let options = AnyConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+                let options = reach_postgres(database, url).await?;
                 listen_url = Some(url.as_str().into());
                 let pool = AnyPoolOptions::new()
                     .max_connections(*max_connections)
@@ -151,6 +150,45 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+}
+
+/// Make sqlx's `Any` driver know both backends (once per process).
+fn install_drivers() {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+}
+
+/// Parse the PostgreSQL `url` of `database` and open one connection with it, then close it:
+/// that connection's error says why the server cannot be reached (`Connection refused`, an
+/// unknown host, a wrong password) at once, where a pool would wait its whole acquire
+/// timeout and then only say it timed out. Errors: `cannot open database URL: why`, the
+/// URL's password masked (an unparsable URL's error suggests percent-encoding the
+/// password); a server that does not answer within [`CONNECT_TIMEOUT`].
+pub(crate) async fn reach_postgres(
+    database: &Database,
+    url: &str,
+) -> Result<AnyConnectOptions, String> {
+    install_drivers();
+    let fail =
+        |e: &dyn std::fmt::Display| format!("cannot open database {}: {e}", database.describe());
+    // A password with an unencoded `/`, `?`, `#` or `@` is the likely cause of an unparsable URL.
+    let options = AnyConnectOptions::from_str(url).map_err(|e| {
+        fail(&format_args!(
+            "{e} (percent-encode any /, ?, #, @ or % in the password: / is %2F)"
+        ))
+    })?;
+    let connect = AnyConnection::connect_with(&options);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(conn)) => conn.close().await.map_err(|e| fail(&e))?,
+        Ok(Err(e)) => return Err(fail(&e)),
+        Err(_) => {
+            return Err(fail(&format_args!(
+                "no connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+    }
+    Ok(options)
 }
 
 /// Connection options for the SQLite file at `path` (created if missing): WAL, full
