@@ -298,6 +298,25 @@ fn own_rows_are_counted(from: &str, url: &str, aliases: usize) {
     );
 }
 
+/// A server ran on `url`: copying `from` there is refused outright. Then its health probe
+/// is removed, as if the changes had been made by hand, for the row-by-row check to catch.
+fn served_targets_are_refused(from: &str, url: &str) {
+    let (code, _, err) = migrate(&["--from", from, "--to", url]);
+    assert_eq!(
+        (code, err),
+        (
+            1,
+            format!(
+                "modhost: migrate-db: a modhost server has already run on {url}; migrate-db \
+                 copies only into a database no server has used (create an empty one and copy \
+                 again)\n"
+            )
+        )
+    );
+    let db = url.rsplit('/').next().unwrap();
+    postgres::server().psql(db, "DELETE FROM health_probe");
+}
+
 /// A server on PostgreSQL (database setting `on_pg`, the copy's target `url`) changes
 /// alice's password; copying `from` again must not roll it back: it fails naming `users`
 /// (of which the source holds `users` rows) and writes nothing.
@@ -314,6 +333,7 @@ async fn a_password_changed_on_postgres_is_kept(
     let (status, body) = alice.call("POST", "/account/password", Some(change)).await;
     assert_eq!(status, 200, "{body}");
     drop(s);
+    served_targets_are_refused(from, url);
     let (code, out, err) = migrate(&["--from", from, "--to", url]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(
@@ -403,6 +423,7 @@ async fn a_sqlite_server_comes_out_identical_on_postgresql() {
     drop(s);
 
     // Everything the server did there (the message, the display name, …) stays too.
+    served_targets_are_refused(&from, &url);
     let (code, out, err) = migrate(&["--from", &from, "--to", &url]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(

@@ -75,9 +75,10 @@ impl BodyLimits {
             crate::web::matrix_error(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", message);
         // The body is never read, so the connection cannot carry another request: say so,
         // or a client would reuse it and see it closed under its next request.
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
         Some(response)
     }
 }

@@ -135,6 +135,20 @@ pub async fn copy_sqlite_to_postgres(
     let in_target = |e: sqlx::Error| format!("database {}: {e}", target_db.describe());
     let mut src = source_store.pool.begin().await.map_err(in_source)?;
     let mut dst = target.pool.begin().await.map_err(in_target)?;
+    // A server that opened the target wrote its health probe (never copied): from then on
+    // the target holds changes of its own, which a copy would overwrite or, for deleted
+    // rows, bring back.
+    let served: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM health_probe")
+        .fetch_one(&mut *dst)
+        .await
+        .map_err(in_target)?;
+    if served > 0 {
+        return Err(format!(
+            "a modhost server has already run on {}; migrate-db copies only into a database \
+             no server has used (create an empty one and copy again)",
+            target_db.describe()
+        ));
+    }
     for lock in ALL_LOCKS {
         locks::lock(&mut dst, lock).await.map_err(in_target)?;
     }

@@ -6,7 +6,11 @@
 //! 2. HTTP throughput of the demo web resource vs a native axum route producing the same
 //!    body, both served by one modhost router on 127.0.0.1, rounds interleaved.
 //!
-//! Prints ns/call, requests/s and the ratios. Never run as a timed test.
+//! 3. the same two with the demo module isolated (`isolation: process`) vs in process:
+//!    per-call latency percentiles of `user_may_create_room`, and web resource throughput.
+//!
+//! Prints ns/call, requests/s and the ratios. Never run as a timed test. `BENCH_ONLY=dispatch`
+//! or `BENCH_ONLY=isolation` runs one part.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +58,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("isolation") {
+        isolation_rows(&rt, &dir, &work);
+        return;
+    }
     let server = rt.block_on(async {
         Server::open(Config::load(&config_path).unwrap())
             .await
@@ -179,6 +187,105 @@ fn main() {
     println!(
         "  ratio module/native         : {:10.2}x (target >= 0.9x)",
         mr / nr
+    );
+    drop(client_rt);
+    isolation_rows(&rt, &dir, &work);
+}
+
+/// Serve `config` (a `modules:` list) on a free port; the base URL and the chains.
+fn serve(
+    rt: &tokio::runtime::Runtime,
+    path: &std::path::Path,
+    config: String,
+) -> (String, Arc<modhost::modules::Registry>) {
+    std::fs::write(path, config).unwrap();
+    rt.block_on(async {
+        let server = Server::open(Config::load(path).unwrap()).await.unwrap();
+        let registry = Arc::clone(&server.modules.registry);
+        let app = server.app();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { modhost::web::axum::serve(listener, app).await.unwrap() });
+        std::mem::forget(server);
+        (base, registry)
+    })
+}
+
+/// Per-call latencies (µs) of `calls` sequential `user_may_create_room` dispatches.
+fn latencies(
+    rt: &tokio::runtime::Runtime,
+    registry: &modhost::modules::Registry,
+    calls: usize,
+) -> Vec<f64> {
+    rt.block_on(async {
+        let mut out = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let t = Instant::now();
+            let v = registry
+                .user_may_create_room("@alice:bench.local", r#"{"preset":"private_chat"}"#)
+                .await
+                .unwrap();
+            out.push(t.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(v);
+        }
+        out.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        out
+    })
+}
+
+/// Part 3: the demo module isolated vs in process, both in this run.
+fn isolation_rows(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    work: &modhost_tests::Workdir,
+) {
+    std::env::set_var("MODHOST_MODULE_RUNNER", dir.join("modhost-module-runner"));
+    let config = |isolation: &str| {
+        format!(
+            "server_name: bench.local\nplugins_dir: {}\nmodules:\n  - module: demo\n    isolation: {isolation}\n",
+            dir.display()
+        )
+    };
+    let (here_base, here) = serve(rt, &work.path().join("here.yaml"), config("in_process"));
+    let (iso_base, iso) = serve(rt, &work.path().join("iso.yaml"), config("process"));
+    let calls: usize = env_or("BENCH_ISOLATED_CALLS", 20_000);
+    let pct = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    let _ = (latencies(rt, &here, 1000), latencies(rt, &iso, 1000)); // warm-up
+    let (h, i) = (latencies(rt, &here, calls), latencies(rt, &iso, calls));
+    println!("user_may_create_room through the demo module, {calls} sequential calls (µs)");
+    println!(
+        "  in process : p50 {:8.2}  p99 {:8.2}",
+        pct(&h, 0.5),
+        pct(&h, 0.99)
+    );
+    println!(
+        "  isolated   : p50 {:8.2}  p99 {:8.2}  (targets: p50 <= 100, p99 <= 1000)",
+        pct(&i, 0.5),
+        pct(&i, 0.99)
+    );
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let secs: u64 = env_or("BENCH_HTTP_SECONDS", 3);
+    let (mut here_rps, mut iso_rps) = (Vec::new(), Vec::new());
+    for round in 0..4 {
+        for (rps, base) in [(&mut here_rps, &here_base), (&mut iso_rps, &iso_base)] {
+            let url = format!("{base}/_synapse/client/demo/hello?name=world");
+            let r = client_rt.block_on(load(url, 32, Duration::from_secs(secs)));
+            if round > 0 {
+                rps.push(r);
+            }
+        }
+    }
+    let (hr, ir) = (median(here_rps), median(iso_rps));
+    println!("http GET demo hello (32 connections, {secs}s rounds, median req/s)");
+    println!("  in process : {hr:10.0} req/s");
+    println!("  isolated   : {ir:10.0} req/s");
+    println!(
+        "  ratio isolated/in process : {:6.2}x (target >= 0.5x)",
+        ir / hr
     );
 }
 
