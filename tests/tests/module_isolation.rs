@@ -256,3 +256,30 @@ async fn the_admin_api_shows_the_runner_and_its_restarts() {
     );
     assert_eq!(after["process"]["failed"], Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_that_registers_otherwise_after_a_restart_stays_down() {
+    let w = Workdir::new();
+    let marker = w.path().join("vary");
+    let s = server(
+        &w,
+        &format!("exit, vary_file: \"{}\"", marker.display()),
+        "",
+    );
+    let (alice, crashy) = (register(&s, "alice").await, register(&s, "crashy").await);
+    assert!(module_pid(&s).await.is_some());
+    std::fs::write(&marker, "").unwrap();
+    assert_eq!(create_room(&s, &crashy).await.0, 500);
+    let log = s.wait_for_log("isolated module stays down");
+    assert!(
+        log.contains(
+            "isolated module stays down: it registered other callbacks or web resources than at its first start"
+        ),
+        "{log}"
+    );
+    // Down for good: its calls fail at once, with its failure policy.
+    let started = Instant::now();
+    assert_eq!(create_room(&s, &alice).await.0, 500);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(module_pid(&s).await, None);
+}
