@@ -21,13 +21,15 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RSlice};
 use async_ffi::{FfiFuture, FutureExt as _};
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use plugin_sdk::ffi::{
     CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiRequest, FfiResponse, FfiValue,
     HostApi, WebHandler, WebHandler_TO,
 };
+use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use super::protocol::{self, Error, Info, Response, ToHost, ToRunner, Value};
 use crate::modules::host_api::ModuleHost;
@@ -124,9 +126,13 @@ enum Answer {
     Down(String),
 }
 
+/// The writing half of a runner connection, shared by the tasks that send on it: each
+/// writes its own frame (no hand-off to a writer task, which would cost a wake-up per call).
+type Sink = Arc<tokio::sync::Mutex<SplitSink<Framed<UnixStream, LengthDelimitedCodec>, Bytes>>>;
+
 /// The current runner connection.
 struct Conn {
-    frames: mpsc::UnboundedSender<Bytes>,
+    sink: Sink,
     generation: u64,
     /// The constructor returned: calls may go.
     ready: bool,
@@ -237,7 +243,7 @@ impl Link {
         let Some(mut control) = lock(&self.control).take() else {
             return Err(module_error("the module runner is not configured".into()));
         };
-        self.send(&ToRunner::Start, false)?;
+        self.send(&ToRunner::Start, false).await?;
         let (registrations, result) = self.collect(&mut control).await;
         let (mut callbacks, mut web) = (0u32, 0u32);
         for r in &registrations {
@@ -372,19 +378,11 @@ impl Link {
                 ));
             }
         };
-        let (mut sink, mut frames) = Framed::new(stream, protocol::codec()).split();
-        let (tx, mut outgoing) = mpsc::unbounded_channel::<Bytes>();
-        tokio::spawn(async move {
-            while let Some(bytes) = outgoing.recv().await {
-                if sink.send(bytes).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
         let (control_tx, control) = mpsc::unbounded_channel();
         lock(&self.status).pid = child.id().unwrap_or(0);
         *lock(&self.conn) = Some(Conn {
-            frames: tx,
+            sink: Arc::new(tokio::sync::Mutex::new(sink)),
             generation,
             ready: false,
             started: Instant::now(),
@@ -402,6 +400,7 @@ impl Link {
             link.died(generation, status);
         });
         self.send(&self.configure_frame(), false)
+            .await
             .map_err(|e| e.message.into_string())?;
         Ok(control)
     }
@@ -417,17 +416,16 @@ impl Link {
         }
     }
 
-    /// Send `frame` to the runner (only once it is ready, unless `any` says otherwise).
-    fn send(&self, frame: &ToRunner, ready_only: bool) -> Result<(), FfiError> {
+    /// Send `frame` to the runner (with `ready_only`, only once its constructor returned).
+    /// Errors: the runner is down.
+    async fn send(&self, frame: &ToRunner, ready_only: bool) -> Result<(), FfiError> {
         let bytes = protocol::encode(frame).map_err(|e| module_error(e.to_string()))?;
-        let conn = lock(&self.conn);
-        match conn.as_ref() {
-            Some(c) if c.ready || !ready_only => c
-                .frames
-                .send(bytes)
-                .map_err(|_| module_error(self.down_message())),
-            _ => Err(module_error(self.down_message())),
-        }
+        let sink = match lock(&self.conn).as_ref() {
+            Some(c) if c.ready || !ready_only => Arc::clone(&c.sink),
+            _ => return Err(module_error(self.down_message())),
+        };
+        let sent = sink.lock().await.send(bytes).await;
+        sent.map_err(|_| module_error(self.down_message()))
     }
 
     fn down_message(&self) -> String {
@@ -448,7 +446,7 @@ impl Link {
                 let link = Arc::clone(self);
                 tokio::spawn(async move {
                     let result = link.host_call(&method, args).await;
-                    let _ = link.send(&ToRunner::HostReply { id, result }, false);
+                    let _ = link.send(&ToRunner::HostReply { id, result }, false).await;
                 });
             }
             ToHost::Log {
@@ -506,7 +504,7 @@ impl Link {
         lock(&self.pending).insert(id, tx);
         // Forget the waiter however this ends (a call abandoned at its time limit included).
         let _forget = Forget { link: self, id };
-        self.send(&make(id), true)?;
+        self.send(&make(id), true).await?;
         rx.await.map_err(|_| module_error(self.down_message()))
     }
 
@@ -570,8 +568,11 @@ impl Link {
                 Err((true, reason)) => {
                     tracing::error!(module = %self.spec.name, "isolated module stays down: {reason}");
                     lock(&self.status).failed = Some(reason);
-                    if let Some(conn) = lock(&self.conn).take() {
-                        drop(conn); // closing the socket ends the runner
+                    lock(&self.conn).take();
+                    // Its constructor ran: the runner must not keep running unused.
+                    let pid = std::mem::take(&mut lock(&self.status).pid);
+                    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                     }
                     return;
                 }
@@ -603,6 +604,7 @@ impl Link {
             }
         }
         self.send(&ToRunner::Start, false)
+            .await
             .map_err(|e| (false, e.message.into_string()))?;
         let (registrations, result) = self.collect(&mut control).await;
         result.map_err(|e| (false, format!("its constructor failed: {}", e.message)))?;

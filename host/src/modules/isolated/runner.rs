@@ -13,13 +13,15 @@ use std::time::Duration;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RBox, RDuration, RResult, RSlice, RStr, RString};
 use async_ffi::{FfiFuture, FutureExt as _};
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use plugin_sdk::ffi::{
     CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, HostApi_TO, WebHandler_TO,
 };
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use super::protocol::{self, Error, Info, ToHost, ToRunner, Value};
 
@@ -57,6 +59,25 @@ struct Registered {
     web: Vec<Arc<WebHandler_TO<RBox<()>>>>,
 }
 
+/// The writing half of the connection to the server.
+type Sink = Arc<tokio::sync::Mutex<SplitSink<Framed<UnixStream, LengthDelimitedCodec>, Bytes>>>;
+
+/// Write one frame to the server. Errors: the server went away.
+async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
+    let bytes = protocol::encode(frame)?;
+    sink.lock().await.send(bytes).await
+}
+
+/// Run `task` (a call's work and answer) now as far as it goes without waiting, and on a
+/// task of its own only if it must wait: most callbacks answer at once, and a spawn would
+/// cost a wake-up.
+async fn run_soon(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    let mut task = Box::pin(task);
+    if futures_util::poll!(task.as_mut()).is_pending() {
+        tokio::spawn(task);
+    }
+}
+
 /// Where the answer to one of the module's host calls goes.
 type HostCallWaiter = oneshot::Sender<Result<Value, Error>>;
 
@@ -67,6 +88,7 @@ struct RunnerHost {
     host_sdk_version: Arc<str>,
     log_level: u8,
     out: mpsc::UnboundedSender<ToHost>,
+    sink: Sink,
     registered: Arc<Mutex<Registered>>,
     host_calls: Arc<Mutex<HashMap<u64, HostCallWaiter>>>,
     next_id: Arc<AtomicU64>,
@@ -77,14 +99,15 @@ async fn serve(path: &str) -> Result<(), String> {
     let stream = UnixStream::connect(path)
         .await
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
-    let (mut sink, mut frames) = Framed::new(stream, protocol::codec()).split();
+    let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
+    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
+    // Registrations, logs and host calls keep their order through one queue; answers to
+    // calls are written by the task that has them (see `handle_frame`).
     let (out, mut outgoing) = mpsc::unbounded_channel::<ToHost>();
+    let queued = Arc::clone(&sink);
     tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
-            let Ok(bytes) = protocol::encode(&frame) else {
-                continue;
-            };
-            if sink.send(bytes).await.is_err() {
+            if write(&queued, &frame).await.is_err() {
                 break;
             }
         }
@@ -109,6 +132,7 @@ async fn serve(path: &str) -> Result<(), String> {
         host_sdk_version: host_sdk_version.into(),
         log_level,
         out: out.clone(),
+        sink,
         registered: Arc::default(),
         host_calls: Arc::default(),
         next_id: Arc::default(),
@@ -137,7 +161,7 @@ async fn serve(path: &str) -> Result<(), String> {
     };
     while let Some(Ok(bytes)) = frames.next().await {
         match protocol::decode::<ToRunner>(&bytes) {
-            Ok(frame) => handle_frame(&host, &loaded, handle, frame),
+            Ok(frame) => handle_frame(&host, &loaded, handle, frame).await,
             Err(e) => return Err(format!("a frame from the server did not decode: {e}")),
         }
     }
@@ -167,7 +191,7 @@ fn configure(
 }
 
 /// Act on one frame from the server.
-fn handle_frame(
+async fn handle_frame(
     host: &RunnerHost,
     loaded: &crate::loader::LoadedLibrary,
     handle: u64,
@@ -191,14 +215,15 @@ fn handle_frame(
                 .callbacks
                 .get(callback as usize)
                 .cloned();
-            let out = host.out.clone();
-            tokio::spawn(async move {
+            let sink = Arc::clone(&host.sink);
+            run_soon(async move {
                 let result = match callback {
                     Some(callback) => call(&callback, args).await,
                     None => Err(unknown("callback")),
                 };
-                let _ = out.send(ToHost::Reply { id, result });
-            });
+                let _ = write(&sink, &ToHost::Reply { id, result }).await;
+            })
+            .await;
         }
         ToRunner::Web {
             id,
@@ -212,8 +237,8 @@ fn handle_frame(
                 .web
                 .get(handler as usize)
                 .cloned();
-            let out = host.out.clone();
-            tokio::spawn(async move {
+            let sink = Arc::clone(&host.sink);
+            run_soon(async move {
                 let result = match handler {
                     Some(h) => match h.handle(request.into()).await {
                         RResult::ROk(r) => Ok(r.into()),
@@ -221,8 +246,9 @@ fn handle_frame(
                     },
                     None => Err(unknown("web resource")),
                 };
-                let _ = out.send(ToHost::WebReply { id, result });
-            });
+                let _ = write(&sink, &ToHost::WebReply { id, result }).await;
+            })
+            .await;
         }
         ToRunner::HostReply { id, result } => {
             let waiter = host
