@@ -365,10 +365,11 @@ impl Link {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", runner.display()))?;
-        let accepted = tokio::time::timeout(CONNECT_TIMEOUT, listener.accept()).await;
+        let pid = child.id().unwrap_or(0);
+        let accepted = tokio::time::timeout(CONNECT_TIMEOUT, accept_runner(&listener, pid)).await;
         let _ = std::fs::remove_file(&socket);
         let stream = match accepted {
-            Ok(Ok((stream, _))) => stream,
+            Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(format!("the module runner did not connect: {e}")),
             Err(_) => {
                 let _ = child.start_kill();
@@ -619,6 +620,27 @@ impl Link {
     }
 }
 
+/// Accept the runner's connection on `listener`: the one from process `pid` (the kernel
+/// says who connected), so another local process that finds the socket first cannot pose
+/// as the module and reach the module API. Others are closed, with a warning.
+async fn accept_runner(
+    listener: &tokio::net::UnixListener,
+    pid: u32,
+) -> std::io::Result<UnixStream> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let peer = stream.peer_cred().ok().and_then(|c| c.pid());
+        if peer == Some(pid as i32) {
+            return Ok(stream);
+        }
+        tracing::warn!(
+            ?peer,
+            runner = pid,
+            "refused a connection to a module runner socket from another process"
+        );
+    }
+}
+
 /// Removes a request's waiter when the request ends.
 struct Forget<'a> {
     link: &'a Link,
@@ -691,5 +713,36 @@ impl WebHandler for ProxyWeb {
             }
         }
         .into_ffi()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_runner_process_is_accepted() {
+        let dir = std::env::temp_dir().join(format!("modhost-accept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runner.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // An impostor (this process) connects first; the "runner" is a child process.
+        let _impostor = UnixStream::connect(&path).await.unwrap();
+        let script = "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(5)";
+        let mut runner = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&path)
+            .spawn()
+            .unwrap();
+        let accepted = tokio::time::timeout(CONNECT_TIMEOUT, accept_runner(&listener, runner.id()))
+            .await
+            .expect("accepted in time")
+            .unwrap();
+        let peer = accepted.peer_cred().unwrap().pid();
+        let _ = runner.kill();
+        let _ = runner.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(peer, Some(runner.id() as i32));
     }
 }
