@@ -48,8 +48,8 @@ pub fn build_dir() -> &'static Path {
     })
 }
 
-/// Whether this test binary runs every module with `isolation: process`: its name starts
-/// with `iso_`, or `MODHOST_TEST_ISOLATION=process`.
+/// Whether this test binary runs every module with `isolation: process` and `sandbox:
+/// strict`: its name starts with `iso_`, or `MODHOST_TEST_ISOLATION=process`.
 pub fn isolated_modules() -> bool {
     static ISOLATED: OnceLock<bool> = OnceLock::new();
     *ISOLATED.get_or_init(|| {
@@ -65,7 +65,7 @@ pub fn isolated_modules() -> bool {
     })
 }
 
-/// `rest` with `isolation: process` added to each `- module:` entry (see
+/// `rest` with `isolation: process` and `sandbox: strict` added to each `- module:` entry (see
 /// [`isolated_modules`]); unchanged when it sets `isolation:` itself.
 fn with_isolation(rest: &str) -> String {
     if !isolated_modules() || rest.contains("isolation:") {
@@ -80,7 +80,8 @@ fn with_isolation(rest: &str) -> String {
             if !line.ends_with('\n') {
                 out.push('\n');
             }
-            out.push_str(&format!("{}isolation: process\n", " ".repeat(indent)));
+            let pad = " ".repeat(indent);
+            out.push_str(&format!("{pad}isolation: process\n{pad}sandbox: strict\n"));
         }
     }
     out

@@ -1,5 +1,6 @@
-//! The `sample_domain_rules` suite with every module in a runner process of its own (`isolation: process`,
-//! added to each module entry by the harness because this binary's name starts with `iso_`).
+//! The `sample_domain_rules` suite with every module in a sandboxed runner process of its own
+//! (`isolation: process` and `sandbox: strict`, added to each module entry by the harness
+//! because this binary's name starts with `iso_`).
 
 #[path = "sample_domain_rules.rs"]
 mod suite;

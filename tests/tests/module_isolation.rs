@@ -178,6 +178,14 @@ fn limits_need_process_isolation_and_bad_values_are_named() {
             "modules[0].memory_limit_mb: needs `isolation: process` (a module in the server's process cannot be held to it)",
         ),
         (
+            "    sandbox: strict\n",
+            "modules[0].sandbox: needs `isolation: process` (a module in the server's process cannot be held to it)",
+        ),
+        (
+            "    isolation: process\n    sandbox: loose\n",
+            "modules[0].sandbox: expected strict or none (the default)",
+        ),
+        (
             "    isolation: process\n    max_concurrent_calls: 0\n",
             "modules[0].max_concurrent_calls: expected a number from 1 to 100000",
         ),
@@ -282,4 +290,53 @@ async fn a_module_that_registers_otherwise_after_a_restart_stays_down() {
     assert_eq!(create_room(&s, &alice).await.0, 500);
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(module_pid(&s).await, None);
+}
+
+/// What the crasher's escape attempts gave on `s`: writing `outside`, writing in its own
+/// folder, connecting to the server's own port.
+async fn escape(s: &ServerProcess, outside: &std::path::Path) -> Value {
+    let port = s.base.rsplit(':').next().unwrap();
+    let url = format!(
+        "{}/_synapse/client/crasher/escape?outside={}&port={port}",
+        s.base,
+        outside.display()
+    );
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_strict_sandbox_keeps_files_in_the_modules_folder_and_denies_sockets() {
+    let w = Workdir::new();
+    let outside = w.path().join("escaped.txt");
+    let s = server(&w, "exit", "    sandbox: strict\n");
+    let got = escape(&s, &outside).await;
+    assert_eq!(
+        got["outside"], "error: Permission denied (os error 13)",
+        "{got}"
+    );
+    assert_eq!(
+        got["socket"], "error: Permission denied (os error 13)",
+        "{got}"
+    );
+    assert_eq!(got["inside"], "ok", "{got}");
+    assert!(!outside.exists());
+    let inside = w.path().join("data/module-files/crasher/inside.txt");
+    assert!(
+        inside.exists(),
+        "written in its own folder: {}",
+        inside.display()
+    );
+    assert!(s.log().contains("sandbox"), "{}", s.log());
+
+    // The same module without the sandbox can do all three.
+    let w = Workdir::new();
+    let s = server(&w, "exit", "");
+    let got = escape(&s, &outside).await;
+    assert_eq!(
+        (&got["outside"], &got["socket"], &got["inside"]),
+        (&json!("ok"), &json!("ok"), &json!("ok")),
+        "{got}"
+    );
 }

@@ -56,6 +56,8 @@ pub enum Isolation {
         /// `max_concurrent_calls:`: calls in flight at once; more wait their turn (within
         /// the callback time limit).
         max_concurrent_calls: Option<u32>,
+        /// `sandbox: strict`: files written only in the module's own folder, no sockets.
+        sandbox: bool,
     },
 }
 
@@ -68,7 +70,7 @@ impl ModuleEntry {
 
 const KEYS: &str =
     "a module entry has `module:`, `config:` and optional `sha256:`, `timeout_ms:`, \
-     `on_failure:`, `isolation:`, `memory_limit_mb:`, `max_concurrent_calls:`";
+     `on_failure:`, `isolation:`, `memory_limit_mb:`, `max_concurrent_calls:`, `sandbox:`";
 
 /// Read the `modules:` list `raw` of `text` (the contents of `file`): the valid entries, in
 /// order, with every problem of the others pushed onto `errors` (each at `modules[i]` or
@@ -148,6 +150,7 @@ struct Draft {
     process: bool,
     memory_limit_mb: Option<u64>,
     max_concurrent_calls: Option<u32>,
+    sandbox: bool,
 }
 
 impl Default for Draft {
@@ -161,6 +164,7 @@ impl Default for Draft {
             process: false,
             memory_limit_mb: None,
             max_concurrent_calls: None,
+            sandbox: false,
         }
     }
 }
@@ -173,11 +177,13 @@ impl Draft {
             return Some(Isolation::Process {
                 memory_limit_mb: self.memory_limit_mb,
                 max_concurrent_calls: self.max_concurrent_calls,
+                sandbox: self.sandbox,
             });
         }
         let limit = [
             ("memory_limit_mb", self.memory_limit_mb.is_some()),
             ("max_concurrent_calls", self.max_concurrent_calls.is_some()),
+            ("sandbox", self.sandbox),
         ];
         if let Some((key, _)) = limit.iter().find(|(_, set)| *set) {
             let message = "needs `isolation: process` (a module in the server's process cannot be held to it)";
@@ -224,6 +230,11 @@ impl Draft {
                     _ => return Err("expected in_process (the default) or process".into()),
                 }
             }
+            "sandbox" => match value.as_str() {
+                Some("strict") => self.sandbox = true,
+                Some("none") => self.sandbox = false,
+                _ => return Err("expected strict or none (the default)".into()),
+            },
             "memory_limit_mb" => match value.as_u64() {
                 Some(mb) if mb >= 64 => self.memory_limit_mb = Some(mb),
                 _ => return Err("expected a number of MiB, at least 64".into()),

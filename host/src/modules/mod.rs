@@ -280,6 +280,24 @@ fn open_here(path: &std::path::Path, json: &str) -> Result<(Info, Kind), FfiErro
     }
 }
 
+/// The folder of module `name`'s own files (`module-files/<name>` beside `loaded-modules/`),
+/// made if missing, readable by the server's user only.
+fn files_dir(config: &Config, name: &str) -> Result<PathBuf, FfiError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let copies = private_copy::folder(config);
+    let dir = copies
+        .parent()
+        .unwrap_or(&copies)
+        .join("module-files")
+        .join(name);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| FfiError::new(LOAD_FAILED, format!("cannot make {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
 /// Start a runner process for `entry` that loads the library at `path` and parses `json`.
 async fn open_isolated(
     config: &Config,
@@ -291,6 +309,7 @@ async fn open_isolated(
     let Isolation::Process {
         memory_limit_mb,
         max_concurrent_calls,
+        sandbox,
     } = entry.isolation
     else {
         unreachable!("only isolated entries come here");
@@ -303,6 +322,8 @@ async fn open_isolated(
         memory_limit_mb,
         max_concurrent_calls,
         log_level: host_api::max_log_level(),
+        files_dir: files_dir(config, name)?,
+        sandbox,
     };
     let (link, info) = isolated::link::Link::configure(spec)
         .await

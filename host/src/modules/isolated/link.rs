@@ -57,6 +57,11 @@ pub struct Spec {
     pub max_concurrent_calls: Option<u32>,
     /// The most verbose module log level the server emits (1 error … 5 trace).
     pub log_level: u8,
+    /// The module's own folder: the runner's working directory, and with `sandbox: strict`
+    /// the only place it may create or write files.
+    pub files_dir: std::path::PathBuf,
+    /// `sandbox: strict`.
+    pub sandbox: bool,
 }
 
 /// What is known about the runner, for the admin API.
@@ -359,8 +364,12 @@ impl Link {
         let listener = tokio::net::UnixListener::bind(&socket)
             .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
         let runner = runner_path();
-        let mut child = tokio::process::Command::new(&runner)
-            .arg(&socket)
+        let mut command = tokio::process::Command::new(&runner);
+        command.arg(&socket).current_dir(&self.spec.files_dir);
+        if self.spec.sandbox {
+            command.arg("--sandbox").arg(&self.spec.files_dir);
+        }
+        let mut child = command
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()

@@ -7,3 +7,4 @@
 pub mod link;
 pub mod protocol;
 pub mod runner;
+pub mod sandbox;

@@ -29,9 +29,20 @@ use super::protocol::{self, Error, Info, ToHost, ToRunner, Value};
 /// never crosses the ABI).
 pub const LOAD_FAILED: u32 = 0;
 
-/// Run the runner: connect to the server at the socket `path` and serve until it closes.
-/// Returns the process exit code.
-pub fn main(path: &str) -> i32 {
+/// Run the runner: connect to the server at the socket `path` and serve until it closes;
+/// with `sandbox`, confined to that folder first (see [`super::sandbox`]). Returns the
+/// process exit code.
+pub fn main(path: &str, sandbox: Option<&std::path::Path>) -> i32 {
+    if let Some(dir) = sandbox {
+        // Before any thread exists: Landlock binds only the threads made after it.
+        match super::sandbox::restrict_files(dir) {
+            Ok(status) => eprintln!("modhost-module-runner: sandbox {}: {status}", dir.display()),
+            Err(e) => {
+                eprintln!("modhost-module-runner: {e}");
+                return 1;
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -43,7 +54,7 @@ pub fn main(path: &str) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(path)) {
+    match runtime.block_on(serve(path, sandbox.is_some())) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("modhost-module-runner: {e}");
@@ -95,10 +106,14 @@ struct RunnerHost {
     runtime: tokio::runtime::Handle,
 }
 
-async fn serve(path: &str) -> Result<(), String> {
+async fn serve(path: &str, sandboxed: bool) -> Result<(), String> {
     let stream = UnixStream::connect(path)
         .await
         .map_err(|e| format!("cannot connect to {path}: {e}"))?;
+    if sandboxed {
+        // Connected: from here on no thread of this process opens a socket.
+        super::sandbox::deny_sockets()?;
+    }
     let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
     let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
     // Registrations, logs and host calls keep their order through one queue; answers to
