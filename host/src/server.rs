@@ -140,6 +140,12 @@ impl Server {
         }
         // The sync notifier's own series follow the HTTP and module ones on the page.
         let (sync_state, leader_state) = (self.state.clone(), self.state.clone());
+        let isolated: Vec<_> = self
+            .modules
+            .modules
+            .iter()
+            .filter_map(|m| Some((Arc::clone(&m.name), Arc::clone(m.process.as_ref()?))))
+            .collect();
         let scraped = crate::metrics::Scraped {
             gauges: Arc::new(move || {
                 leader_state
@@ -148,10 +154,11 @@ impl Server {
                     .collect()
             }),
             text: Arc::new(move || {
-                sync_state
+                let sync = sync_state
                     .as_ref()
                     .map(|state| state.notifier.render_metrics())
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                sync + &crate::modules::isolated::link::render_metrics(&isolated)
             }),
         };
         app = crate::metrics::instrument(app, registry, scraped);

@@ -246,6 +246,7 @@ async fn the_admin_api_shows_the_runner_and_its_restarts() {
     assert_eq!(before["isolation"], "process", "{before}");
     assert_eq!(before["process"]["pid"], pid);
     assert_eq!(before["process"]["restarts"], 0);
+    assert_eq!(before["process"]["exits"], 0);
     assert_eq!(before["process"]["last_exit"], Value::Null);
     assert!(
         before["process"]["rss_bytes"].as_u64().unwrap() > 1 << 20,
@@ -263,6 +264,26 @@ async fn the_admin_api_shows_the_runner_and_its_restarts() {
         "killed by signal 11 (SIGSEGV)"
     );
     assert_eq!(after["process"]["failed"], Value::Null);
+
+    // The metrics page has the same, per module.
+    let page = reqwest::get(format!("{}/_modhost/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = |name: &str| -> u64 {
+        let prefix = format!("{name}{{module=\"crasher\"}} ");
+        page.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {name} in:\n{page}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(series("modhost_module_process_up"), 1);
+    assert_eq!(series("modhost_module_process_exits_total"), 1);
+    assert_eq!(series("modhost_module_process_restarts_total"), 1);
+    assert!(series("modhost_module_process_rss_bytes") > 1 << 20);
 }
 
 #[tokio::test(flavor = "multi_thread")]
