@@ -8,3 +8,4 @@ pub mod link;
 pub mod protocol;
 pub mod runner;
 pub mod sandbox;
+pub mod status;
