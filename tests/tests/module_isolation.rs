@@ -361,3 +361,29 @@ async fn a_strict_sandbox_keeps_files_in_the_modules_folder_and_denies_sockets()
         "{got}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_concurrent_calls_makes_further_calls_wait_their_turn() {
+    let w = Workdir::new();
+    let s = server(
+        &w,
+        "sleep",
+        "    timeout_ms: 600\n    max_concurrent_calls: 1\n",
+    );
+    let (alice, crashy) = (register(&s, "alice").await, register(&s, "crashy").await);
+    // The one slot is taken by a call that never answers (until its time limit drops it).
+    let base = s.base.clone();
+    let stuck = tokio::spawn(async move {
+        client_call(&base, "POST", "/createRoom", Some(&crashy), Some(json!({}))).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let (status, body) = create_room(&s, &alice).await;
+    let waited = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        waited >= Duration::from_millis(300),
+        "alice's call did not wait for the slot: {waited:?}"
+    );
+    assert_eq!(stuck.await.unwrap().0, 500, "the stuck call timed out");
+}
