@@ -57,7 +57,7 @@ async fn back_in_a_new_process(s: &ServerProcess, old: u64) -> u64 {
 
 /// Crash the module in `mode`: the crashing call fails with the default policy's 500, the
 /// server stays up, the log names the death, and the module serves again afterwards.
-async fn crash_and_recover(mode: &str, extra: &str, death: &str) {
+async fn crash_and_recover(mode: &str, extra: &str, death: &str) -> String {
     let w = Workdir::new();
     let s = server(&w, mode, extra);
     let (alice, crashy) = (register(&s, "alice").await, register(&s, "crashy").await);
@@ -90,6 +90,7 @@ async fn crash_and_recover(mode: &str, extra: &str, death: &str) {
         200,
         "served again after the restart"
     );
+    s.log()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -116,12 +117,14 @@ async fn a_stack_overflow_kills_only_the_runner() {
 #[tokio::test(flavor = "multi_thread")]
 async fn running_out_of_the_memory_limit_kills_only_the_runner() {
     // An allocation the address-space limit refuses aborts the process.
-    crash_and_recover(
+    let log = crash_and_recover(
         "alloc",
         "    memory_limit_mb: 512\n",
         "killed by signal 6 (SIGABRT)",
     )
     .await;
+    // The runner's own last words reach the log, as the module's.
+    assert!(log.contains("module runner: memory allocation of"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,7 +194,7 @@ fn limits_need_process_isolation_and_bad_values_are_named() {
         ),
         (
             "    isolation: process\n    memory_limit_mb: 10\n",
-            "modules[0].memory_limit_mb: expected a number of MiB, at least 64",
+            "modules[0].memory_limit_mb: expected a number of MiB from 256 to 16777216",
         ),
     ];
     for (extra, expected) in cases {
@@ -386,4 +389,19 @@ async fn max_concurrent_calls_makes_further_calls_wait_their_turn() {
         "alice's call did not wait for the slot: {waited:?}"
     );
     assert_eq!(stuck.await.unwrap().0, 500, "the stuck call timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_that_block_their_thread_run_side_by_side() {
+    let w = Workdir::new();
+    let s = server(&w, "block", "");
+    let (a, b) = (register(&s, "crash_a").await, register(&s, "crash_b").await);
+    let started = Instant::now();
+    let (ra, rb) = tokio::join!(create_room(&s, &a), create_room(&s, &b));
+    let took = started.elapsed();
+    assert_eq!((ra.0, rb.0), (200, 200));
+    assert!(
+        took < Duration::from_millis(1900),
+        "two 1 s calls took {took:?}: run one after the other"
+    );
 }

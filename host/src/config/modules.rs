@@ -235,9 +235,11 @@ impl Draft {
                 Some("none") => self.sandbox = false,
                 _ => return Err("expected strict or none (the default)".into()),
             },
+            // The runtime and C library reserve address space they never touch: below 256 MiB
+            // even a small module fails to map. At most 16 TiB.
             "memory_limit_mb" => match value.as_u64() {
-                Some(mb) if mb >= 64 => self.memory_limit_mb = Some(mb),
-                _ => return Err("expected a number of MiB, at least 64".into()),
+                Some(mb) if (256..=1 << 24).contains(&mb) => self.memory_limit_mb = Some(mb),
+                _ => return Err("expected a number of MiB from 256 to 16777216".into()),
             },
             "max_concurrent_calls" => match value.as_u64() {
                 Some(n) if n > 0 && n <= 100_000 => self.max_concurrent_calls = Some(n as u32),

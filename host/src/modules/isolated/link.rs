@@ -317,17 +317,18 @@ impl Link {
         generation: u64,
     ) -> Result<mpsc::UnboundedReceiver<ToHost>, String> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let socket = std::env::temp_dir().join(format!(
-            "modhost-{}-{}.sock",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_file(&socket);
+        let socket = socket_dir()?.join(format!("{}.sock", NEXT.fetch_add(1, Ordering::Relaxed)));
         let listener = tokio::net::UnixListener::bind(&socket)
             .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
         let runner = runner_path();
         let mut command = tokio::process::Command::new(&runner);
-        command.arg(&socket).current_dir(&self.spec.files_dir);
+        command
+            .arg(&socket)
+            .current_dir(&self.spec.files_dir)
+            .stdout(std::process::Stdio::null())
+            // Its stderr reaches the log as records of the module, never the server's own
+            // stream (where a module could forge lines).
+            .stderr(std::process::Stdio::piped());
         if self.spec.sandbox {
             command.arg("--sandbox").arg(&self.spec.files_dir);
         }
@@ -337,6 +338,9 @@ impl Link {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", runner.display()))?;
         let pid = child.id().unwrap_or(0);
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward_stderr(Arc::clone(&self.spec.name), stderr));
+        }
         let accepted = tokio::time::timeout(CONNECT_TIMEOUT, accept_runner(&listener, pid)).await;
         let _ = std::fs::remove_file(&socket);
         let stream = match accepted {
@@ -384,7 +388,10 @@ impl Link {
             server_name: self.spec.server_name.clone(),
             host_sdk_version: plugin_sdk::ffi::SDK_VERSION.into(),
             log_level: self.spec.log_level,
-            memory_limit_bytes: self.spec.memory_limit_mb.map(|mb| mb << 20),
+            memory_limit_bytes: self
+                .spec
+                .memory_limit_mb
+                .map(|mb| mb.saturating_mul(1 << 20)),
         }
     }
 
@@ -397,7 +404,7 @@ impl Link {
             _ => return Err(module_error(self.down_message())),
         };
         let sent = sink.lock().await.send(bytes).await;
-        sent.map_err(|_| module_error(self.down_message()))
+        sent.map_err(|e| module_error(format!("cannot send to the module process: {e}")))
     }
 
     fn down_message(&self) -> String {
@@ -587,6 +594,38 @@ impl Link {
         }
         self.mark_ready();
         Ok(())
+    }
+}
+
+/// A folder for this server's runner sockets, made once with a random name and mode 0700
+/// (so no other local user can take or block a socket's name). Errors: it cannot be made.
+fn socket_dir() -> Result<PathBuf, String> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let name = format!(
+            "modhost-{}-{}",
+            std::process::id(),
+            crate::service::session::random_string(12)
+        );
+        let dir = std::env::temp_dir().join(name);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map(|()| dir.clone())
+            .map_err(|e| format!("cannot make {}: {e}", dir.display()))
+    })
+    .clone()
+}
+
+/// Log each line the runner of `module` writes to its stderr (a panic message, a failed
+/// allocation), at warn level, as the module's.
+async fn forward_stderr(module: Arc<str>, stderr: tokio::process::ChildStderr) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line: String = line.chars().take(4096).collect();
+        tracing::warn!(module = %module, "module runner: {line}");
     }
 }
 

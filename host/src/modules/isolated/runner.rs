@@ -33,6 +33,8 @@ pub const LOAD_FAILED: u32 = 0;
 /// with `sandbox`, confined to that folder first (see [`super::sandbox`]). Returns the
 /// process exit code.
 pub fn main(path: &str, sandbox: Option<&std::path::Path>) -> i32 {
+    // A runner whose server died (even one stuck in module code) must not live on.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     if let Some(dir) = sandbox {
         // Before any thread exists: Landlock binds only the threads made after it.
         match super::sandbox::restrict_files(dir) {
@@ -79,14 +81,11 @@ async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
     sink.lock().await.send(bytes).await
 }
 
-/// Run `task` (a call's work and answer) now as far as it goes without waiting, and on a
-/// task of its own only if it must wait: most callbacks answer at once, and a spawn would
-/// cost a wake-up.
+/// Run `task` (a call's work and answer) on a task of its own: module code may block its
+/// thread, and must not hold up the reading of further calls (calls run side by side, as
+/// in the server's process).
 async fn run_soon(task: impl std::future::Future<Output = ()> + Send + 'static) {
-    let mut task = Box::pin(task);
-    if futures_util::poll!(task.as_mut()).is_pending() {
-        tokio::spawn(task);
-    }
+    tokio::spawn(task);
 }
 
 /// Where the answer to one of the module's host calls goes.

@@ -1,9 +1,11 @@
 //! `sandbox: strict` for a module's runner process: it may create and write files only
 //! beneath its own folder (Landlock: the write and make rights are handled, so reads —
 //! `dlopen` included — stay open), may not signal other processes or reach abstract Unix
-//! sockets (Landlock scopes), and may not open sockets of its own (a seccomp deny-list of
-//! `socket`, `socketpair`, `connect` and `io_uring_setup`, answered `EACCES`): the module's
-//! HTTP client and store go through the server anyway.
+//! sockets (Landlock scopes), and may not open sockets of its own, run programs, change
+//! files' modes, owners, times or attributes, or leave its namespaces (a seccomp deny-list,
+//! answered `EACCES`): the module's HTTP client and store go through the server anyway.
+//! `/dev/null` stays writable. The sandbox guards what the module may change, not what it
+//! may read.
 //!
 //! Landlock covers only threads created after it, so [`restrict_files`] runs first, on the
 //! main thread before the runtime starts; the seccomp filter is applied to every thread
@@ -27,6 +29,7 @@ pub fn restrict_files(dir: &Path) -> Result<&'static str, String> {
         .and_then(|r| r.scope(Scope::from_all(abi)))
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(path_beneath_rules([dir], AccessFs::from_write(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(["/dev/null"], AccessFs::WriteFile)))
         .and_then(|r| r.restrict_self())
         .map_err(|e| format!("cannot restrict file access: {e}"))?;
     Ok(match status.ruleset {
@@ -40,10 +43,42 @@ pub fn restrict_files(dir: &Path) -> Result<&'static str, String> {
 /// or installed.
 pub fn deny_sockets() -> Result<(), String> {
     let denied = [
+        // Sockets of its own.
         libc::SYS_socket,
         libc::SYS_socketpair,
         libc::SYS_connect,
         libc::SYS_io_uring_setup,
+        // Programs of its own (which would outlive the runner).
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        // Changing files it may not write: Landlock does not cover ownership, modes,
+        // times or attributes.
+        libc::SYS_chmod,
+        libc::SYS_fchmod,
+        libc::SYS_fchmodat,
+        libc::SYS_chown,
+        libc::SYS_fchown,
+        libc::SYS_lchown,
+        libc::SYS_fchownat,
+        libc::SYS_utime,
+        libc::SYS_utimes,
+        libc::SYS_utimensat,
+        libc::SYS_futimesat,
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+        // Leaving the sandbox's view of the system.
+        libc::SYS_unshare,
+        libc::SYS_setns,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_chroot,
+        libc::SYS_pivot_root,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_writev,
     ];
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
         denied.iter().map(|n| (*n, Vec::new())).collect();
