@@ -405,3 +405,20 @@ async fn calls_that_block_their_thread_run_side_by_side() {
         "two 1 s calls took {took:?}: run one after the other"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_that_answers_nothing_is_killed_and_restarted() {
+    let w = Workdir::new();
+    let s = server(&w, "sleep", "    timeout_ms: 200\n");
+    let crashy = register(&s, "crashy").await;
+    let pid = module_pid(&s).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(create_room(&s, &crashy).await.0, 500);
+    }
+    let log = s.wait_for_log("isolated module process restarted");
+    assert!(
+        log.contains("isolated module process answered none of its last 3 calls; killing it"),
+        "{log}"
+    );
+    back_in_a_new_process(&s, pid).await;
+}

@@ -118,6 +118,8 @@ pub struct Link {
     host: OnceLock<ModuleHost>,
     status: Mutex<Status>,
     backoff: Mutex<Duration>,
+    /// Calls given up on (time limit, client gone) since the runner last answered one.
+    abandoned: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -183,6 +185,7 @@ impl Link {
             host: OnceLock::new(),
             status: Mutex::default(),
             backoff: Mutex::new(FIRST_BACKOFF),
+            abandoned: AtomicU64::new(0),
         });
         let failed = |message: String| Error {
             kind: super::runner::LOAD_FAILED,
@@ -445,6 +448,7 @@ impl Link {
     }
 
     fn complete(&self, id: u64, answer: Answer) {
+        self.abandoned.store(0, Ordering::Relaxed);
         if let Some(waiter) = lock(&self.pending).remove(&id) {
             let _ = waiter.send(answer);
         }
@@ -658,7 +662,30 @@ struct Forget<'a> {
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        lock(&self.link.pending).remove(&self.id);
+        let unanswered = lock(&self.link.pending).remove(&self.id).is_some();
+        if unanswered {
+            self.link.gave_up_on_a_call();
+        }
+    }
+}
+
+/// Calls given up on in a row, with no answer between them, after which the runner counts
+/// as stuck (module code spinning or blocked on every thread) and is killed, to restart.
+const STUCK_AFTER: u64 = 3;
+
+impl Link {
+    /// A call ended without an answer: after [`STUCK_AFTER`] of them in a row, kill the
+    /// runner (its death restarts it).
+    fn gave_up_on_a_call(&self) {
+        if self.abandoned.fetch_add(1, Ordering::Relaxed) + 1 < STUCK_AFTER {
+            return;
+        }
+        self.abandoned.store(0, Ordering::Relaxed);
+        let pid = lock(&self.status).pid;
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            tracing::error!(module = %self.spec.name, pid = pid.as_raw_nonzero().get(), "isolated module process answered none of its last {STUCK_AFTER} calls; killing it");
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
     }
 }
 

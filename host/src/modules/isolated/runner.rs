@@ -75,9 +75,30 @@ struct Registered {
 /// The writing half of the connection to the server.
 type Sink = Arc<tokio::sync::Mutex<SplitSink<Framed<UnixStream, LengthDelimitedCodec>, Bytes>>>;
 
-/// Write one frame to the server. Errors: the server went away.
+/// Write one frame to the server; an answer too large for a frame is replaced by an error
+/// saying so. Errors: the server went away.
 async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
-    let bytes = protocol::encode(frame)?;
+    let mut bytes = protocol::encode(frame)?;
+    if bytes.len() > protocol::MAX_FRAME {
+        let message = format!(
+            "the module's answer is too large ({} bytes; at most {} bytes cross to the server)",
+            bytes.len(),
+            protocol::MAX_FRAME
+        );
+        let error: Error = FfiError::new(ErrorKind::MODULE, message.clone()).into();
+        let replacement = match frame {
+            ToHost::Reply { id, .. } => ToHost::Reply {
+                id: *id,
+                result: Err(error),
+            },
+            ToHost::WebReply { id, .. } => ToHost::WebReply {
+                id: *id,
+                result: Err(error),
+            },
+            _ => return Err(std::io::Error::other(message)),
+        };
+        bytes = protocol::encode(&replacement)?;
+    }
     sink.lock().await.send(bytes).await
 }
 
