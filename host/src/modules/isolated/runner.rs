@@ -102,11 +102,34 @@ async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
     sink.lock().await.send(bytes).await
 }
 
-/// Run `task` (a call's work and answer) on a task of its own: module code may block its
-/// thread, and must not hold up the reading of further calls (calls run side by side, as
-/// in the server's process).
-async fn run_soon(task: impl std::future::Future<Output = ()> + Send + 'static) {
-    tokio::spawn(task);
+/// The reading half of the connection to the server.
+type Frames = futures_util::stream::SplitStream<Framed<UnixStream, LengthDelimitedCodec>>;
+
+/// Whether `frame` runs module code (a callback or a web resource).
+fn is_call(frame: &ToRunner) -> bool {
+    matches!(frame, ToRunner::Call { .. } | ToRunner::Web { .. })
+}
+
+/// Read and serve frames once the module has started. A call runs in the task that read
+/// it, after a new task took over the reading: module code may block its thread without
+/// holding up further calls (they run side by side, as in the server's process), and the
+/// answer needs no hand-off to another task (each costs a wake-up). When the server closes
+/// the connection the runner ends.
+fn read_on(host: RunnerHost, mut frames: Frames) -> futures_util::future::BoxFuture<'static, ()> {
+    Box::pin(async move {
+        while let Some(Ok(bytes)) = frames.next().await {
+            let Ok(frame) = protocol::decode::<ToRunner>(&bytes) else {
+                break;
+            };
+            if is_call(&frame) {
+                tokio::spawn(read_on(host.clone(), frames));
+                serve_frame(&host, frame).await;
+                return;
+            }
+            serve_frame(&host, frame).await;
+        }
+        std::process::exit(0);
+    })
 }
 
 /// Where the answer to one of the module's host calls goes.
@@ -195,10 +218,15 @@ async fn serve(path: &str, sandboxed: bool) -> Result<(), String> {
         }
     };
     while let Some(Ok(bytes)) = frames.next().await {
-        match protocol::decode::<ToRunner>(&bytes) {
-            Ok(frame) => handle_frame(&host, &loaded, handle, frame).await,
-            Err(e) => return Err(format!("a frame from the server did not decode: {e}")),
+        let frame = protocol::decode::<ToRunner>(&bytes)
+            .map_err(|e| format!("a frame from the server did not decode: {e}"))?;
+        if is_call(&frame) {
+            // Started: reading goes on in tasks of their own (see `read_on`).
+            tokio::spawn(read_on(host.clone(), frames));
+            serve_frame(&host, frame).await;
+            return std::future::pending().await;
         }
+        handle_frame(&host, &loaded, handle, frame).await;
     }
     Ok(())
 }
@@ -242,6 +270,15 @@ async fn handle_frame(
             };
             let _ = host.out.send(ToHost::Started(result));
         }
+        other => serve_frame(host, other).await,
+    }
+}
+
+/// Act on a frame other than the start-up ones: answer a call (in this task, to the end)
+/// or hand an answer to the module's host call.
+async fn serve_frame(host: &RunnerHost, frame: ToRunner) {
+    match frame {
+        ToRunner::Configure { .. } | ToRunner::Start => {}
         ToRunner::Call { id, callback, args } => {
             let callback = host
                 .registered
@@ -251,13 +288,13 @@ async fn handle_frame(
                 .get(callback as usize)
                 .cloned();
             let sink = Arc::clone(&host.sink);
-            run_soon(async move {
+            async move {
                 let result = match callback {
                     Some(callback) => call(&callback, args).await,
                     None => Err(unknown("callback")),
                 };
                 let _ = write(&sink, &ToHost::Reply { id, result }).await;
-            })
+            }
             .await;
         }
         ToRunner::Web {
@@ -273,7 +310,7 @@ async fn handle_frame(
                 .get(handler as usize)
                 .cloned();
             let sink = Arc::clone(&host.sink);
-            run_soon(async move {
+            async move {
                 let result = match handler {
                     Some(h) => match h.handle(request.into()).await {
                         RResult::ROk(r) => Ok(r.into()),
@@ -282,7 +319,7 @@ async fn handle_frame(
                     None => Err(unknown("web resource")),
                 };
                 let _ = write(&sink, &ToHost::WebReply { id, result }).await;
-            })
+            }
             .await;
         }
         ToRunner::HostReply { id, result } => {
