@@ -102,6 +102,20 @@ async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
     sink.lock().await.send(bytes).await
 }
 
+/// A queue to the server through `sink`: registrations, logs and host calls keep their
+/// order through it; answers to calls are written by the task that has them.
+fn queue(sink: Sink) -> mpsc::UnboundedSender<ToHost> {
+    let (out, mut outgoing) = mpsc::unbounded_channel::<ToHost>();
+    tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if write(&sink, &frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    out
+}
+
 /// The reading half of the connection to the server.
 type Frames = futures_util::stream::SplitStream<Framed<UnixStream, LengthDelimitedCodec>>;
 
@@ -159,17 +173,7 @@ async fn serve(path: &str, sandboxed: bool) -> Result<(), String> {
     }
     let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
     let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
-    // Registrations, logs and host calls keep their order through one queue; answers to
-    // calls are written by the task that has them (see `handle_frame`).
-    let (out, mut outgoing) = mpsc::unbounded_channel::<ToHost>();
-    let queued = Arc::clone(&sink);
-    tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
-            if write(&queued, &frame).await.is_err() {
-                break;
-            }
-        }
-    });
+    let out = queue(Arc::clone(&sink));
     let first = match frames.next().await {
         Some(Ok(bytes)) => protocol::decode::<ToRunner>(&bytes).ok(),
         _ => None,
