@@ -151,6 +151,20 @@ pub(crate) fn max_log_level() -> u8 {
         .map_or(1, |i| 5 - i as u8)
 }
 
+/// A module's `HostApi::sleep` of `duration` on `runtime`: the timer is made inside the
+/// runtime's context, so any thread (a module's own included) may poll the future.
+pub(crate) fn sleep_on(runtime: Handle, duration: RDuration) -> FfiFuture<()> {
+    let duration = Duration::from(duration);
+    async move {
+        let sleep = {
+            let _entered = runtime.enter();
+            tokio::time::sleep(duration)
+        };
+        sleep.await
+    }
+    .into_ffi()
+}
+
 impl HostApi for ModuleHost {
     fn server_name(&self) -> RString {
         self.shared.server_name.as_str().into()
@@ -213,17 +227,7 @@ impl HostApi for ModuleHost {
     }
 
     fn sleep(&self, duration: RDuration) -> FfiFuture<()> {
-        let runtime = self.shared.runtime.clone();
-        let duration = Duration::from(duration);
-        async move {
-            // Built inside the runtime's context so any thread may poll it.
-            let sleep = {
-                let _entered = runtime.enter();
-                tokio::time::sleep(duration)
-            };
-            sleep.await
-        }
-        .into_ffi()
+        sleep_on(self.shared.runtime.clone(), duration)
     }
 
     fn spawn(&self, name: RStr<'_>, task: FfiFuture<()>) {

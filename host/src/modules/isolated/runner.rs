@@ -412,16 +412,7 @@ impl HostApi for RunnerHost {
     }
 
     fn sleep(&self, duration: RDuration) -> FfiFuture<()> {
-        let runtime = self.runtime.clone();
-        let duration = Duration::from(duration);
-        async move {
-            let sleep = {
-                let _entered = runtime.enter();
-                tokio::time::sleep(duration)
-            };
-            sleep.await
-        }
-        .into_ffi()
+        crate::modules::host_api::sleep_on(self.runtime.clone(), duration)
     }
 
     fn spawn(&self, _name: RStr<'_>, task: FfiFuture<()>) {
