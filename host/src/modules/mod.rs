@@ -310,6 +310,7 @@ async fn open_isolated(
         memory_limit_mb,
         max_concurrent_calls,
         sandbox,
+        busy_poll_us,
     } = entry.isolation
     else {
         unreachable!("only isolated entries come here");
@@ -324,6 +325,7 @@ async fn open_isolated(
         log_level: host_api::max_log_level(),
         files_dir: files_dir(config, name)?,
         sandbox,
+        busy_poll_us,
     };
     let (link, info) = isolated::link::Link::configure(spec)
         .await

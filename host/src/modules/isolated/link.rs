@@ -63,6 +63,8 @@ pub struct Spec {
     pub files_dir: std::path::PathBuf,
     /// `sandbox: strict`.
     pub sandbox: bool,
+    /// `busy_poll_us:`: how long a reader spins before it sleeps, in µs (0: never spins).
+    pub busy_poll_us: u32,
 }
 
 impl std::fmt::Debug for Link {
@@ -395,6 +397,7 @@ impl Link {
                 .spec
                 .memory_limit_mb
                 .map(|mb| mb.saturating_mul(1 << 20)),
+            busy_poll_us: self.spec.busy_poll_us,
         }
     }
 
@@ -515,7 +518,13 @@ impl Link {
         for (_, waiter) in lock(&self.pending).drain() {
             let _ = waiter.send(Answer::Down(message.clone()));
         }
-        if self.first.get().is_none() || lock(&self.status).failed.is_some() {
+        if self.first.get().is_none() {
+            // Before its first start, `configure` or `start` reports the death (or the
+            // runner ended after its configuration was refused, as it should).
+            tracing::debug!(module = %self.spec.name, "isolated module process {status}");
+            return;
+        }
+        if lock(&self.status).failed.is_some() {
             tracing::error!(module = %self.spec.name, "isolated module process {status}");
             return;
         }

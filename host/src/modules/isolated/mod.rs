@@ -4,8 +4,10 @@
 //! ([`link`]) registers proxies, so the registry, the dispatchers and the failure policies
 //! are the same for both kinds of module, and a module cannot tell which kind it is.
 
+pub mod frames;
 pub mod link;
 pub mod protocol;
+mod readers;
 pub mod runner;
 pub mod sandbox;
 pub mod status;

@@ -47,6 +47,9 @@ pub enum ToRunner {
         log_level: u8,
         /// RLIMIT_AS for the runner, in bytes, set before the library is opened.
         memory_limit_bytes: Option<u64>,
+        /// How long the runner's reader spins on the socket before it sleeps, in µs
+        /// (`busy_poll_us:`; 0: it sleeps at once).
+        busy_poll_us: u32,
     },
     /// Run the module's constructor; its registrations follow, then [`ToHost::Started`].
     Start,

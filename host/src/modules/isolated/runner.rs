@@ -1,28 +1,27 @@
 //! The runner process of a module with `isolation: process`: it loads the module's library
 //! with the server's loader, runs its two phases when the server asks, and then serves the
-//! server's calls to the module's callbacks and web resources. The module sees the same
-//! [`HostApi`] as in the server's process: registrations, logs and host calls travel to the
-//! server as frames (see [`super::protocol`]); `sleep` and `spawn` use this process's runtime.
-//! When the server goes away the runner exits.
+//! server's calls to the module's callbacks and web resources (on reader threads, see
+//! [`super::readers`]). The module sees the same [`HostApi`] as in the server's process:
+//! registrations, logs and host calls travel to the server as frames (see
+//! [`super::protocol`]); `sleep` and `spawn` use this process's runtime. When the server goes
+//! away the runner exits.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, RBox, RDuration, RResult, RSlice, RStr, RString};
+use abi_stable::std_types::{RBox, RDuration, RResult, RSlice, RStr, RString};
 use async_ffi::{FfiFuture, FutureExt as _};
-use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt as _, StreamExt as _};
 use plugin_sdk::ffi::{
-    CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, HostApi_TO, WebHandler_TO,
+    CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, WebHandler_TO,
 };
-use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::sync::oneshot;
 
+use super::frames::{FrameReader, FrameWriter};
 use super::protocol::{self, Error, Info, ToHost, ToRunner, Value};
 
 /// The `ErrorKind` of a library that could not be loaded (not one of the ABI's kinds: it
@@ -35,34 +34,38 @@ pub const LOAD_FAILED: u32 = 0;
 pub fn main(path: &str, sandbox: Option<&std::path::Path>) -> i32 {
     // A runner whose server died (even one stuck in module code) must not live on.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if let Some(dir) = sandbox {
-        // Before any thread exists: Landlock binds only the threads made after it.
-        match super::sandbox::restrict_files(dir) {
-            Ok(status) => eprintln!("modhost-module-runner: sandbox {}: {status}", dir.display()),
-            Err(e) => {
-                eprintln!("modhost-module-runner: {e}");
-                return 1;
-            }
-        }
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("modhost-module-runner: cannot start a runtime: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(serve(path, sandbox.is_some())) {
+    match connect(path, sandbox).and_then(|(stream, runtime)| serve(stream, runtime)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("modhost-module-runner: {e}");
             1
         }
     }
+}
+
+/// Connect to the server at `path` and start the runtime for the module's tasks, inside the
+/// sandbox of folder `sandbox` if one is given.
+fn connect(
+    path: &str,
+    sandbox: Option<&std::path::Path>,
+) -> Result<(UnixStream, tokio::runtime::Runtime), String> {
+    if let Some(dir) = sandbox {
+        // Before any thread exists: Landlock binds only the threads made after it.
+        let status = super::sandbox::restrict_files(dir)?;
+        eprintln!("modhost-module-runner: sandbox {}: {status}", dir.display());
+    }
+    let stream = UnixStream::connect(path).map_err(|e| format!("cannot connect to {path}: {e}"))?;
+    // The runtime's drivers make a socket pair of their own: before sockets are denied.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    if sandbox.is_some() {
+        // From here on no thread of this process opens a socket.
+        super::sandbox::deny_sockets()?;
+    }
+    Ok((stream, runtime))
 }
 
 /// The callbacks and web resources the module registered, by registration index.
@@ -72,110 +75,33 @@ struct Registered {
     web: Vec<Arc<WebHandler_TO<RBox<()>>>>,
 }
 
-/// The writing half of the connection to the server.
-type Sink = Arc<tokio::sync::Mutex<SplitSink<Framed<UnixStream, LengthDelimitedCodec>, Bytes>>>;
-
-/// Write one frame to the server; an answer too large for a frame is replaced by an error
-/// saying so. Errors: the server went away.
-async fn write(sink: &Sink, frame: &ToHost) -> std::io::Result<()> {
-    let mut bytes = protocol::encode(frame)?;
-    if bytes.len() > protocol::MAX_FRAME {
-        let message = format!(
-            "the module's answer is too large ({} bytes; at most {} bytes cross to the server)",
-            bytes.len(),
-            protocol::MAX_FRAME
-        );
-        let error: Error = FfiError::new(ErrorKind::MODULE, message.clone()).into();
-        let replacement = match frame {
-            ToHost::Reply { id, .. } => ToHost::Reply {
-                id: *id,
-                result: Err(error),
-            },
-            ToHost::WebReply { id, .. } => ToHost::WebReply {
-                id: *id,
-                result: Err(error),
-            },
-            _ => return Err(std::io::Error::other(message)),
-        };
-        bytes = protocol::encode(&replacement)?;
-    }
-    sink.lock().await.send(bytes).await
-}
-
-/// A queue to the server through `sink`: registrations, logs and host calls keep their
-/// order through it; answers to calls are written by the task that has them.
-fn queue(sink: Sink) -> mpsc::UnboundedSender<ToHost> {
-    let (out, mut outgoing) = mpsc::unbounded_channel::<ToHost>();
-    tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
-            if write(&sink, &frame).await.is_err() {
-                break;
-            }
-        }
-    });
-    out
-}
-
-/// The reading half of the connection to the server.
-type Frames = futures_util::stream::SplitStream<Framed<UnixStream, LengthDelimitedCodec>>;
-
-/// Whether `frame` runs module code (a callback or a web resource).
-fn is_call(frame: &ToRunner) -> bool {
-    matches!(frame, ToRunner::Call { .. } | ToRunner::Web { .. })
-}
-
-/// Read and serve frames once the module has started. A call runs in the task that read
-/// it, after a new task took over the reading: module code may block its thread without
-/// holding up further calls (they run side by side, as in the server's process), and the
-/// answer needs no hand-off to another task (each costs a wake-up). When the server closes
-/// the connection the runner ends.
-fn read_on(host: RunnerHost, mut frames: Frames) -> futures_util::future::BoxFuture<'static, ()> {
-    Box::pin(async move {
-        while let Some(Ok(bytes)) = frames.next().await {
-            let Ok(frame) = protocol::decode::<ToRunner>(&bytes) else {
-                break;
-            };
-            if is_call(&frame) {
-                tokio::spawn(read_on(host.clone(), frames));
-                serve_frame(&host, frame).await;
-                return;
-            }
-            serve_frame(&host, frame).await;
-        }
-        std::process::exit(0);
-    })
-}
-
 /// Where the answer to one of the module's host calls goes.
 type HostCallWaiter = oneshot::Sender<Result<Value, Error>>;
 
+/// The answer to one call, being computed.
+pub(super) type Answering = Pin<Box<dyn Future<Output = ToHost> + Send>>;
+
 /// The module's view of the server, from inside the runner.
 #[derive(Clone)]
-struct RunnerHost {
+pub(super) struct RunnerHost {
     server_name: Arc<str>,
     host_sdk_version: Arc<str>,
     log_level: u8,
-    out: mpsc::UnboundedSender<ToHost>,
-    sink: Sink,
+    writer: Arc<FrameWriter>,
     registered: Arc<Mutex<Registered>>,
     host_calls: Arc<Mutex<HashMap<u64, HostCallWaiter>>>,
     next_id: Arc<AtomicU64>,
-    runtime: tokio::runtime::Handle,
+    pub(super) runtime: tokio::runtime::Handle,
 }
 
-async fn serve(path: &str, sandboxed: bool) -> Result<(), String> {
-    let stream = UnixStream::connect(path)
-        .await
-        .map_err(|e| format!("cannot connect to {path}: {e}"))?;
-    if sandboxed {
-        // Connected: from here on no thread of this process opens a socket.
-        super::sandbox::deny_sockets()?;
-    }
-    let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
-    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let out = queue(Arc::clone(&sink));
-    let first = match frames.next().await {
-        Some(Ok(bytes)) => protocol::decode::<ToRunner>(&bytes).ok(),
+/// Configure the module from the server's first frame on `stream`, then serve its frames
+/// (calls that wait go to `runtime`).
+fn serve(stream: UnixStream, runtime: tokio::runtime::Runtime) -> Result<(), String> {
+    let cloned = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut reader = FrameReader::new(cloned);
+    let writer = Arc::new(FrameWriter::new(stream));
+    let first = match reader.next(Duration::ZERO) {
+        Ok(Some(bytes)) => protocol::decode::<ToRunner>(&bytes).ok(),
         _ => None,
     };
     let Some(ToRunner::Configure {
@@ -185,54 +111,41 @@ async fn serve(path: &str, sandboxed: bool) -> Result<(), String> {
         host_sdk_version,
         log_level,
         memory_limit_bytes,
+        busy_poll_us,
     }) = first
     else {
         return Err("the server did not send Configure first".into());
-    };
-    let host = RunnerHost {
-        server_name: server_name.into(),
-        host_sdk_version: host_sdk_version.into(),
-        log_level,
-        out: out.clone(),
-        sink,
-        registered: Arc::default(),
-        host_calls: Arc::default(),
-        next_id: Arc::default(),
-        runtime: tokio::runtime::Handle::current(),
     };
     if let Some(bytes) = memory_limit_bytes {
         let limit = rustix::process::Rlimit {
             current: Some(bytes),
             maximum: Some(bytes),
         };
-        if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::As, limit) {
-            return Err(format!("cannot set the memory limit: {e}"));
-        }
+        rustix::process::setrlimit(rustix::process::Resource::As, limit)
+            .map_err(|e| format!("cannot set the memory limit: {e}"))?;
     }
+    let host = RunnerHost {
+        server_name: server_name.into(),
+        host_sdk_version: host_sdk_version.into(),
+        log_level,
+        writer,
+        registered: Arc::default(),
+        host_calls: Arc::default(),
+        next_id: Arc::default(),
+        runtime: runtime.handle().clone(),
+    };
     let (loaded, handle) = match configure(&library, &config_json) {
         Ok((loaded, handle, info)) => {
-            let _ = out.send(ToHost::Configured(Ok(info)));
+            host.send(&ToHost::Configured(Ok(info)));
             (loaded, handle)
         }
         Err(e) => {
-            let _ = out.send(ToHost::Configured(Err(e)));
-            // Let the frame go out before the process ends.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            host.send(&ToHost::Configured(Err(e)));
             return Ok(());
         }
     };
-    while let Some(Ok(bytes)) = frames.next().await {
-        let frame = protocol::decode::<ToRunner>(&bytes)
-            .map_err(|e| format!("a frame from the server did not decode: {e}"))?;
-        if is_call(&frame) {
-            // Started: reading goes on in tasks of their own (see `read_on`).
-            tokio::spawn(read_on(host.clone(), frames));
-            serve_frame(&host, frame).await;
-            return std::future::pending().await;
-        }
-        handle_frame(&host, &loaded, handle, frame).await;
-    }
-    Ok(())
+    let spin = Duration::from_micros(busy_poll_us.into());
+    super::readers::Readers::run(host, reader, spin, loaded, handle, runtime)
 }
 
 /// Load `library` and parse `config_json`: the library, the configuration handle for its
@@ -257,84 +170,99 @@ fn configure(
     }
 }
 
-/// Act on one frame from the server.
-async fn handle_frame(
-    host: &RunnerHost,
-    loaded: &crate::loader::LoadedLibrary,
-    handle: u64,
-    frame: ToRunner,
-) {
-    match frame {
-        ToRunner::Configure { .. } => {}
-        ToRunner::Start => {
-            let api = HostApi_TO::from_ptr(RArc::new(host.clone()), TD_Opaque);
-            let result = match (loaded.root.init())(handle, api) {
-                RResult::ROk(()) => Ok(()),
-                RResult::RErr(e) => Err(e.into()),
+impl RunnerHost {
+    /// Send `frame` to the server; an answer too large for a frame is replaced by an error
+    /// saying so. A server that went away is not an error here: the reader sees the
+    /// connection close and the runner ends.
+    pub(super) fn send(&self, frame: &ToHost) {
+        let Ok(mut bytes) = protocol::encode(frame) else {
+            return;
+        };
+        if bytes.len() > protocol::MAX_FRAME {
+            let message = format!(
+                "the module's answer is too large ({} bytes; at most {} bytes cross to the server)",
+                bytes.len(),
+                protocol::MAX_FRAME
+            );
+            let error: Error = FfiError::new(ErrorKind::MODULE, message).into();
+            let replacement = match frame {
+                ToHost::Reply { id, .. } => ToHost::Reply {
+                    id: *id,
+                    result: Err(error),
+                },
+                ToHost::WebReply { id, .. } => ToHost::WebReply {
+                    id: *id,
+                    result: Err(error),
+                },
+                _ => return,
             };
-            let _ = host.out.send(ToHost::Started(result));
+            let Ok(replaced) = protocol::encode(&replacement) else {
+                return;
+            };
+            bytes = replaced;
         }
-        other => serve_frame(host, other).await,
+        let _ = self.writer.send(&bytes);
     }
-}
 
-/// Act on a frame other than the start-up ones: answer a call (in this task, to the end)
-/// or hand an answer to the module's host call.
-async fn serve_frame(host: &RunnerHost, frame: ToRunner) {
-    match frame {
-        ToRunner::Configure { .. } | ToRunner::Start => {}
-        ToRunner::Call { id, callback, args } => {
-            let callback = host
-                .registered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .callbacks
-                .get(callback as usize)
-                .cloned();
-            let sink = Arc::clone(&host.sink);
-            async move {
-                let result = match callback {
-                    Some(callback) => call(&callback, args).await,
-                    None => Err(unknown("callback")),
-                };
-                let _ = write(&sink, &ToHost::Reply { id, result }).await;
-            }
-            .await;
+    /// Run the module's constructor with this host, and tell the server how it went.
+    pub(super) fn start(&self, loaded: &crate::loader::LoadedLibrary, handle: u64) {
+        use abi_stable::sabi_trait::TD_Opaque;
+        let api = plugin_sdk::ffi::HostApi_TO::from_ptr(
+            abi_stable::std_types::RArc::new(self.clone()),
+            TD_Opaque,
+        );
+        let result = match (loaded.root.init())(handle, api) {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(e) => Err(e.into()),
+        };
+        self.send(&ToHost::Started(result));
+    }
+
+    /// Hand the server's answer to the module's host call `id` to the call.
+    pub(super) fn deliver(&self, id: u64, result: Result<Value, Error>) {
+        let waiter = self
+            .host_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(result);
         }
-        ToRunner::Web {
-            id,
-            handler,
-            request,
-        } => {
-            let handler = host
-                .registered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .web
-                .get(handler as usize)
-                .cloned();
-            let sink = Arc::clone(&host.sink);
-            async move {
-                let result = match handler {
-                    Some(h) => match h.handle(request.into()).await {
-                        RResult::ROk(r) => Ok(r.into()),
-                        RResult::RErr(e) => Err(e.into()),
-                    },
-                    None => Err(unknown("web resource")),
-                };
-                let _ = write(&sink, &ToHost::WebReply { id, result }).await;
+    }
+
+    /// The answer to the call `frame` (a callback or a web request), as a future; `None` for
+    /// other frames.
+    pub(super) fn answer(&self, frame: ToRunner) -> Option<Answering> {
+        let registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        match frame {
+            ToRunner::Call { id, callback, args } => {
+                let callback = registered.callbacks.get(callback as usize).cloned();
+                Some(Box::pin(async move {
+                    let result = match callback {
+                        Some(callback) => call(&callback, args).await,
+                        None => Err(unknown("callback")),
+                    };
+                    ToHost::Reply { id, result }
+                }))
             }
-            .await;
-        }
-        ToRunner::HostReply { id, result } => {
-            let waiter = host
-                .host_calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-            if let Some(waiter) = waiter {
-                let _ = waiter.send(result);
+            ToRunner::Web {
+                id,
+                handler,
+                request,
+            } => {
+                let handler = registered.web.get(handler as usize).cloned();
+                Some(Box::pin(async move {
+                    let result = match handler {
+                        Some(h) => match h.handle(request.into()).await {
+                            RResult::ROk(r) => Ok(r.into()),
+                            RResult::RErr(e) => Err(e.into()),
+                        },
+                        None => Err(unknown("web resource")),
+                    };
+                    ToHost::WebReply { id, result }
+                }))
             }
+            _ => None,
         }
     }
 }
@@ -374,7 +302,7 @@ impl HostApi for RunnerHost {
     }
 
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
-        let _ = self.out.send(ToHost::Log {
+        self.send(&ToHost::Log {
             level,
             target: target.to_string(),
             message: message.to_string(),
@@ -390,7 +318,8 @@ impl HostApi for RunnerHost {
     ) -> RResult<(), FfiError> {
         let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
         registered.callbacks.push(Arc::new(callback));
-        let _ = self.out.send(ToHost::Register {
+        // Sent under the lock: the server numbers registrations in the order of their frames.
+        self.send(&ToHost::Register {
             category: category.to_string(),
             name: name.to_string(),
             meta: meta.to_string(),
@@ -405,7 +334,8 @@ impl HostApi for RunnerHost {
     ) -> RResult<(), FfiError> {
         let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
         registered.web.push(Arc::new(handler));
-        let _ = self.out.send(ToHost::RegisterWeb {
+        // Sent under the lock: the server numbers registrations in the order of their frames.
+        self.send(&ToHost::RegisterWeb {
             path: path.to_string(),
         });
         RResult::ROk(())
@@ -434,15 +364,12 @@ impl HostApi for RunnerHost {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
-        let sent = self.out.send(ToHost::HostCall {
+        self.send(&ToHost::HostCall {
             id,
             method: method.to_string(),
             args,
         });
         async move {
-            if sent.is_err() {
-                return RResult::RErr(FfiError::new(ErrorKind::REFUSED, "the server went away"));
-            }
             match rx.await {
                 Ok(Ok(v)) => RResult::ROk(v.into()),
                 Ok(Err(e)) => RResult::RErr(e.into()),

@@ -1,0 +1,225 @@
+//! The runner's reader threads: how calls from the server reach module code fast without
+//! one blocking call holding up the others.
+//!
+//! One thread reads the socket, sleeping in the kernel until a frame arrives (or spinning
+//! first, for `busy_poll_us`), then runs the call it read right there — polls the module's
+//! future once — and writes the answer itself. A call that completes in that poll (most
+//! callbacks) crosses with one wake-up on this side and no hand-off between threads. A call
+//! that is still pending after it (waiting on a host call, a timer) moves to the runtime,
+//! which finishes it, and the thread goes back to reading.
+//!
+//! Module code that blocks its thread inside that poll would stop the reading, so a
+//! watchdog (the process's main thread) checks every [`TICK`]: when every reader thread has
+//! been inside a call for a whole tick and no call started meanwhile, it starts another
+//! reader (up to [`MAX_READERS`]). A reader that comes back from a call while another one is
+//! free ends, so the threads shrink back to one. Blocking calls thus run side by side, each
+//! delayed by one or two ticks at most. The watchdog sleeps for good while no call comes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::frames::FrameReader;
+use super::protocol::{self, ToRunner};
+use super::runner::RunnerHost;
+use crate::loader::LoadedLibrary;
+
+/// How often the watchdog looks for readers that are all stuck in module code.
+const TICK: Duration = Duration::from_millis(5);
+
+/// The most reader threads at once (each beyond the first is held by a blocking call).
+const MAX_READERS: usize = 128;
+
+/// Reader threads: how many there are, and how many are not inside a call.
+struct Counts {
+    threads: usize,
+    free: usize,
+}
+
+/// The reading side of a started runner.
+pub(super) struct Readers {
+    host: RunnerHost,
+    reader: Mutex<FrameReader>,
+    spin: Duration,
+    counts: Mutex<Counts>,
+    /// Calls started so far (the watchdog's sign of progress).
+    started: AtomicU64,
+    /// The watchdog sleeps until a call starts.
+    parked: AtomicBool,
+    watchdog: OnceLock<std::thread::Thread>,
+    library: LoadedLibrary,
+    handle: u64,
+    /// Runs the calls that do not finish in their first poll (and the module's tasks).
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Readers {
+    /// Serve the server's frames from `reader` for the module in `library` (its
+    /// configuration `handle`), each read spinning up to `spin` before sleeping; calls that
+    /// wait go to `runtime`. Returns only if the first reader thread cannot be made; the
+    /// process ends when the server closes the connection.
+    pub(super) fn run(
+        host: RunnerHost,
+        reader: FrameReader,
+        spin: Duration,
+        library: LoadedLibrary,
+        handle: u64,
+        runtime: tokio::runtime::Runtime,
+    ) -> Result<(), String> {
+        let readers = Arc::new(Readers {
+            host,
+            reader: Mutex::new(reader),
+            spin,
+            counts: Mutex::new(Counts {
+                threads: 0,
+                free: 0,
+            }),
+            started: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
+            watchdog: OnceLock::new(),
+            library,
+            handle,
+            _runtime: runtime,
+        });
+        let _ = readers.watchdog.set(std::thread::current());
+        if !readers.add_reader() {
+            return Err("cannot start a reader thread".into());
+        }
+        readers.watch()
+    }
+
+    /// Start one more reader thread; false when it could not be made.
+    fn add_reader(self: &Arc<Self>) -> bool {
+        {
+            let mut counts = lock(&self.counts);
+            if counts.threads >= MAX_READERS {
+                return false;
+            }
+            counts.threads += 1;
+            counts.free += 1;
+        }
+        let readers = Arc::clone(self);
+        let made = std::thread::Builder::new()
+            .name("module-reader".into())
+            .spawn(move || readers.read_loop());
+        if made.is_err() {
+            let mut counts = lock(&self.counts);
+            counts.threads -= 1;
+            counts.free -= 1;
+        }
+        made.is_ok()
+    }
+
+    /// The watchdog (see the module's docs). Never returns.
+    fn watch(self: &Arc<Self>) -> ! {
+        let mut last = self.started.load(SeqCst);
+        loop {
+            std::thread::sleep(TICK);
+            let now = self.started.load(SeqCst);
+            if now == last {
+                if lock(&self.counts).free == 0 {
+                    self.add_reader();
+                } else {
+                    self.parked.store(true, SeqCst);
+                    // A call that started after `now` was read wakes us (see `begin`).
+                    if self.started.load(SeqCst) == now {
+                        std::thread::park();
+                    }
+                    self.parked.store(false, SeqCst);
+                }
+            }
+            last = self.started.load(SeqCst);
+        }
+    }
+
+    /// A reader thread: read a frame, act on it, until the connection closes (then the
+    /// process ends) or this thread is one too many.
+    fn read_loop(self: Arc<Self>) {
+        let _entered = self.host.runtime.enter();
+        loop {
+            let read = lock(&self.reader).next(self.spin);
+            let bytes = match read {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => std::process::exit(0),
+                Err(e) => {
+                    eprintln!("modhost-module-runner: reading from the server: {e}");
+                    std::process::exit(1)
+                }
+            };
+            let frame = match protocol::decode::<ToRunner>(&bytes) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    eprintln!("modhost-module-runner: a frame from the server did not decode: {e}");
+                    std::process::exit(1)
+                }
+            };
+            match frame {
+                ToRunner::HostReply { id, result } => self.host.deliver(id, result),
+                ToRunner::Configure { .. } => {}
+                ToRunner::Start => {
+                    self.begin();
+                    self.host.start(&self.library, self.handle);
+                    if !self.end() {
+                        return;
+                    }
+                }
+                call => {
+                    self.begin();
+                    self.run_call(call);
+                    if !self.end() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A reader enters module code.
+    fn begin(&self) {
+        lock(&self.counts).free -= 1;
+        self.started.fetch_add(1, SeqCst);
+        if self.parked.load(SeqCst) {
+            if let Some(watchdog) = self.watchdog.get() {
+                watchdog.unpark();
+            }
+        }
+    }
+
+    /// A reader left module code: whether it goes on reading (false: another reader is
+    /// free, so this thread ends).
+    fn end(&self) -> bool {
+        let mut counts = lock(&self.counts);
+        if counts.free >= 1 {
+            counts.threads -= 1;
+            return false;
+        }
+        counts.free += 1;
+        true
+    }
+
+    /// Run the call `frame`: poll it once here; if it is not done, the runtime finishes it.
+    /// Whoever finishes it writes the answer.
+    fn run_call(&self, frame: ToRunner) {
+        let Some(mut answer) = self.host.answer(frame) else {
+            return;
+        };
+        // No waker is needed for the first poll: a call still pending is spawned, and the
+        // runtime polls it again with its own.
+        let mut cx = Context::from_waker(Waker::noop());
+        match answer.as_mut().poll(&mut cx) {
+            Poll::Ready(reply) => self.host.send(&reply),
+            Poll::Pending => {
+                let host = self.host.clone();
+                self.host.runtime.spawn(async move {
+                    let reply = answer.await;
+                    host.send(&reply);
+                });
+            }
+        }
+    }
+}
