@@ -196,6 +196,18 @@ fn limits_need_process_isolation_and_bad_values_are_named() {
             "    isolation: process\n    memory_limit_mb: 10\n",
             "modules[0].memory_limit_mb: expected a number of MiB from 256 to 16777216",
         ),
+        (
+            "    busy_poll_us: 50\n",
+            "modules[0].busy_poll_us: needs `isolation: process` (a module in the server's process cannot be held to it)",
+        ),
+        (
+            "    isolation: process\n    busy_poll_us: 5000\n",
+            "modules[0].busy_poll_us: expected a number of µs from 0 to 1000",
+        ),
+        (
+            "    isolation: process\n    busy_poll_us: fast\n",
+            "modules[0].busy_poll_us: expected a number of µs from 0 to 1000",
+        ),
     ];
     for (extra, expected) in cases {
         let config = w.config(&format!(
@@ -421,4 +433,87 @@ async fn a_runner_that_answers_nothing_is_killed_and_restarted() {
         "{log}"
     );
     back_in_a_new_process(&s, pid).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_busy_poll_a_crash_is_contained_and_blocking_calls_still_run_side_by_side() {
+    crash_and_recover(
+        "segfault",
+        "    busy_poll_us: 200\n",
+        "killed by signal 11 (SIGSEGV)",
+    )
+    .await;
+    let w = Workdir::new();
+    let s = server(&w, "block", "    busy_poll_us: 200\n");
+    let (a, b) = (register(&s, "crash_a").await, register(&s, "crash_b").await);
+    let started = Instant::now();
+    let (ra, rb) = tokio::join!(create_room(&s, &a), create_room(&s, &b));
+    let took = started.elapsed();
+    assert_eq!((ra.0, rb.0), (200, 200));
+    assert!(
+        took < Duration::from_millis(1900),
+        "two 1 s calls took {took:?}"
+    );
+}
+
+#[test]
+fn a_registration_the_server_refuses_fails_the_start_as_in_process() {
+    let w = Workdir::new();
+    let (a, b) = (
+        w.copy_module("scripted", "a"),
+        w.copy_module("scripted", "b"),
+    );
+    let entry = |path: &std::path::Path, label: &str, fields: &str| {
+        modhost_tests::scripted_entry(
+            path,
+            label,
+            json!({ format!("auth_checker:org.example.t:{fields}"): null }),
+        )
+        .replace("    config:", "    isolation: process\n    config:")
+    };
+    let yaml = format!("modules:\n{}{}", entry(&a, "a", "x"), entry(&b, "b", "y"));
+    let (code, _, err) = w.check_config(&w.config(&yaml));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("modules[1]: module 'b' (")
+            && err.contains(
+                "failed to start: module 'b' registers login type \"org.example.t\" with fields [\"y\"], but module 'a' registered it with fields [\"x\"]"
+            ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_runner_that_breaks_the_protocol_is_killed_with_a_log_line() {
+    let w = Workdir::new();
+    // Stands in for the runner: connects, then sends a frame that is not one of the protocol.
+    let fake = w.path().join("fake-runner");
+    std::fs::write(
+        &fake,
+        "#!/usr/bin/env python3\nimport socket, sys, time\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\ns.sendall(b'\\x00\\x00\\x00\\x03\\xff\\xff\\xff')\ntime.sleep(10)\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = w.config("modules:\n  - module: demo\n    isolation: process\n    config: {}\n");
+    let out = std::process::Command::new(modhost_tests::modhost_bin())
+        .arg("check-config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("MODHOST_MODULE_RUNNER", &fake)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("isolated module process broke the protocol"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the module runner died before it was configured (killed by signal 9 (SIGKILL))"
+        ),
+        "{err}"
+    );
 }

@@ -92,9 +92,7 @@ impl FrameReader {
             match rustix::net::recv(&self.stream, spare, flags) {
                 Ok((0, _)) => return Ok(false),
                 Ok(_) => return Ok(true),
-                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
-                    std::hint::spin_loop()
-                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => std::hint::spin_loop(),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -142,7 +140,8 @@ mod tests {
         sender.join().unwrap().unwrap();
         assert_eq!((got.len(), got[299_999]), (300_000, 7));
         let mut raw = a;
-        raw.write_all(&(MAX_FRAME as u32 + 1).to_be_bytes()).unwrap();
+        raw.write_all(&(MAX_FRAME as u32 + 1).to_be_bytes())
+            .unwrap();
         let err = reader.next(Duration::ZERO).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         drop(raw);

@@ -13,24 +13,24 @@
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RSlice};
 use async_ffi::{FfiFuture, FutureExt as _};
-use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use plugin_sdk::ffi::{
     CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiRequest, FfiResponse, FfiValue,
     HostApi, WebHandler, WebHandler_TO,
 };
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
 
+use super::incoming::Incoming;
 use super::protocol::{self, Error, Info, Response, ToHost, ToRunner, Value};
 pub use super::status::{render_metrics, Status};
 use crate::modules::host_api::ModuleHost;
@@ -97,11 +97,14 @@ enum Answer {
 
 /// The writing half of a runner connection, shared by the tasks that send on it: each
 /// writes its own frame (no hand-off to a writer task, which would cost a wake-up per call).
-type Sink = Arc<tokio::sync::Mutex<SplitSink<Framed<UnixStream, LengthDelimitedCodec>, Bytes>>>;
+type Sink = Arc<tokio::sync::Mutex<FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>>>;
 
 /// The current runner connection.
 struct Conn {
     sink: Sink,
+    incoming: Arc<Incoming>,
+    /// Where control frames go (weak: the receiver sees the end when the reader task ends).
+    control: mpsc::WeakUnboundedSender<ToHost>,
     generation: u64,
     /// The constructor returned: calls may go.
     ready: bool,
@@ -122,6 +125,9 @@ pub struct Link {
     backoff: Mutex<Duration>,
     /// Calls given up on (time limit, client gone) since the runner last answered one.
     abandoned: AtomicU64,
+    /// A call is spinning for its answer (`busy_poll_us:`): one at a time, so the spinning
+    /// costs at most one server thread per module.
+    spinning: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -188,6 +194,7 @@ impl Link {
             status: Mutex::default(),
             backoff: Mutex::new(FIRST_BACKOFF),
             abandoned: AtomicU64::new(0),
+            spinning: AtomicBool::new(false),
         });
         let failed = |message: String| Error {
             kind: super::runner::LOAD_FAILED,
@@ -218,6 +225,10 @@ impl Link {
         self.send(&ToRunner::Start, false).await?;
         let (registrations, result) = self.collect(&mut control).await;
         let (mut callbacks, mut web) = (0u32, 0u32);
+        // In the server's process the module's registration call gets the refusal (and a
+        // constructor that passes it on fails); here it has already returned, so the first
+        // refusal fails the start instead.
+        let mut refusal = None;
         for r in &registrations {
             let refused = match r {
                 Registration::Callback {
@@ -253,11 +264,14 @@ impl Link {
                 }
             };
             if let RResult::RErr(e) = refused {
-                tracing::warn!(module = %self.spec.name, "registration refused: {}", e.message);
+                refusal.get_or_insert(e);
             }
         }
         let _ = self.first.set(registrations);
         result?;
+        if let Some(e) = refusal {
+            return Err(e);
+        }
         self.mark_ready();
         Ok(())
     }
@@ -359,21 +373,34 @@ impl Link {
                 ));
             }
         };
-        let (sink, mut frames) = Framed::new(stream, protocol::codec()).split();
+        let (read_half, write_half) = stream.into_split();
+        let incoming = Arc::new(Incoming::new(read_half));
         let (control_tx, control) = mpsc::unbounded_channel();
         lock(&self.status).pid = child.id().unwrap_or(0);
         *lock(&self.conn) = Some(Conn {
-            sink: Arc::new(tokio::sync::Mutex::new(sink)),
+            sink: Arc::new(tokio::sync::Mutex::new(FramedWrite::new(
+                write_half,
+                protocol::codec(),
+            ))),
+            incoming: Arc::clone(&incoming),
+            control: control_tx.downgrade(),
             generation,
             ready: false,
             started: Instant::now(),
         });
         let link = Arc::clone(self);
         tokio::spawn(async move {
-            while let Some(Ok(bytes)) = frames.next().await {
-                match protocol::decode::<ToHost>(&bytes) {
-                    Ok(frame) => link.dispatch(frame, &control_tx),
-                    Err(_) => break,
+            loop {
+                if incoming.readable().await.is_err() {
+                    break;
+                }
+                match incoming.drain(&mut |frame| link.dispatch(frame, &control_tx)) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        link.broke_protocol(&e);
+                        break;
+                    }
                 }
             }
             let _ = child.start_kill();
@@ -475,7 +502,10 @@ impl Link {
 
     /// Send the request `make(id)` and wait for its answer (at most `max_concurrent_calls`
     /// at once). Errors: the runner is down, or died before answering.
-    async fn request(&self, make: impl FnOnce(u64) -> ToRunner) -> Result<Answer, FfiError> {
+    async fn request(
+        self: &Arc<Self>,
+        make: impl FnOnce(u64) -> ToRunner,
+    ) -> Result<Answer, FfiError> {
         let _permit = match &self.limit {
             Some(limit) => Some(
                 limit
@@ -489,9 +519,64 @@ impl Link {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
         // Forget the waiter however this ends (a call abandoned at its time limit included).
-        let _forget = Forget { link: self, id };
+        let _forget = Forget { link: &**self, id };
         self.send(&make(id), true).await?;
+        let mut rx = rx;
+        let spin = self.spec.busy_poll_us > 0
+            && self
+                .spinning
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if spin {
+            let answer = self.spin_for(&mut rx);
+            self.spinning.store(false, Ordering::Release);
+            if let Some(answer) = answer {
+                return answer;
+            }
+        }
         rx.await.map_err(|_| module_error(self.down_message()))
+    }
+
+    /// `busy_poll_us:` — read the runner's frames here, without sleeping, until the answer
+    /// for `rx` is among them or the time is up (`None`: wait as usual).
+    fn spin_for(
+        self: &Arc<Self>,
+        rx: &mut oneshot::Receiver<Answer>,
+    ) -> Option<Result<Answer, FfiError>> {
+        let (incoming, control) = {
+            let conn = lock(&self.conn);
+            let conn = conn.as_ref()?;
+            (Arc::clone(&conn.incoming), conn.control.upgrade()?)
+        };
+        let deadline = Instant::now() + Duration::from_micros(self.spec.busy_poll_us.into());
+        while Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(answer) => return Some(Ok(answer)),
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Some(Err(module_error(self.down_message())))
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            match incoming.drain(&mut |frame| self.dispatch(frame, &control)) {
+                Ok(true) => std::hint::spin_loop(),
+                Ok(false) => return None,
+                Err(e) => {
+                    self.broke_protocol(&e);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// The runner sent bytes that are not a frame of the protocol: log it and kill the
+    /// process (its death restarts it).
+    fn broke_protocol(&self, error: &std::io::Error) {
+        let pid = lock(&self.status).pid;
+        tracing::error!(module = %self.spec.name, pid, "isolated module process broke the protocol ({error}); killing it");
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
     }
 
     /// The runner connection `generation` ended with `status`: fail what was in flight and

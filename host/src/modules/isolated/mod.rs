@@ -5,6 +5,7 @@
 //! are the same for both kinds of module, and a module cannot tell which kind it is.
 
 pub mod frames;
+mod incoming;
 pub mod link;
 pub mod protocol;
 mod readers;
