@@ -357,6 +357,7 @@ async fn a_strict_sandbox_keeps_files_in_the_modules_folder_and_denies_sockets()
         "{got}"
     );
     assert_eq!(got["inside"], "ok", "{got}");
+    assert_eq!(got["cap_eff"], "0000000000000000", "no capabilities: {got}");
     assert!(!outside.exists());
     let inside = w.path().join("data/module-files/crasher/inside.txt");
     assert!(
@@ -375,6 +376,18 @@ async fn a_strict_sandbox_keeps_files_in_the_modules_folder_and_denies_sockets()
         (&json!("ok"), &json!("ok"), &json!("ok")),
         "{got}"
     );
+    // A root server's runner keeps root's capabilities without the sandbox.
+    if running_as_root() {
+        assert_ne!(got["cap_eff"], "0000000000000000", "{got}");
+    }
+}
+
+/// Whether the tests run as root (as in CI), from /proc.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -514,6 +527,25 @@ fn a_runner_that_breaks_the_protocol_is_killed_with_a_log_line() {
         err.contains(
             "the module runner died before it was configured (killed by signal 9 (SIGKILL))"
         ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_body_limit_too_large_to_cross_to_the_runner_is_refused() {
+    let w = Workdir::new();
+    let check = |isolation: &str| {
+        let config = w.config(&format!(
+            "max_module_request_body_bytes: 70000000\nmodules:\n  - module: demo\n    isolation: {isolation}\n    config: {{}}\n"
+        ));
+        w.check_config(&config)
+    };
+    let (code, _, err) = check("in_process");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = check("process");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("max_module_request_body_bytes: must be at most 62914560 (60 MiB) while a module runs with `isolation: process` (modules[0]): larger bodies cannot cross to its process"),
         "{err}"
     );
 }

@@ -27,7 +27,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use http_client::{ModuleHttpClient, DEFAULT_IP_RANGE_BLOCKLIST};
 pub use limits::{PasswordHashing, PasswordPolicy, RcLogin, RcRegistration};
 pub use listener::ListenerConfig;
-pub use modules::{Isolation, ModuleEntry, OnFailure};
+pub use modules::{Isolation, ModuleEntry, OnFailure, MAX_ISOLATED_REQUEST_BODY};
 pub use settings::{Setting, KNOWN_KEYS, SETTINGS};
 
 /// The validated server configuration. Each field comes from the setting of [`SETTINGS`]

@@ -41,6 +41,10 @@ pub struct ModuleEntry {
     pub isolation: Isolation,
 }
 
+/// The largest web request body a module with `isolation: process` can receive, in bytes:
+/// the request crosses to its process in one frame of at most 64 MiB.
+pub const MAX_ISOLATED_REQUEST_BODY: usize = 60 << 20;
+
 /// Where a module's code runs (`isolation:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {

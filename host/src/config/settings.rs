@@ -412,10 +412,36 @@ pub(super) fn read_settings(
         let given = map.remove(setting.key).filter(|v| !v.is_null());
         reader.read(setting, given, &mut config);
     }
+    reader.check_isolated_body_limit(&config);
     (config, reader.errors)
 }
 
 impl Reader<'_> {
+    /// A request body larger than [`super::modules::MAX_ISOLATED_REQUEST_BODY`] cannot cross
+    /// to a module's runner process: refuse a larger `max_module_request_body_bytes` while a
+    /// module runs with `isolation: process`.
+    fn check_isolated_body_limit(&mut self, config: &Config) {
+        let max = super::modules::MAX_ISOLATED_REQUEST_BODY;
+        if config.max_module_request_body <= max {
+            return;
+        }
+        let isolated = config
+            .modules
+            .iter()
+            .find(|m| matches!(m.isolation, super::modules::Isolation::Process { .. }));
+        if let Some(module) = isolated {
+            let key = "max_module_request_body_bytes";
+            let message = format!(
+                "must be at most {max} (60 MiB) while a module runs with `isolation: process` \
+                 ({}): larger bodies cannot cross to its process",
+                module.yaml_path()
+            );
+            let location = locate(self.text, key);
+            self.errors
+                .push(ConfigError::new(self.file, key, message).at(location));
+        }
+    }
+
     /// Report every key of `map` that is not a setting, at the key.
     fn unknown_keys(&mut self, map: &Mapping) {
         for key in map.keys() {

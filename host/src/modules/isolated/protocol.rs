@@ -14,6 +14,9 @@ use tokio_util::codec::LengthDelimitedCodec;
 /// server's limits (a few MiB), so this only stops a corrupted length.
 pub const MAX_FRAME: usize = 64 << 20;
 
+// A request body within the configurable limit leaves room in its frame for the rest.
+const _: () = assert!(crate::config::MAX_ISOLATED_REQUEST_BODY + (4 << 20) <= MAX_FRAME);
+
 /// The length-delimited codec both sides use.
 pub fn codec() -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()

@@ -52,6 +52,7 @@ fn connect(
     if let Some(dir) = sandbox {
         // Before any thread exists: Landlock binds only the threads made after it.
         let status = super::sandbox::restrict_files(dir)?;
+        super::sandbox::drop_capabilities()?;
         eprintln!("modhost-module-runner: sandbox {}: {status}", dir.display());
     }
     let stream = UnixStream::connect(path).map_err(|e| format!("cannot connect to {path}: {e}"))?;

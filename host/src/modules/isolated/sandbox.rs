@@ -39,6 +39,19 @@ pub fn restrict_files(dir: &Path) -> Result<&'static str, String> {
     })
 }
 
+/// Give up every capability (effective, permitted, inheritable; the ambient set follows):
+/// a runner started by a root server keeps root's user ID, not its privileges. Capabilities
+/// belong to a thread, so this runs before the runner makes any. Errors: the kernel refused.
+pub fn drop_capabilities() -> Result<(), String> {
+    use rustix::thread::{set_capabilities, CapabilitySet, CapabilitySets};
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    set_capabilities(None, none).map_err(|e| format!("cannot drop capabilities: {e}"))
+}
+
 /// Deny new sockets to every thread of this process. Errors: the filter could not be built
 /// or installed.
 pub fn deny_sockets() -> Result<(), String> {
