@@ -74,6 +74,21 @@ fn connect(
 struct Registered {
     callbacks: Vec<Arc<CallbackFn_TO<RBox<()>>>>,
     web: Vec<Arc<WebHandler_TO<RBox<()>>>>,
+    /// The constructor returned: registrations are refused from now on, as in the server.
+    closed: bool,
+}
+
+impl Registered {
+    /// The refusal of a registration of `what` once the constructor returned (the server's
+    /// words in its own process).
+    fn refuse_late(&self, what: &str) -> Option<FfiError> {
+        self.closed.then(|| {
+            FfiError::new(
+                ErrorKind::REFUSED,
+                format!("Tried to register {what} from a module after startup"),
+            )
+        })
+    }
 }
 
 /// Where the answer to one of the module's host calls goes.
@@ -216,6 +231,10 @@ impl RunnerHost {
             RResult::ROk(()) => Ok(()),
             RResult::RErr(e) => Err(e.into()),
         };
+        self.registered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
         self.send(&ToHost::Started(result));
     }
 
@@ -318,6 +337,9 @@ impl HostApi for RunnerHost {
         callback: CallbackFn_TO<RBox<()>>,
     ) -> RResult<(), FfiError> {
         let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(refused) = registered.refuse_late(&format!("callback {category}.{name}")) {
+            return RResult::RErr(refused);
+        }
         registered.callbacks.push(Arc::new(callback));
         // Sent under the lock: the server numbers registrations in the order of their frames.
         self.send(&ToHost::Register {
@@ -334,6 +356,9 @@ impl HostApi for RunnerHost {
         handler: WebHandler_TO<RBox<()>>,
     ) -> RResult<(), FfiError> {
         let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(refused) = registered.refuse_late("a web resource") {
+            return RResult::RErr(refused);
+        }
         registered.web.push(Arc::new(handler));
         // Sent under the lock: the server numbers registrations in the order of their frames.
         self.send(&ToHost::RegisterWeb {
