@@ -19,11 +19,9 @@ use std::time::{Duration, Instant};
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RSlice};
-use async_ffi::{FfiFuture, FutureExt as _};
 use futures_util::SinkExt as _;
 use plugin_sdk::ffi::{
-    CallbackFn, CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiRequest, FfiResponse, FfiValue,
-    HostApi, WebHandler, WebHandler_TO,
+    CallbackFn_TO, ErrorKind, FfiArg, FfiError, FfiValue, HostApi, WebHandler_TO,
 };
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
@@ -33,6 +31,10 @@ use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
 use super::incoming::Incoming;
 use super::protocol::{self, Error, Info, Response, ToHost, ToRunner, Value};
 pub use super::status::{render_metrics, Status};
+use proxy::{Forget, ProxyCallback, ProxyWeb};
+
+mod proxy;
+mod restart;
 use crate::modules::host_api::ModuleHost;
 
 /// The first wait before a restart; it doubles after each quick death.
@@ -388,29 +390,38 @@ impl Link {
             ready: false,
             started: Instant::now(),
         });
-        let link = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                if incoming.readable().await.is_err() {
-                    break;
-                }
-                match incoming.drain(&mut |frame| link.dispatch(frame, &control_tx)) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        link.broke_protocol(&e);
-                        break;
-                    }
-                }
-            }
-            let _ = child.start_kill();
-            let status = describe(child.wait().await);
-            link.died(generation, status);
-        });
+        tokio::spawn(Arc::clone(self).read_frames(incoming, control_tx, child, generation));
         self.send(&self.configure_frame(), false)
             .await
             .map_err(|e| e.message.into_string())?;
         Ok(control)
+    }
+
+    /// The reader task of runner connection `generation`: hand each frame from `incoming`
+    /// on (control frames to `control`) until the connection ends, then reap `child`.
+    async fn read_frames(
+        self: Arc<Self>,
+        incoming: Arc<Incoming>,
+        control: mpsc::UnboundedSender<ToHost>,
+        mut child: tokio::process::Child,
+        generation: u64,
+    ) {
+        loop {
+            if incoming.readable().await.is_err() {
+                break;
+            }
+            match incoming.drain(&mut |frame| self.dispatch(frame, &control)) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.broke_protocol(&e);
+                    break;
+                }
+            }
+        }
+        let _ = child.start_kill();
+        let status = describe(child.wait().await);
+        self.died(generation, status);
     }
 
     fn configure_frame(&self) -> ToRunner {
@@ -519,7 +530,7 @@ impl Link {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
         // Forget the waiter however this ends (a call abandoned at its time limit included).
-        let _forget = Forget { link: &**self, id };
+        let _forget = Forget { link: self, id };
         self.send(&make(id), true).await?;
         let mut rx = rx;
         let spin = self.spec.busy_poll_us > 0
@@ -578,121 +589,6 @@ impl Link {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
-
-    /// The runner connection `generation` ended with `status`: fail what was in flight and
-    /// restart (unless the module never started, or it was not the current connection).
-    fn died(self: &Arc<Self>, generation: u64, status: String) {
-        let lived = {
-            let mut conn = lock(&self.conn);
-            match conn.as_ref() {
-                Some(c) if c.generation == generation => {
-                    let lived = c.started.elapsed();
-                    *conn = None;
-                    lived
-                }
-                _ => return,
-            }
-        };
-        {
-            let mut s = lock(&self.status);
-            s.pid = 0;
-            s.exits += 1;
-            s.last_exit = Some(status.clone());
-        }
-        let message = format!("module process died ({status})");
-        for (_, waiter) in lock(&self.pending).drain() {
-            let _ = waiter.send(Answer::Down(message.clone()));
-        }
-        if self.first.get().is_none() {
-            // Before its first start, `configure` or `start` reports the death (or the
-            // runner ended after its configuration was refused, as it should).
-            tracing::debug!(module = %self.spec.name, "isolated module process {status}");
-            return;
-        }
-        if lock(&self.status).failed.is_some() {
-            tracing::error!(module = %self.spec.name, "isolated module process {status}");
-            return;
-        }
-        let wait = {
-            let mut backoff = lock(&self.backoff);
-            if lived >= MAX_BACKOFF {
-                *backoff = FIRST_BACKOFF;
-            }
-            let wait = *backoff;
-            *backoff = (*backoff * 2).min(MAX_BACKOFF);
-            wait
-        };
-        tracing::error!(module = %self.spec.name, restart_in_ms = wait.as_millis() as u64, "isolated module process {status}; restarting");
-        let link = Arc::clone(self);
-        tokio::spawn(async move { link.restart(generation + 1, wait).await });
-    }
-
-    /// Start a new runner after `wait`, until one starts or the module must stay down.
-    async fn restart(self: Arc<Self>, mut generation: u64, mut wait: Duration) {
-        loop {
-            tokio::time::sleep(wait).await;
-            match self.start_again(generation).await {
-                Ok(()) => {
-                    let restarts = {
-                        let mut s = lock(&self.status);
-                        s.restarts += 1;
-                        s.restarts
-                    };
-                    tracing::info!(module = %self.spec.name, restarts, "isolated module process restarted");
-                    return;
-                }
-                Err((true, reason)) => {
-                    tracing::error!(module = %self.spec.name, "isolated module stays down: {reason}");
-                    lock(&self.status).failed = Some(reason);
-                    lock(&self.conn).take();
-                    // Its constructor ran: the runner must not keep running unused.
-                    let pid = std::mem::take(&mut lock(&self.status).pid);
-                    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                    }
-                    return;
-                }
-                Err((false, reason)) => {
-                    tracing::warn!(module = %self.spec.name, "isolated module restart failed: {reason}");
-                    generation += 1;
-                    wait = (wait * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    /// One restart attempt. Errors: (whether to give up for good, why).
-    async fn start_again(self: &Arc<Self>, generation: u64) -> Result<(), (bool, String)> {
-        let mut control = self.launch(generation).await.map_err(|e| (false, e))?;
-        match control.recv().await {
-            Some(ToHost::Configured(Ok(_))) => {}
-            Some(ToHost::Configured(Err(e))) => {
-                return Err((
-                    true,
-                    format!("its configuration is now refused: {}", e.message),
-                ))
-            }
-            _ => {
-                return Err((
-                    false,
-                    format!("it died before it was configured ({})", self.last_exit()),
-                ))
-            }
-        }
-        self.send(&ToRunner::Start, false)
-            .await
-            .map_err(|e| (false, e.message.into_string()))?;
-        let (registrations, result) = self.collect(&mut control).await;
-        result.map_err(|e| (false, format!("its constructor failed: {}", e.message)))?;
-        if Some(&registrations) != self.first.get() {
-            return Err((
-                true,
-                "it registered other callbacks or web resources than at its first start".into(),
-            ));
-        }
-        self.mark_ready();
-        Ok(())
-    }
 }
 
 /// A folder for this server's runner sockets, made once with a random name and mode 0700
@@ -745,104 +641,6 @@ async fn accept_runner(
             runner = pid,
             "refused a connection to a module runner socket from another process"
         );
-    }
-}
-
-/// Removes a request's waiter when the request ends.
-struct Forget<'a> {
-    link: &'a Link,
-    id: u64,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        let unanswered = lock(&self.link.pending).remove(&self.id).is_some();
-        if unanswered {
-            self.link.gave_up_on_a_call();
-        }
-    }
-}
-
-/// Calls given up on in a row, with no answer between them, after which the runner counts
-/// as stuck (module code spinning or blocked on every thread) and is killed, to restart.
-const STUCK_AFTER: u64 = 3;
-
-impl Link {
-    /// A call ended without an answer: after [`STUCK_AFTER`] of them in a row, kill the
-    /// runner (its death restarts it).
-    fn gave_up_on_a_call(&self) {
-        if self.abandoned.fetch_add(1, Ordering::Relaxed) + 1 < STUCK_AFTER {
-            return;
-        }
-        self.abandoned.store(0, Ordering::Relaxed);
-        let pid = lock(&self.status).pid;
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            tracing::error!(module = %self.spec.name, pid = pid.as_raw_nonzero().get(), "isolated module process answered none of its last {STUCK_AFTER} calls; killing it");
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-    }
-}
-
-/// A callback of an isolated module, as the registry holds it.
-struct ProxyCallback {
-    link: Arc<Link>,
-    index: u32,
-}
-
-impl CallbackFn for ProxyCallback {
-    fn call(&self, args: RSlice<'_, FfiArg<'_>>) -> FfiFuture<RResult<FfiValue, FfiError>> {
-        let args: Vec<Value> = args
-            .iter()
-            .map(|a| Value::from(&a.to_owned_value()))
-            .collect();
-        let (link, callback) = (Arc::clone(&self.link), self.index);
-        async move {
-            match link
-                .request(|id| ToRunner::Call { id, callback, args })
-                .await
-            {
-                Ok(Answer::Value(Ok(v))) => RResult::ROk(v.into()),
-                Ok(Answer::Value(Err(e))) => RResult::RErr(e.into()),
-                Ok(Answer::Down(message)) => RResult::RErr(module_error(message)),
-                Ok(Answer::Web(_)) => {
-                    RResult::RErr(module_error("a web answer to a callback".into()))
-                }
-                Err(e) => RResult::RErr(e),
-            }
-        }
-        .into_ffi()
-    }
-}
-
-/// A web resource of an isolated module, as the registry holds it.
-struct ProxyWeb {
-    link: Arc<Link>,
-    index: u32,
-}
-
-impl WebHandler for ProxyWeb {
-    fn handle(&self, request: FfiRequest) -> FfiFuture<RResult<FfiResponse, FfiError>> {
-        let request = protocol::Request::from(request);
-        let (link, handler) = (Arc::clone(&self.link), self.index);
-        async move {
-            match link
-                .request(|id| ToRunner::Web {
-                    id,
-                    handler,
-                    request,
-                })
-                .await
-            {
-                Ok(Answer::Web(Ok(r))) => RResult::ROk(r.into()),
-                Ok(Answer::Web(Err(e))) => RResult::RErr(e.into()),
-                Ok(Answer::Down(message)) => RResult::RErr(module_error(message)),
-                Ok(Answer::Value(_)) => {
-                    RResult::RErr(module_error("a callback answer to a web request".into()))
-                }
-                Err(e) => RResult::RErr(e),
-            }
-        }
-        .into_ffi()
     }
 }
 
