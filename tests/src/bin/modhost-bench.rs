@@ -281,7 +281,7 @@ fn isolation_rows(
             dir.display()
         )
     };
-    let spin: u32 = env_or("BENCH_BUSY_POLL_US", 50);
+    let spin: u32 = env_or("BENCH_BUSY_POLL_US", 200);
     let (here_base, here) = serve(rt, &work.path().join("here.yaml"), config("in_process"));
     let (iso_base, iso) = serve(rt, &work.path().join("iso.yaml"), config("process"));
     let busy_config = config(&format!("process\n    busy_poll_us: {spin}"));
