@@ -549,3 +549,62 @@ fn a_body_limit_too_large_to_cross_to_the_runner_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_blocking_calls_gets_a_reader_each_quickly() {
+    let w = Workdir::new();
+    let s = server(&w, "block", "    timeout_ms: 5000\n");
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        tokens.push(register(&s, &format!("crash_{i}")).await);
+    }
+    let started = Instant::now();
+    let calls = tokens.iter().map(|t| create_room(&s, t));
+    let answers = futures_util::future::join_all(calls).await;
+    let took = started.elapsed();
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert!(
+        took < Duration::from_millis(1500),
+        "twenty 1 s calls took {took:?}: readers were added too slowly"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_body_crosses_within_a_memory_limit_and_its_memory_is_given_back() {
+    let w = Workdir::new();
+    let config = w.config(
+        "max_module_request_body_bytes: 41943040\nmodules:\n  - module: crasher\n    isolation: process\n    memory_limit_mb: 512\n    timeout_ms: 30000\n    config: {mode: exit}\n",
+    );
+    let s = ServerProcess::start(&w, &config);
+    let pid = module_pid(&s).await.unwrap();
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let resp = client
+            .post(format!("{}/_synapse/client/crasher/ping", s.base))
+            .body(vec![b'x'; 40 << 20])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", s.log());
+    }
+    assert_eq!(
+        module_pid(&s).await,
+        Some(pid),
+        "the runner lived through both"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmPeak:"))
+        .unwrap_or("");
+    eprintln!("runner after two 40 MiB bodies: VmRSS {rss_kb} kB, {peak}");
+    assert!(
+        rss_kb < 40 << 10,
+        "the runner kept {rss_kb} kB after the requests"
+    );
+}

@@ -376,7 +376,10 @@ impl Link {
             }
         };
         let (read_half, write_half) = stream.into_split();
-        let incoming = Arc::new(Incoming::new(read_half));
+        let incoming = Arc::new(
+            Incoming::new(read_half)
+                .map_err(|e| format!("cannot read the runner's socket: {e}"))?,
+        );
         let (control_tx, control) = mpsc::unbounded_channel();
         lock(&self.status).pid = child.id().unwrap_or(0);
         *lock(&self.conn) = Some(Conn {
@@ -413,10 +416,12 @@ impl Link {
             match incoming.drain(&mut |frame| self.dispatch(frame, &control)) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => {
+                // Bytes that are not a frame; other errors mean the runner is gone.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     self.broke_protocol(&e);
                     break;
                 }
+                Err(_) => break,
             }
         }
         let _ = child.start_kill();
@@ -568,13 +573,17 @@ impl Link {
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            match incoming.drain(&mut |frame| self.dispatch(frame, &control)) {
-                Ok(true) => std::hint::spin_loop(),
-                Ok(false) => return None,
-                Err(e) => {
+            match incoming.drain_now(&mut |frame| self.dispatch(frame, &control)) {
+                Ok((true, 0)) => std::hint::spin_loop(),
+                // Frames for other calls: the tasks they woke wait on this thread, so stop
+                // spinning once the own answer is not among them.
+                Ok((true, _)) => return rx.try_recv().ok().map(Ok),
+                Ok((false, _)) => return None,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     self.broke_protocol(&e);
                     return None;
                 }
+                Err(_) => return None,
             }
         }
         None

@@ -199,6 +199,7 @@ pub struct Request {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, Vec<u8>)>,
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
 }
 
@@ -207,6 +208,7 @@ pub struct Request {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, Vec<u8>)>,
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
 }
 

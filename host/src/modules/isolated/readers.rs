@@ -9,11 +9,11 @@
 //! which finishes it, and the thread goes back to reading.
 //!
 //! Module code that blocks its thread inside that poll would stop the reading, so a
-//! watchdog (the process's main thread) checks every [`TICK`]: when every reader thread has
-//! been inside a call for a whole tick and no call started meanwhile, it starts another
-//! reader (up to [`MAX_READERS`]). A reader that comes back from a call while another one is
-//! free ends, so the threads shrink back to one. Blocking calls thus run side by side, each
-//! delayed by one or two ticks at most. The watchdog sleeps for good while no call comes.
+//! watchdog (the process's main thread) looks every [`TICK`]: once every reader thread has
+//! been inside module code for [`STALL`], it starts another reader (up to [`MAX_READERS`])
+//! and looks again 1 ms later, so a burst of blocking calls gets a reader each within a few
+//! ms. A reader that comes back from a call while another one is free ends, so the threads
+//! shrink back to one. The watchdog sleeps for good while no call comes.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,6 +27,9 @@ use crate::loader::LoadedLibrary;
 
 /// How often the watchdog looks for readers that are all stuck in module code.
 const TICK: Duration = Duration::from_millis(5);
+
+/// How long every reader must have been in module code before another one starts.
+const STALL: Duration = Duration::from_millis(2);
 
 /// The most reader threads at once (each beyond the first is held by a blocking call).
 const MAX_READERS: usize = 128;
@@ -43,8 +46,12 @@ pub(super) struct Readers {
     reader: Mutex<FrameReader>,
     spin: Duration,
     counts: Mutex<Counts>,
-    /// Calls started so far (the watchdog's sign of progress).
+    /// Calls started so far (the watchdog's sign of activity).
     started: AtomicU64,
+    /// When the last free reader entered module code, in ns after `epoch` (0: a reader is
+    /// free).
+    all_busy_since: AtomicU64,
+    epoch: std::time::Instant,
     /// The watchdog sleeps until a call starts.
     parked: AtomicBool,
     watchdog: OnceLock<std::thread::Thread>,
@@ -80,6 +87,8 @@ impl Readers {
                 free: 0,
             }),
             started: AtomicU64::new(0),
+            all_busy_since: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
             parked: AtomicBool::new(false),
             watchdog: OnceLock::new(),
             library,
@@ -102,6 +111,7 @@ impl Readers {
             }
             counts.threads += 1;
             counts.free += 1;
+            self.all_busy_since.store(0, SeqCst);
         }
         let readers = Arc::clone(self);
         let made = std::thread::Builder::new()
@@ -118,23 +128,36 @@ impl Readers {
     /// The watchdog (see the module's docs). Never returns.
     fn watch(self: &Arc<Self>) -> ! {
         let mut last = self.started.load(SeqCst);
+        let mut wait = TICK;
         loop {
-            std::thread::sleep(TICK);
+            std::thread::sleep(wait);
+            wait = TICK;
+            let since = self.all_busy_since.load(SeqCst);
+            if since != 0 {
+                let busy = Duration::from_nanos(self.nanos().saturating_sub(since));
+                if busy < STALL {
+                    wait = STALL - busy;
+                } else if self.add_reader() {
+                    wait = Duration::from_millis(1);
+                }
+                continue;
+            }
             let now = self.started.load(SeqCst);
             if now == last {
-                if lock(&self.counts).free == 0 {
-                    self.add_reader();
-                } else {
-                    self.parked.store(true, SeqCst);
-                    // A call that started after `now` was read wakes us (see `begin`).
-                    if self.started.load(SeqCst) == now {
-                        std::thread::park();
-                    }
-                    self.parked.store(false, SeqCst);
+                self.parked.store(true, SeqCst);
+                // A call that started after `now` was read wakes us (see `begin`).
+                if self.started.load(SeqCst) == now {
+                    std::thread::park();
                 }
+                self.parked.store(false, SeqCst);
             }
             last = self.started.load(SeqCst);
         }
+    }
+
+    /// Now, in ns after `epoch` (at least 1).
+    fn nanos(&self) -> u64 {
+        (self.epoch.elapsed().as_nanos() as u64).max(1)
     }
 
     /// A reader thread: read a frame, act on it, until the connection closes (then the
@@ -142,19 +165,19 @@ impl Readers {
     fn read_loop(self: Arc<Self>) {
         let _entered = self.host.runtime.enter();
         loop {
-            let read = lock(&self.reader).next(self.spin);
-            let bytes = match read {
-                Ok(Some(bytes)) => bytes,
+            // Decoded in place, under the lock: a large request is not copied first.
+            let read = lock(&self.reader)
+                .next(self.spin)
+                .map(|bytes| bytes.map(protocol::decode::<ToRunner>));
+            let frame = match read {
+                Ok(Some(Ok(frame))) => frame,
                 Ok(None) => std::process::exit(0),
-                Err(e) => {
-                    eprintln!("modhost-module-runner: reading from the server: {e}");
+                Ok(Some(Err(e))) => {
+                    eprintln!("modhost-module-runner: a frame from the server did not decode: {e}");
                     std::process::exit(1)
                 }
-            };
-            let frame = match protocol::decode::<ToRunner>(&bytes) {
-                Ok(frame) => frame,
                 Err(e) => {
-                    eprintln!("modhost-module-runner: a frame from the server did not decode: {e}");
+                    eprintln!("modhost-module-runner: reading from the server: {e}");
                     std::process::exit(1)
                 }
             };
@@ -163,14 +186,14 @@ impl Readers {
                 ToRunner::Configure { .. } => {}
                 ToRunner::Start => {
                     self.begin();
-                    self.host.start(&self.library, self.handle);
+                    contain(|| self.host.start(&self.library, self.handle));
                     if !self.end() {
                         return;
                     }
                 }
                 call => {
                     self.begin();
-                    self.run_call(call);
+                    contain(|| self.run_call(call));
                     if !self.end() {
                         return;
                     }
@@ -181,7 +204,13 @@ impl Readers {
 
     /// A reader enters module code.
     fn begin(&self) {
-        lock(&self.counts).free -= 1;
+        {
+            let mut counts = lock(&self.counts);
+            counts.free -= 1;
+            if counts.free == 0 {
+                self.all_busy_since.store(self.nanos(), SeqCst);
+            }
+        }
         self.started.fetch_add(1, SeqCst);
         if self.parked.load(SeqCst) {
             if let Some(watchdog) = self.watchdog.get() {
@@ -199,6 +228,7 @@ impl Readers {
             return false;
         }
         counts.free += 1;
+        self.all_busy_since.store(0, SeqCst);
         true
     }
 
@@ -221,5 +251,14 @@ impl Readers {
                 });
             }
         }
+    }
+}
+
+/// Run `f`; a panic in it (a bug of the runner: the SDK keeps module panics inside the
+/// module) is reported on stderr, which the server logs, and leaves the reader counts right.
+/// The call it served goes unanswered and meets its time limit on the server's side.
+fn contain(f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        eprintln!("modhost-module-runner: a reader thread recovered from a panic");
     }
 }

@@ -117,7 +117,7 @@ fn serve(stream: UnixStream, runtime: tokio::runtime::Runtime) -> Result<(), Str
     let mut reader = FrameReader::new(cloned);
     let writer = Arc::new(FrameWriter::new(stream));
     let first = match reader.next(Duration::ZERO) {
-        Ok(Some(bytes)) => protocol::decode::<ToRunner>(&bytes).ok(),
+        Ok(Some(bytes)) => protocol::decode::<ToRunner>(bytes).ok(),
         _ => None,
     };
     let Some(ToRunner::Configure {
