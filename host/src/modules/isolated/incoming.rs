@@ -65,8 +65,14 @@ impl Incoming {
     }
 
     /// [`Incoming::drain`] asking the socket directly, for a call spinning on its answer:
-    /// (whether the runner's end is open, how many frames were handed out).
-    pub(super) fn drain_now(&self, each: &mut dyn FnMut(ToHost)) -> io::Result<(bool, usize)> {
+    /// (whether the runner's end is open, how many frames were handed out). It returns as
+    /// soon as a read completed a frame, or at `deadline`: a runner writing without pause
+    /// cannot hold the caller here (the reader task reads the rest).
+    pub(super) fn drain_now(
+        &self,
+        deadline: std::time::Instant,
+        each: &mut dyn FnMut(ToHost),
+    ) -> io::Result<(bool, usize)> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (buf, codec) = &mut *state;
         let mut chunk = [0u8; 16 << 10];
@@ -85,6 +91,9 @@ impl Incoming {
             frames += hand_out(buf, codec, each)?;
             if !open {
                 return Ok((false, frames));
+            }
+            if frames > 0 || std::time::Instant::now() >= deadline {
+                return Ok((true, frames));
             }
         }
     }

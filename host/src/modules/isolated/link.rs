@@ -544,9 +544,9 @@ impl Link {
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok();
         if spin {
-            let answer = self.spin_for(&mut rx);
-            self.spinning.store(false, Ordering::Release);
-            if let Some(answer) = answer {
+            // Cleared however the spin ends (a panic included), or spinning stops for good.
+            let _spun = ClearOnDrop(&self.spinning);
+            if let Some(answer) = self.spin_for(&mut rx) {
                 return answer;
             }
         }
@@ -573,7 +573,7 @@ impl Link {
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            match incoming.drain_now(&mut |frame| self.dispatch(frame, &control)) {
+            match incoming.drain_now(deadline, &mut |frame| self.dispatch(frame, &control)) {
                 Ok((true, 0)) => std::hint::spin_loop(),
                 // Frames for other calls: the tasks they woke wait on this thread, so stop
                 // spinning once the own answer is not among them.
@@ -597,6 +597,15 @@ impl Link {
         if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
+    }
+}
+
+/// Clears its flag when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

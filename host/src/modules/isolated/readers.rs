@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::frames::FrameReader;
-use super::protocol::{self, ToRunner};
+use super::protocol::{self, ToHost, ToRunner};
 use super::runner::RunnerHost;
 use crate::loader::LoadedLibrary;
 
@@ -121,6 +121,10 @@ impl Readers {
             let mut counts = lock(&self.counts);
             counts.threads -= 1;
             counts.free -= 1;
+            if counts.free == 0 {
+                // Still stalled: the watchdog tries again instead of parking.
+                self.all_busy_since.store(self.nanos(), SeqCst);
+            }
         }
         made.is_ok()
     }
@@ -186,7 +190,14 @@ impl Readers {
                 ToRunner::Configure { .. } => {}
                 ToRunner::Start => {
                     self.begin();
-                    contain(|| self.host.start(&self.library, self.handle));
+                    if !contain(|| self.host.start(&self.library, self.handle)) {
+                        let message = "the module runner failed while the module started";
+                        let error = plugin_sdk::ffi::FfiError::new(
+                            plugin_sdk::ffi::ErrorKind::MODULE,
+                            message,
+                        );
+                        self.host.send(&ToHost::Started(Err(error.into())));
+                    }
                     if !self.end() {
                         return;
                     }
@@ -257,8 +268,11 @@ impl Readers {
 /// Run `f`; a panic in it (a bug of the runner: the SDK keeps module panics inside the
 /// module) is reported on stderr, which the server logs, and leaves the reader counts right.
 /// The call it served goes unanswered and meets its time limit on the server's side.
-fn contain(f: impl FnOnce()) {
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+/// Returns whether `f` ended without a panic.
+fn contain(f: impl FnOnce()) -> bool {
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok();
+    if !ok {
         eprintln!("modhost-module-runner: a reader thread recovered from a panic");
     }
+    ok
 }
