@@ -610,3 +610,42 @@ async fn a_large_body_crosses_within_a_memory_limit_and_its_memory_is_given_back
         "the runner kept {rss_kb} kB after the requests"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_isolated_modules_background_tasks_are_listed_and_stopped_by_name() {
+    let w = Workdir::new();
+    let lib = w.copy_module("scripted", "a");
+    let modules = format!(
+        "modules:\n  - module: {}\n    isolation: process\n    config: {{label: a, loop_ms: 100000, answers: {{}}}}\n",
+        lib.display()
+    );
+    // Admin names are reserved: register root first, then name it admin.
+    let root = {
+        let first = ServerProcess::start(
+            &w,
+            &w.config(&format!("enable_registration: true\n{modules}")),
+        );
+        register(&first, "root").await
+    };
+    let config = w.config(&format!("admin_users: [\"@root:test.local\"]\n{modules}"));
+    let mut s = ServerProcess::start(&w, &config);
+    let resp = reqwest::Client::new()
+        .get(format!("{}/_synapse/admin/v1/modules", s.base))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    let tasks = &report["modules"][0]["background_tasks"];
+    assert!(
+        tasks.as_array().unwrap().contains(&json!("ticker")),
+        "{report}"
+    );
+    assert_eq!(s.terminate(), Some(0), "{}", s.log());
+    let log = s.log();
+    assert!(
+        log.contains("stopped module background task module=a task=ticker"),
+        "{log}"
+    );
+}

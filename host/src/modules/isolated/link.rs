@@ -130,6 +130,9 @@ pub struct Link {
     /// A call is spinning for its answer (`busy_poll_us:`): one at a time, so the spinning
     /// costs at most one server thread per module.
     spinning: AtomicBool,
+    /// The runner's background tasks, as the server's task list holds them: each record
+    /// ends when its sender is dropped (the task ended, or the runner died).
+    tasks: Mutex<HashMap<u64, oneshot::Sender<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -197,6 +200,7 @@ impl Link {
             backoff: Mutex::new(FIRST_BACKOFF),
             abandoned: AtomicU64::new(0),
             spinning: AtomicBool::new(false),
+            tasks: Mutex::default(),
         });
         let failed = |message: String| Error {
             kind: super::runner::LOAD_FAILED,
@@ -487,10 +491,30 @@ impl Link {
                 }
                 None => tracing::info!(module = %self.spec.name, "{message}"),
             },
+            ToHost::TaskStarted { id, name } => self.mirror_task(id, &name),
+            ToHost::TaskEnded { id } => {
+                lock(&self.tasks).remove(&id);
+            }
             other => {
                 let _ = control.send(other);
             }
         }
+    }
+
+    /// Record the runner's background task `id`, `name`, in the server's list of module
+    /// tasks (the admin API's `background_tasks`; stopped and named at shutdown).
+    fn mirror_task(&self, id: u64, name: &str) {
+        let Some(host) = self.host.get() else {
+            return;
+        };
+        let (ended, wait) = oneshot::channel::<()>();
+        lock(&self.tasks).insert(id, ended);
+        let shared = &host.shared;
+        shared
+            .tasks
+            .spawn(&shared.runtime, &host.name, name, async move {
+                let _ = wait.await;
+            });
     }
 
     fn complete(&self, id: u64, answer: Answer) {

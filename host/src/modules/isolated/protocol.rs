@@ -114,6 +114,11 @@ pub enum ToHost {
         target: String,
         message: String,
     },
+    /// The module started background task `id`, named `name` (the server lists it and
+    /// stops its record at shutdown).
+    TaskStarted { id: u64, name: String },
+    /// Background task `id` ended.
+    TaskEnded { id: u64 },
 }
 
 /// What the library says about itself.

@@ -371,8 +371,17 @@ impl HostApi for RunnerHost {
         crate::modules::host_api::sleep_on(self.runtime.clone(), duration)
     }
 
-    fn spawn(&self, _name: RStr<'_>, task: FfiFuture<()>) {
-        self.runtime.spawn(task);
+    fn spawn(&self, name: RStr<'_>, task: FfiFuture<()>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.send(&ToHost::TaskStarted {
+            id,
+            name: name.to_string(),
+        });
+        let host = self.clone();
+        self.runtime.spawn(async move {
+            task.await;
+            host.send(&ToHost::TaskEnded { id });
+        });
     }
 
     fn call(

@@ -29,6 +29,8 @@ impl Link {
             s.last_exit = Some(status.clone());
         }
         let message = format!("module process died ({status})");
+        // The runner's tasks died with it (a restarted constructor starts its own).
+        lock(&self.tasks).clear();
         for (_, waiter) in lock(&self.pending).drain() {
             let _ = waiter.send(Answer::Down(message.clone()));
         }
